@@ -1,0 +1,68 @@
+"""Opens the checkpointer the settings ask for, as an async context manager, so every interface
+(CLI, HTTP server) gets the same persistence and closes its connections the same way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+
+from lmsa.config import Settings
+
+
+class CheckpointerError(RuntimeError):
+    """The configured checkpointer cannot be opened; the message says which and how to fix it."""
+
+
+def describe_checkpointer(settings: Settings) -> str:
+    if settings.checkpointer == "sqlite":
+        return f"sqlite ({settings.sqlite_file})"
+    if settings.checkpointer == "redis":
+        return f"redis ({_redacted(settings.redis_url)})"
+    return "memory (threads are lost when the process exits)"
+
+
+def _redacted(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    if settings.checkpointer == "memory":
+        yield InMemorySaver()
+    elif settings.checkpointer == "sqlite":
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        path = settings.sqlite_file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CheckpointerError(
+                f"Cannot create the conversation store folder {path.parent}: {error.strerror}. "
+                "Set LMSA_DATA_DIR (or LMSA_SQLITE_PATH) to a writable place."
+            ) from error
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            yield saver
+    else:
+        from lmsa.checkpoint.redis import AsyncRedisSaver, CheckpointerUnavailable
+
+        async with AsyncExitStack() as stack:
+            try:
+                redis_saver = await stack.enter_async_context(
+                    AsyncRedisSaver.from_conn_string(
+                        settings.redis_url,
+                        ttl=settings.redis_ttl,
+                        key_prefix=settings.redis_key_prefix,
+                    )
+                )
+            except CheckpointerUnavailable as error:
+                raise CheckpointerError(str(error)) from error
+            yield redis_saver

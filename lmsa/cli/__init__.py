@@ -1,0 +1,1 @@
+"""The ``lmsa`` command line: chat, ask, doctor and thread management."""

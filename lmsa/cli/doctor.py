@@ -1,0 +1,156 @@
+"""``lmsa doctor``: every check a first run depends on, each failure with its fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from lmsa.config import Settings
+
+Status = Literal["OK", "WARN", "FAIL"]
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    checks = await _llm_checks(
+        settings.base_url, settings.api_key, settings.model, settings, "LLM endpoint"
+    )
+    for index, endpoint in enumerate(settings.fallbacks, start=1):
+        checks += await _llm_checks(
+            endpoint.base_url,
+            endpoint.api_key,
+            endpoint.model,
+            settings,
+            f"Fallback {index}",
+            required=False,
+        )
+    checks.append(await _checkpointer_check(settings))
+    checks.append(_workspace_check(settings))
+    return checks
+
+
+async def _llm_checks(
+    base_url: str,
+    api_key: str,
+    model: str | None,
+    settings: Settings,
+    label: str,
+    *,
+    required: bool = True,
+) -> list[Check]:
+    from lmsa.llm.errors import no_model_message, not_reachable_message
+    from lmsa.llm.models import probe_endpoint
+
+    bad: Status = "FAIL" if required else "WARN"
+    probe = await probe_endpoint(base_url, api_key, settings.connect_timeout)
+    if not probe.reachable:
+        return [
+            Check(
+                f"{label} reachable",
+                bad,
+                f"{base_url}: {probe.error}",
+                not_reachable_message(base_url, probe.error or "no answer"),
+            )
+        ]
+    checks = [Check(f"{label} reachable", "OK", base_url)]
+    if probe.models:
+        checks.append(Check(f"{label} models listed", "OK", ", ".join(probe.models[:5])))
+    else:
+        checks.append(
+            Check(
+                f"{label} models listed",
+                bad,
+                "the server lists no models",
+                "Download a model in LM Studio (or `lms get <model>`).",
+            )
+        )
+    if probe.loaded is None:
+        checks.append(
+            Check(
+                f"{label} model loaded",
+                "WARN",
+                "not an LM Studio server (no /api/v0/models); cannot tell",
+                "",
+            )
+        )
+    elif probe.loaded:
+        checks.append(Check(f"{label} model loaded", "OK", ", ".join(probe.loaded)))
+    else:
+        checks.append(
+            Check(f"{label} model loaded", bad, "no model is loaded", no_model_message(base_url))
+        )
+    if model:
+        known = model in probe.models
+        checks.append(
+            Check(
+                f"{label} model {model!r}",
+                "OK" if known else "WARN",
+                "listed by the server" if known else "not listed by the server",
+                "" if known else "Check LMSA_MODEL against the listed models.",
+            )
+        )
+    return checks
+
+
+async def _checkpointer_check(settings: Settings) -> Check:
+    from lmsa.checkpoint.factory import describe_checkpointer, open_checkpointer
+
+    description = describe_checkpointer(settings)
+    try:
+        async with open_checkpointer(settings) as saver:
+            await saver.aget_tuple(
+                {"configurable": {"thread_id": "lmsa-doctor", "checkpoint_ns": ""}}
+            )
+    except Exception as error:
+        return Check(
+            "Conversation store",
+            "FAIL",
+            f"{description}: {error}",
+            "Fix the store named above, or set LMSA_CHECKPOINTER=memory to try "
+            "without persistence.",
+        )
+    status: Status = "WARN" if settings.checkpointer == "memory" else "OK"
+    return Check(
+        "Conversation store",
+        status,
+        description,
+        "Set LMSA_CHECKPOINTER=sqlite to keep threads." if status == "WARN" else "",
+    )
+
+
+def _workspace_check(settings: Settings) -> Check:
+    import os
+
+    root = settings.workspace
+    if not root.is_dir():
+        return Check(
+            "Workspace",
+            "FAIL",
+            f"{root} is not a directory",
+            "Set LMSA_WORKSPACE to an existing folder.",
+        )
+    if not os.access(root, os.W_OK):
+        return Check("Workspace", "WARN", f"{root} is read-only", "File edits will fail.")
+    return Check("Workspace", "OK", str(root))
+
+
+def show(checks: list[Check], console: Console) -> None:
+    table = Table(title="lmsa doctor", show_lines=False)
+    for column in ("Check", "Status", "Detail", "Fix"):
+        table.add_column(column, overflow="fold")
+    colours = {"OK": "green", "WARN": "yellow", "FAIL": "red"}
+    for check in checks:
+        table.add_row(
+            check.name, f"[{colours[check.status]}]{check.status}[/]", check.detail, check.fix
+        )
+    console.print(table)

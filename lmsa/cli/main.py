@@ -1,0 +1,330 @@
+"""``lmsa``: chat with a local model, ask one question, check the setup, manage threads.
+
+Expected failures (no LM Studio, no model loaded, Redis down) end with exit code 2 and one
+sentence saying what was tried and how to fix it; a traceback means a bug in lmsa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from lmsa.config import Settings, load_settings
+
+app = typer.Typer(
+    name="lmsa",
+    help="A LangGraph assistant for models served by LM Studio.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+threads_app = typer.Typer(help="List, inspect and fork conversation threads.", no_args_is_help=True)
+app.add_typer(threads_app, name="threads")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_UNAVAILABLE = 2
+RECURSION_LIMIT = 100
+
+ThreadOption = Annotated[
+    str | None, typer.Option("--thread", "-t", help="Thread id to continue (default: new thread).")
+]
+
+
+class ExpectedFailure(Exception):
+    """A failure the user can fix; shown as one sentence, never a traceback."""
+
+
+def run() -> None:
+    app()
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return asyncio.run(coroutine)
+    except ExpectedFailure as failure:
+        _fail(str(failure))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _explain(error: BaseException, settings: Settings) -> str | None:
+    """One sentence for failures outside lmsa's control; None for bugs."""
+    from lmsa.checkpoint.factory import CheckpointerError, describe_checkpointer
+    from lmsa.llm.errors import describe_llm_error
+
+    if isinstance(error, CheckpointerError):
+        return str(error)
+    message = describe_llm_error(error, settings.base_url)
+    if message:
+        return message
+    module = type(error).__module__
+    if module.startswith("redis"):
+        return (
+            f"The conversation store {describe_checkpointer(settings)} failed during the turn "
+            f"({type(error).__name__}: {error}); what was saved before this turn is kept. "
+            "Check that Redis is running, then retry."
+        )
+    if module.startswith(("sqlite3", "aiosqlite")):
+        return (
+            f"The conversation store {describe_checkpointer(settings)} failed: {error}. "
+            "Check the file is writable (LMSA_DATA_DIR) and not locked by another program."
+        )
+    return None
+
+
+@asynccontextmanager
+async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncIterator[Any]:
+    """A compiled assistant with the configured checkpointer, after checking the LLM endpoint
+    answers, so a turn never starts against a server that is not there."""
+    from lmsa.checkpoint.factory import open_checkpointer
+    from lmsa.graphs.assistant import build_assistant, make_services
+
+    services = make_services(settings)
+    if need_llm:
+        try:
+            await services.llm.model_name()
+        except Exception as error:
+            _raise_expected(error, settings)
+    try:
+        async with open_checkpointer(settings) as checkpointer:
+            yield build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
+    except ExpectedFailure:
+        raise
+    except Exception as error:
+        _raise_expected(error, settings)
+
+
+def _raise_expected(error: BaseException, settings: Settings) -> NoReturn:
+    message = _explain(error, settings)
+    if message is None:
+        raise error
+    raise ExpectedFailure(message) from error
+
+
+# -- ask ------------------------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="What to ask (or the answer to a pending question).")],
+    thread: ThreadOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+) -> None:
+    """Run one turn and print the answer."""
+    settings = load_settings()
+    _run_async(_ask(settings, text, thread or str(uuid.uuid4()), as_json))
+
+
+async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> None:
+    from lmsa.cli.render import jsonable
+    from lmsa.cli.session import ChatSession
+
+    async with _assistant(settings) as graph:
+        session = ChatSession(graph, thread_id, recursion_limit=RECURSION_LIMIT)
+        try:
+            outcome = await session.send(text)
+        except ExpectedFailure:
+            raise
+        except Exception as error:
+            _raise_expected(error, settings)
+    if as_json:
+        payload = {"thread_id": thread_id, "question": outcome.question, **outcome.values}
+        sys.stdout.write(json.dumps(jsonable(payload), ensure_ascii=False, indent=2) + "\n")
+        return
+    if outcome.question:
+        out.print(outcome.question.get("question", ""))
+        err.print(f'(answer with: lmsa ask --thread {thread_id} "<your answer>")')
+        return
+    out.print(outcome.answer or "")
+
+
+# -- chat -----------------------------------------------------------------------------------
+
+HELP = """Commands:
+  /help       this help
+  /new        start a new thread
+  /threads    list saved threads
+  /history    show this thread's messages
+  /quit       leave (also Ctrl-D)"""
+
+
+@app.command()
+def chat(thread: ThreadOption = None) -> None:
+    """Chat with the assistant; answers stream as they are written."""
+    settings = load_settings()
+    _run_async(_chat(settings, thread or str(uuid.uuid4())))
+
+
+async def _chat(settings: Settings, thread_id: str) -> None:
+    from lmsa.cli.session import ChatSession
+
+    async with _assistant(settings) as graph:
+        session = ChatSession(graph, thread_id, recursion_limit=RECURSION_LIMIT)
+        out.print(f"lmsa - thread {thread_id} - /help for commands")
+        question = await session.pending_question()
+        if question:
+            out.print(f"assistant (waiting for your answer)> {question.get('question', '')}")
+        while True:
+            try:
+                text = input("you> ")
+            except EOFError:
+                out.print()
+                break
+            text = text.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                if not await _slash_command(text, session, graph):
+                    break
+                continue
+            sys.stdout.write("assistant> ")
+            sys.stdout.flush()
+            try:
+                outcome = await session.send(text, on_token=_write_token)
+            except Exception as error:
+                _raise_expected(error, settings)
+            if outcome.question:
+                if outcome.streamed:
+                    sys.stdout.write("\n")
+                sys.stdout.write(f"{outcome.question.get('question', '')}\n")
+            elif outcome.streamed:
+                sys.stdout.write("\n")
+            else:
+                sys.stdout.write(f"{outcome.answer or ''}\n")
+            sys.stdout.flush()
+    out.print(f"bye - resume with: lmsa chat --thread {session.thread_id}")
+
+
+def _write_token(token: str) -> None:
+    sys.stdout.write(token)
+    sys.stdout.flush()
+
+
+async def _slash_command(command: str, session: Any, graph: Any) -> bool:
+    """Handles a slash command; False means leave the chat."""
+    name = command.split()[0].lower()
+    if name in ("/quit", "/exit", "/q"):
+        return False
+    if name == "/help":
+        out.print(HELP)
+    elif name == "/new":
+        session.thread_id = str(uuid.uuid4())
+        out.print(f"new thread {session.thread_id}")
+    elif name == "/threads":
+        from lmsa.cli.threads import list_threads
+
+        for row in await list_threads(graph):
+            marker = "*" if row.thread_id == session.thread_id else " "
+            out.print(f"{marker} {row.thread_id}  {row.updated}  {row.preview}")
+    elif name == "/history":
+        for message in await session.history():
+            content = message.content if isinstance(message.content, str) else str(message.content)
+            out.print(f"{message.type}> {content}")
+    else:
+        out.print(f"unknown command {name}; /help lists the commands")
+    return True
+
+
+# -- doctor ---------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor() -> None:
+    """Check the LLM endpoint(s), the model and the conversation store; print fixes."""
+    from lmsa.cli.doctor import run_checks, show
+
+    settings = load_settings()
+    checks = asyncio.run(run_checks(settings))
+    show(checks, out)
+    if any(check.status == "FAIL" for check in checks):
+        raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+@threads_app.command("list")
+def threads_list() -> None:
+    """Saved threads, most recent first."""
+    settings = load_settings()
+    _run_async(_threads_list(settings))
+
+
+async def _threads_list(settings: Settings) -> None:
+    from lmsa.cli.threads import list_threads
+
+    async with _assistant(settings, need_llm=False) as graph:
+        rows = await list_threads(graph)
+    if not rows:
+        out.print("no threads yet")
+    for row in rows:
+        out.print(f"{row.thread_id}  {row.updated}  {row.preview}")
+
+
+@threads_app.command("history")
+def threads_history(thread_id: Annotated[str, typer.Argument(help="Thread id.")]) -> None:
+    """The thread's checkpoints, newest first (ids usable with `threads fork`)."""
+    settings = load_settings()
+    _run_async(_threads_history(settings, thread_id))
+
+
+async def _threads_history(settings: Settings, thread_id: str) -> None:
+    from lmsa.cli.threads import checkpoint_history
+
+    async with _assistant(settings, need_llm=False) as graph:
+        rows = await checkpoint_history(graph, thread_id)
+    if not rows:
+        raise ExpectedFailure(f"No thread {thread_id} in {_store(settings)}.")
+    for row in rows:
+        out.print(
+            f"{row.checkpoint_id}  step {row.step:>3}  {row.created_at}  "
+            f"next={','.join(row.next) or '-'}  messages={row.messages}  {row.preview}"
+        )
+
+
+@threads_app.command("fork")
+def threads_fork(
+    thread_id: Annotated[str, typer.Argument(help="Thread to fork.")],
+    checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint id.")],
+) -> None:
+    """Start a new thread from an earlier checkpoint of THREAD_ID."""
+    settings = load_settings()
+    _run_async(_threads_fork(settings, thread_id, checkpoint))
+
+
+async def _threads_fork(settings: Settings, thread_id: str, checkpoint_id: str) -> None:
+    from lmsa.cli.threads import ForkError, fork_thread
+
+    async with _assistant(settings, need_llm=False) as graph:
+        try:
+            new_thread = await fork_thread(graph, thread_id, checkpoint_id)
+        except ForkError as error:
+            raise ExpectedFailure(str(error)) from error
+    out.print(new_thread)
+    err.print(f"continue with: lmsa chat --thread {new_thread}")
+
+
+def _store(settings: Settings) -> str:
+    from lmsa.checkpoint.factory import describe_checkpointer
+
+    return describe_checkpointer(settings)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,133 @@
+"""Schema-constrained JSON replies that work on small local models.
+
+LM Studio constrains decoding with a grammar when it gets ``response_format`` of type
+``json_schema``; it rejects ``json_object`` and the object form of ``tool_choice`` that LangChain's
+``with_structured_output`` sends. So lmsa asks for JSON through ``response_format`` itself, inlines
+``$ref``s (grammar builders differ in how much JSON Schema they follow), and gives a reply that
+still does not parse exactly one repair round before reporting a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
+from pydantic import BaseModel, ValidationError
+
+from lmsa.llm.models import LLMProvider
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+OutputStyle = Literal["json_schema", "json_object"]
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+class StructuredOutputError(RuntimeError):
+    """The model did not produce valid JSON for the schema, even after one repair round."""
+
+    def __init__(self, schema_name: str, detail: str) -> None:
+        super().__init__(
+            f"The model's reply could not be read as {schema_name} after one repair attempt "
+            f"({detail})."
+        )
+        self.schema_name = schema_name
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local ``$ref``s with their definitions (lmsa's schemas are not recursive)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = dict(definitions[ref.split("/")[-1]])
+                extra = {k: v for k, v in node.items() if k != "$ref"}
+                return resolve({**target, **extra})
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def response_format_for(schema: type[BaseModel], style: OutputStyle) -> dict[str, Any]:
+    json_schema = inline_refs(schema.model_json_schema())
+    if style == "json_object":
+        return {"type": "json_object", "schema": json_schema}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": schema.__name__, "strict": True, "schema": json_schema},
+    }
+
+
+def parse_reply(schema: type[ModelT], content: Any) -> ModelT:
+    text = content if isinstance(content, str) else _text_of(content)
+    match = _FENCE.match(text)
+    if match:
+        text = match.group(1)
+    return schema.model_validate_json(text)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str | dict)
+        )
+    return str(content)
+
+
+async def ainvoke_structured(
+    llm: LLMProvider,
+    messages: Sequence[BaseMessage],
+    schema: type[ModelT],
+    *,
+    style: OutputStyle = "json_schema",
+    config: RunnableConfig | None = None,
+) -> ModelT:
+    """Ask for ``schema`` as JSON; on a reply that does not validate, show the model its error
+    once and ask again. Tagged ``nostream`` so graph token streams carry only the answer."""
+    model = await llm.model(response_format=response_format_for(schema, style))
+    model = model.with_config(tags=[TAG_NOSTREAM], run_name=f"structured:{schema.__name__}")
+    history = list(messages)
+    reply = await model.ainvoke(history, config=config)
+    try:
+        return parse_reply(schema, reply.content)
+    except (ValidationError, ValueError) as error:
+        first_error = _brief(error)
+    history += [
+        AIMessage(content=_text_of(reply.content)),
+        HumanMessage(
+            content=(
+                f"That reply is not valid JSON for the {schema.__name__} schema: {first_error}. "
+                "Reply again with only the corrected JSON object."
+            )
+        ),
+    ]
+    reply = await model.ainvoke(history, config=config)
+    try:
+        return parse_reply(schema, reply.content)
+    except (ValidationError, ValueError) as error:
+        raise StructuredOutputError(schema.__name__, _brief(error)) from error
+
+
+def _brief(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in error.errors()
+        ]
+        return "; ".join(problems[:5])
+    return str(error).splitlines()[0][:300]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for prompts (small models read fewer tokens faster)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,55 @@
+"""Small helpers the nodes share for reading the conversation and rendering results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
+
+from lmsa.llm.structured import dumps
+
+
+def message_text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", ""))
+        for part in content
+        if isinstance(part, str | dict)
+    )
+
+
+def last_user_text(messages: Sequence[AnyMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message_text(message)
+    return ""
+
+
+def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
+    """The last ``turns`` user turns with everything said after each, so prompts stay small
+    while the model still sees what "it" and "that file" refer to."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    if not starts:
+        return list(messages)
+    first = starts[-turns] if len(starts) >= turns else starts[0]
+    return list(messages[first:])
+
+
+def render_results(results: Sequence[dict[str, Any]], cap: int) -> str:
+    """Tool results as the model sees them: each output cut to ``cap`` characters with a note
+    (the full output stays in state for the user)."""
+    lines = []
+    for result in results:
+        header = f"[{result['step_id']}] {result['tool']}({dumps(result['args'])})"
+        if result["ok"]:
+            output = str(result["output"])
+            if len(output) > cap:
+                omitted = len(output) - cap
+                output = f"{output[:cap]}\n[... {omitted} more characters truncated ...]"
+            lines.append(f"{header} -> ok\n{output}")
+        else:
+            lines.append(f"{header} -> error: {result['error']}")
+    return "\n\n".join(lines)

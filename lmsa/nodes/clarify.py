@@ -1,0 +1,57 @@
+"""Asks the user when the intent is unclear, instead of guessing, at most a few rounds.
+
+``interrupt()`` pauses the graph (the thread is checkpointed) and re-runs this node from the top
+on resume, so everything before the ``interrupt`` call must be cheap and side-effect free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from pydantic import BaseModel, Field
+
+from lmsa.context import Services
+from lmsa.state import AssistantState
+
+DEFAULT_QUESTION = "Could you say a little more about what you would like me to do?"
+
+
+class ClarificationRequest(BaseModel):
+    """What an interface shows the user while the graph waits."""
+
+    kind: str = "clarification"
+    question: str
+    round: int
+    max_rounds: int
+
+
+class ClarificationAnswer(BaseModel):
+    """How a caller resumes: ``Command(resume={"answer": "..."})``."""
+
+    answer: str = Field(min_length=1)
+
+
+def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def clarify(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
+        context = services.context_of(runtime.context)
+        intent = state.get("intent") or {}
+        rounds = state.get("clarification_rounds", 0)
+        question = (intent.get("clarifying_question") or "").strip() or DEFAULT_QUESTION
+        request = ClarificationRequest(
+            question=question, round=rounds + 1, max_rounds=context.max_clarify_rounds
+        )
+        reply = interrupt(request.model_dump(), response_schema=ClarificationAnswer)
+        return {
+            "messages": [AIMessage(content=question), HumanMessage(content=reply.answer)],
+            "clarification_rounds": rounds + 1,
+            "clarifications": [
+                *state.get("clarifications", []),
+                {"question": question, "answer": reply.answer},
+            ],
+        }
+
+    return clarify

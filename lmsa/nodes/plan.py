@@ -1,0 +1,143 @@
+"""Turns the request into tool steps, chosen by the tools' capability descriptions.
+
+A plan is checked before anything runs (known tool, arguments valid for its schema, dependencies
+that exist and do not loop); a rejected plan goes back to the planner with the reasons, a bounded
+number of times, because small models often fix a plan once they see the schema error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from lmsa.context import Services
+from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
+from lmsa.nodes._common import recent_history, render_results
+from lmsa.prompts import PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.state import AssistantState
+from lmsa.tools import ToolCallRejected, ToolRegistry
+
+
+class PlanStep(BaseModel):
+    id: str = Field(description="Short unique id, e.g. 's1'.")
+    tool: str = Field(description="Name of one of the listed tools.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments for the tool.")
+    purpose: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    reasoning: str = Field(description="One short sentence on how to fulfil the request.")
+    answer_directly: bool = Field(description="True when no tool is needed.")
+    steps: list[PlanStep] = Field(default_factory=list)
+
+
+def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validated steps, or the reasons the plan cannot run as it stands."""
+    errors: list[str] = []
+    steps: list[dict[str, Any]] = []
+    ids = [step.id for step in plan.steps]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        errors.append(f"Step ids must be unique; repeated: {', '.join(duplicates)}.")
+    for step in plan.steps:
+        try:
+            args = tools.validate_call(step.tool, step.args)
+        except ToolCallRejected as rejection:
+            errors.append(f"Step {step.id}: {rejection}")
+            continue
+        unknown = [d for d in step.depends_on if d not in ids]
+        if unknown:
+            errors.append(f"Step {step.id} depends on unknown step(s): {', '.join(unknown)}.")
+        steps.append({**step.model_dump(), "args": args})
+    if not errors and _has_cycle(plan.steps):
+        errors.append(
+            "The steps' depends_on form a cycle; order them so each runs after its inputs."
+        )
+    if not plan.answer_directly and not plan.steps:
+        errors.append("The plan has no steps; give steps or set answer_directly to true.")
+    return steps, errors
+
+
+def _has_cycle(steps: Sequence[PlanStep]) -> bool:
+    graph = {step.id: set(step.depends_on) for step in steps}
+    done: set[str] = set()
+    while graph:
+        ready = [node for node, deps in graph.items() if deps <= done]
+        if not ready:
+            return True
+        for node in ready:
+            done.add(node)
+            del graph[node]
+    return False
+
+
+def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    tool_catalogue = services.tools.describe_for_planner()
+
+    async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
+        context = services.context_of(runtime.context)
+        attempts = state.get("plan_attempts", 0) + 1
+        messages = _planner_messages(
+            state, tool_catalogue, context.history_turns, context.tool_output_chars
+        )
+        try:
+            proposal = await ainvoke_structured(
+                services.llm, messages, Plan, style=context.structured_output
+            )
+        except StructuredOutputError as error:
+            return {"error": str(error), "plan_attempts": attempts}
+        steps, errors = check_plan(proposal, services.tools)
+        if not errors:
+            accepted = {**proposal.model_dump(), "steps": steps}
+            return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
+        feedback = [dumps(proposal.model_dump()), *errors]
+        update: dict[str, Any] = {
+            "plan": None,
+            "plan_attempts": attempts,
+            "plan_feedback": feedback,
+        }
+        if attempts >= context.max_plan_attempts:
+            update["error"] = (
+                f"The model could not produce a valid plan in {attempts} attempts; last problems: "
+                + " ".join(errors)
+            )
+        return update
+
+    return plan
+
+
+def _planner_messages(
+    state: AssistantState, tool_catalogue: str, history_turns: int, output_cap: int
+) -> list[AnyMessage]:
+    """Everything but the conversation goes into the one system message: many local chat
+    templates (Gemma's among them) reject two user messages in a row."""
+    system = PLAN_SYSTEM.format(tools=tool_catalogue)
+    intent = state.get("intent")
+    if intent:
+        entities = ", ".join(intent.get("entities") or []) or "none"
+        system += f"\n\nThe request was classified as {intent.get('intent')}; entities: {entities}."
+    validation = state.get("validation")
+    results = state.get("results") or []
+    if validation and results:
+        system += "\n\n" + PLAN_RETRY.format(
+            missing=validation.get("missing") or "unspecified",
+            retry_with=validation.get("retry_with") or "none",
+            results=render_results(results, output_cap),
+        )
+    messages: list[AnyMessage] = [
+        SystemMessage(content=system),
+        *recent_history(state["messages"], history_turns),
+    ]
+    feedback = state.get("plan_feedback") or []
+    if feedback:
+        rejected, *errors = feedback
+        messages += [
+            AIMessage(content=rejected),
+            HumanMessage(content=PLAN_FEEDBACK.format(errors="\n".join(f"- {e}" for e in errors))),
+        ]
+    return messages

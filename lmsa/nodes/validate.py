@@ -1,0 +1,61 @@
+"""Checks the turn's tool results against the request before answering, so the assistant can
+try again (bounded) rather than confidently report a half-done job."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.messages import SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from lmsa.context import Services
+from lmsa.llm.structured import StructuredOutputError, ainvoke_structured
+from lmsa.nodes._common import recent_history, render_results
+from lmsa.prompts import RESULTS_BLOCK, VALIDATE_SYSTEM
+from lmsa.state import AssistantState
+
+
+class Validation(BaseModel):
+    complete: bool
+    missing: str = Field(default="", description="What is still missing.")
+    retry_with: str = Field(default="", description="A next step that would fix it.")
+
+
+def make_validate(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def validate(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
+        context = services.context_of(runtime.context)
+        iteration = state.get("iteration", 0) + 1
+        system = VALIDATE_SYSTEM + RESULTS_BLOCK.format(
+            results=render_results(state.get("results") or [], context.tool_output_chars)
+        )
+        history = recent_history(state["messages"], 1)
+        try:
+            verdict = await ainvoke_structured(
+                services.llm,
+                [SystemMessage(content=system), *history],
+                Validation,
+                style=context.structured_output,
+            )
+        except StructuredOutputError as error:
+            # The results exist; an unreadable verdict should not cost the user the answer.
+            return {
+                "iteration": iteration,
+                "validation": None,
+                "notes": [*state.get("notes", []), f"Self-check skipped: {error}"],
+            }
+        update: dict[str, Any] = {"iteration": iteration, "validation": verdict.model_dump()}
+        if not verdict.complete:
+            if iteration < context.max_iterations:
+                update["plan_attempts"] = 0
+                update["plan"] = None
+            else:
+                update["notes"] = [
+                    *state.get("notes", []),
+                    f"Stopped after {iteration} attempts; still missing: "
+                    f"{verdict.missing or 'unspecified'}.",
+                ]
+        return update
+
+    return validate

@@ -1,0 +1,500 @@
+"""File tools over a :class:`~lmsa.tools.workspace.Workspace`.
+
+Error convention: every failure a model can cause or fix (a bad path, a missing file, an
+ambiguous edit) is raised as :class:`langchain_core.tools.ToolException` with a one-sentence
+message. Tools are built with ``handle_tool_error=False`` so the exception reaches the executor,
+which alone decides how a failure becomes an observation (and whether it counts against the
+step). Programming errors are not converted and surface as themselves.
+
+Paths in outputs are workspace-relative, so the model can pass them straight back to a tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import functools
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel, Field
+
+from lmsa.tools.registry import RiskLevel, ToolRegistry
+from lmsa.tools.workspace import Workspace
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8192
+MAX_MATCH_LINE_CHARS = 240
+SKIPPED_DIRS = frozenset({".git"})
+
+_Args = TypeVar("_Args", bound=BaseModel)
+
+
+# --- argument schemas -------------------------------------------------------------------------
+
+
+class ReadFileArgs(BaseModel):
+    path: str = Field(description="File path, relative to the workspace root.")
+    start_line: int = Field(default=1, ge=1, description="First line to show (1-based).")
+    max_lines: int = Field(
+        default=400, ge=1, le=5000, description="How many lines to show at most."
+    )
+
+
+class ListDirArgs(BaseModel):
+    path: str = Field(default=".", description="Directory path, relative to the workspace root.")
+    recursive: bool = Field(
+        default=False, description="Also list subdirectories (skips .git, not symlinks)."
+    )
+    max_entries: int = Field(
+        default=200, ge=1, le=5000, description="Stop listing after this many entries."
+    )
+
+
+class SearchFilesArgs(BaseModel):
+    pattern: str = Field(
+        min_length=1, description="Text to look for on each line (a regex if regex is true)."
+    )
+    path: str = Field(
+        default=".", description="Directory (or single file) to search, relative to the root."
+    )
+    glob: str = Field(
+        default="*",
+        description="Only search files whose name matches, e.g. '*.py' or 'src/**/*.ts'.",
+    )
+    regex: bool = Field(default=False, description="Treat pattern as a Python regular expression.")
+    case_sensitive: bool = Field(default=False, description="Match letter case exactly.")
+    max_results: int = Field(
+        default=100, ge=1, le=2000, description="Stop after this many matching lines."
+    )
+
+
+class WriteFileArgs(BaseModel):
+    path: str = Field(description="File path, relative to the workspace root.")
+    content: str = Field(description="The complete new content of the file.")
+    overwrite: bool = Field(
+        default=True, description="Replace the file if it exists; if false, refuse instead."
+    )
+
+
+class EditFileArgs(BaseModel):
+    path: str = Field(description="File path, relative to the workspace root.")
+    search: str = Field(
+        min_length=1, description="Exact existing text to replace, including whitespace."
+    )
+    replace: str = Field(description="Text to put in its place.")
+    count: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "How many occurrences the search text may have (all are replaced): "
+            "1 means it must be unique, 0 replaces every occurrence."
+        ),
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _tool_errors(workspace: Workspace, func: Callable[[_Args], str]) -> Callable[[_Args], str]:
+    """Turn the OS's errors into one readable sentence with a workspace-relative path.
+
+    ``str(OSError)`` would show errno numbers and absolute paths, which only distract a model.
+    """
+
+    @functools.wraps(func)
+    def wrapper(args: _Args) -> str:
+        try:
+            return func(args)
+        except ToolException:
+            raise
+        except OSError as exc:
+            if exc.errno is not None and exc.strerror and exc.filename is not None:
+                shown = workspace.relative(Path(os.fsdecode(exc.filename)))
+                message = f"{exc.strerror}: '{shown}'."
+            else:
+                message = str(exc)
+            raise ToolException(message) from exc
+
+    return wrapper
+
+
+def _make_tool(
+    *,
+    name: str,
+    description: str,
+    capability: str,
+    risk: RiskLevel,
+    schema: type[_Args],
+    impl: Callable[[_Args], str],
+) -> BaseTool:
+    """Build a StructuredTool whose function receives its arguments as the validated model.
+
+    Re-validating inside keeps the defaults in one place (the schema) whether the tool is
+    invoked through LangChain or called directly.
+    """
+
+    def func(**kwargs: Any) -> str:
+        return impl(schema.model_validate(kwargs))
+
+    async def coroutine(**kwargs: Any) -> str:
+        # File I/O is blocking; a thread keeps the event loop (and the HTTP server) responsive.
+        return await asyncio.to_thread(func, **kwargs)
+
+    return StructuredTool.from_function(
+        func=func,
+        coroutine=coroutine,
+        name=name,
+        description=description,
+        args_schema=schema,
+        infer_schema=False,
+        metadata={"capability": capability, "risk": risk},
+        handle_tool_error=False,
+    )
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines as editors number them: only ``\\n`` separates, a final newline adds no line.
+
+    ``str.splitlines`` also splits on form feeds and Unicode separators, which would make our
+    line numbers disagree with the user's editor.
+    """
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - loop always returns
+
+
+def _looks_binary(head: bytes) -> bool:
+    return b"\0" in head[:BINARY_SNIFF_BYTES]
+
+
+def _read_text_file(
+    workspace: Workspace, path: str, *, strict_utf8: bool = False
+) -> tuple[Path, str]:
+    """Read a file the model asked for, refusing what would flood or garble its context."""
+    real = workspace.resolve(path, must_exist=True)
+    shown = workspace.relative(real)
+    if real.is_dir():
+        raise ToolException(f"'{shown}' is a directory, not a file; use list_dir to see it.")
+    if not real.is_file():
+        raise ToolException(f"'{shown}' is not a regular file.")
+    size = real.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ToolException(
+            f"'{shown}' is {_human_size(size)}, over the {_human_size(MAX_FILE_BYTES)} limit "
+            "for reading; use search_files to find the relevant lines."
+        )
+    data = real.read_bytes()
+    if _looks_binary(data):
+        raise ToolException(f"'{shown}' looks like a binary file (it contains NUL bytes).")
+    if strict_utf8:
+        try:
+            return real, data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ToolException(
+                f"'{shown}' is not valid UTF-8 text, so it cannot be edited safely."
+            ) from None
+    return real, data.decode("utf-8", errors="replace")
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """``*.{py,md}`` -> ``*.py``, ``*.md``: models write brace globs that fnmatch lacks."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if not match:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    expanded: list[str] = []
+    for option in match.group(1).split(","):
+        expanded.extend(_expand_braces(head + option + tail))
+    return expanded
+
+
+def _glob_matcher(glob: str) -> Callable[[str, str], bool]:
+    """Match a file by name, or by its path below the search root when the glob has a '/'."""
+    patterns = _expand_braces(glob.strip() or "*")
+
+    def matches(relpath: str, name: str) -> bool:
+        for pattern in patterns:
+            if "/" not in pattern:
+                if fnmatch.fnmatchcase(name, pattern):
+                    return True
+                continue
+            if fnmatch.fnmatchcase(relpath, pattern):
+                return True
+            # '**/' also matches zero directories, as in shells with globstar.
+            trimmed = pattern
+            while trimmed.startswith("**/"):
+                trimmed = trimmed[3:]
+                if fnmatch.fnmatchcase(relpath, trimmed):
+                    return True
+            if "/**/" in pattern and fnmatch.fnmatchcase(relpath, pattern.replace("/**/", "/")):
+                return True
+        return False
+
+    return matches
+
+
+def _walk(base: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:
+    """Entries in path order (a directory's contents right after it), not following symlinks.
+
+    Not following symlinked directories both keeps the walk inside the workspace and makes
+    symlink loops harmless.
+    """
+    stack: list[Iterator[os.DirEntry[str]]] = [iter(_sorted_entries(base))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        yield entry
+        if recursive and entry.name not in SKIPPED_DIRS and entry.is_dir(follow_symlinks=False):
+            try:
+                stack.append(iter(_sorted_entries(Path(entry.path))))
+            except OSError:
+                continue  # unreadable directory: list it, skip its contents
+
+
+def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(directory) as entries:
+        return sorted(entries, key=lambda entry: entry.name)
+
+
+# --- tools ------------------------------------------------------------------------------------
+
+
+def make_file_tools(workspace: Workspace) -> list[BaseTool]:
+    """The file tools, each bound to ``workspace`` so no call can reach outside it."""
+
+    def read_file(args: ReadFileArgs) -> str:
+        real, text = _read_text_file(workspace, args.path)
+        shown = workspace.relative(real)
+        lines = _split_lines(text)
+        total = len(lines)
+        if total == 0:
+            return f"{shown} (empty file, 0 lines)"
+        if args.start_line > total:
+            raise ToolException(
+                f"start_line {args.start_line} is past the end of '{shown}', "
+                f"which has {total} lines."
+            )
+        first = args.start_line
+        last = min(total, first + args.max_lines - 1)
+        header = f"{shown} (lines {first}-{last} of {total})"
+        body = "\n".join(lines[first - 1 : last])
+        if last < total:
+            rest = total - last
+            noun = "line" if rest == 1 else "lines"
+            body += f"\n[{rest} more {noun}; continue with start_line={last + 1}]"
+        return f"{header}\n{body}"
+
+    def list_dir(args: ListDirArgs) -> str:
+        real = workspace.resolve(args.path, must_exist=True)
+        shown = workspace.relative(real)
+        if not real.is_dir():
+            raise ToolException(f"'{shown}' is a file, not a directory; use read_file to read it.")
+        lines: list[str] = []
+        truncated = False
+        for entry in _walk(real, recursive=args.recursive):
+            if len(lines) >= args.max_entries:
+                truncated = True
+                break
+            rel = workspace.relative(Path(entry.path))
+            if entry.is_symlink():
+                lines.append(f"{rel}@ (symlink)")
+            elif entry.is_dir(follow_symlinks=False):
+                lines.append(f"{rel}/")
+            else:
+                try:
+                    size = _human_size(entry.stat(follow_symlinks=False).st_size)
+                except OSError:
+                    size = "size unknown"
+                lines.append(f"{rel}  ({size})")
+        title = "." if shown == "." else f"{shown}/"
+        if not lines:
+            return f"{title} is empty."
+        kind = "recursive listing" if args.recursive else "listing"
+        header = f"{title} ({kind}, {len(lines)} entries)"
+        if truncated:
+            lines.append(
+                f"[truncated at {args.max_entries} entries; list a subdirectory "
+                "or raise max_entries]"
+            )
+        return "\n".join([header, *lines])
+
+    def search_files(args: SearchFilesArgs) -> str:
+        flags = 0 if args.case_sensitive else re.IGNORECASE
+        source = args.pattern if args.regex else re.escape(args.pattern)
+        try:
+            compiled = re.compile(source, flags)
+        except re.error as exc:
+            raise ToolException(
+                f"Invalid regular expression {args.pattern!r}: {exc}; fix it or set regex=false."
+            ) from None
+        base = workspace.resolve(args.path, must_exist=True)
+        shown_base = workspace.relative(base)
+        matches_glob = _glob_matcher(args.glob)
+
+        if base.is_dir():
+            candidates: Iterator[tuple[Path, str]] = (
+                (Path(entry.path), Path(entry.path).relative_to(base).as_posix())
+                for entry in _walk(base, recursive=True)
+                if not entry.is_dir(follow_symlinks=False)
+            )
+        else:
+            candidates = iter([(base, base.name)])
+
+        results: list[str] = []
+        searched = 0
+        truncated = False
+        for candidate, relpath in candidates:
+            if not matches_glob(relpath, candidate.name):
+                continue
+            try:
+                real = workspace.resolve(candidate)  # a symlinked file may point outside
+                if not real.is_file() or real.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                data = real.read_bytes()
+            except OSError:  # includes WorkspaceEscape: skip silently, as grep would
+                continue
+            if _looks_binary(data):
+                continue
+            searched += 1
+            shown = workspace.relative(candidate)
+            for number, line in enumerate(_split_lines(data.decode("utf-8", "replace")), 1):
+                if not compiled.search(line):
+                    continue
+                if len(results) >= args.max_results:
+                    truncated = True
+                    break
+                text = line.strip()
+                if len(text) > MAX_MATCH_LINE_CHARS:
+                    text = text[: MAX_MATCH_LINE_CHARS - 1] + "…"
+                results.append(f"{shown}:{number}: {text}")
+            if truncated:
+                break
+
+        where = f"'{shown_base}'" + (f" (files matching {args.glob!r})" if args.glob != "*" else "")
+        if not results:
+            return f"No matches for {args.pattern!r} in {where}; {searched} files searched."
+        footer = (
+            f"[stopped at {args.max_results} matches; narrow the pattern, path or glob]"
+            if truncated
+            else f"[{len(results)} matches in {where}]"
+        )
+        return "\n".join([*results, footer])
+
+    def write_file(args: WriteFileArgs) -> str:
+        real = workspace.resolve(args.path)
+        shown = workspace.relative(real)
+        if real.is_dir():
+            raise ToolException(f"'{shown}' is a directory; give a file path to write.")
+        if not args.overwrite and os.path.lexists(real):
+            raise ToolException(
+                f"'{shown}' already exists and overwrite is false; "
+                "use edit_file or set overwrite=true."
+            )
+        workspace.atomic_write(real, args.content)
+        return f"Wrote {len(args.content.encode('utf-8'))} bytes to {shown}"
+
+    def edit_file(args: EditFileArgs) -> str:
+        real, text = _read_text_file(workspace, args.path, strict_utf8=True)
+        shown = workspace.relative(real)
+        search, replace = args.search, args.replace
+        found = text.count(search)
+        if found == 0 and "\r\n" in text and "\n" in search and "\r\n" not in search:
+            # The model saw the file with its line endings normalised; match it as written.
+            search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
+            found = text.count(search)
+        if found == 0:
+            raise ToolException(
+                f"The search text was not found in '{shown}'; no changes were made."
+            )
+        if args.count and found > args.count:
+            expected = "once" if args.count == 1 else f"{args.count} times"
+            raise ToolException(
+                f"The search text occurs {found} times in '{shown}' but was expected {expected}; "
+                "include more surrounding text to make it unique, or set count=0 to replace all."
+            )
+        workspace.atomic_write(real, text.replace(search, replace))
+        noun = "occurrence" if found == 1 else "occurrences"
+        return f"Edited {shown}: replaced {found} {noun}."
+
+    return [
+        _make_tool(
+            name="read_file",
+            description=(
+                "Read a UTF-8 text file in the workspace, optionally a range of lines. "
+                "Output starts with a header giving the line range and total line count."
+            ),
+            capability="Read the contents of a text file (or a range of its lines).",
+            risk="read",
+            schema=ReadFileArgs,
+            impl=_tool_errors(workspace, read_file),
+        ),
+        _make_tool(
+            name="list_dir",
+            description=(
+                "List a directory in the workspace: directories end with '/', files show "
+                "their size, symlinks end with '@'. Recursive listings skip .git."
+            ),
+            capability="List the files and subdirectories of a directory, optionally recursively.",
+            risk="read",
+            schema=ListDirArgs,
+            impl=_tool_errors(workspace, list_dir),
+        ),
+        _make_tool(
+            name="search_files",
+            description=(
+                "Search text files under a directory for lines containing a string or "
+                "matching a regex (line by line). Results are 'path:line: text'. Skips binary "
+                "files, files over 2 MiB and .git."
+            ),
+            capability="Find which files and lines contain a given text or regex pattern.",
+            risk="read",
+            schema=SearchFilesArgs,
+            impl=_tool_errors(workspace, search_files),
+        ),
+        _make_tool(
+            name="write_file",
+            description=(
+                "Create or replace a text file in the workspace with the given content "
+                "(written atomically; parent directories are created)."
+            ),
+            capability="Create a new file or replace a file's whole content.",
+            risk="write",
+            schema=WriteFileArgs,
+            impl=_tool_errors(workspace, write_file),
+        ),
+        _make_tool(
+            name="edit_file",
+            description=(
+                "Replace an exact piece of text in an existing file. The search text must "
+                "match exactly (whitespace included) and, with count=1, occur exactly once."
+            ),
+            capability="Change part of an existing file by replacing an exact text snippet.",
+            risk="write",
+            schema=EditFileArgs,
+            impl=_tool_errors(workspace, edit_file),
+        ),
+    ]
+
+
+def default_registry(workspace_root: Path | str) -> ToolRegistry:
+    """The registry an assistant gets when the host adds no tools of its own."""
+    return ToolRegistry(make_file_tools(Workspace(workspace_root)))
