@@ -15,7 +15,9 @@ Both use the same :class:`lmsa.testing.ScriptedChatModel`, whose replies are pre
 a tiny callable, so the model costs the same (next to nothing) in both. Every turn runs on a
 fresh thread (``thread_id`` per turn, deleted afterwards, outside the timed region), so history
 growth does not skew the numbers. The three scenarios are interleaved turn by turn so drift (GC,
-CPU frequency) hits them alike. LangSmith tracing is disabled.
+CPU frequency) hits them alike. LangSmith tracing is disabled. Absolute times depend on the
+machine; the ratio to the ReAct baseline is the portable number. ``--profile`` adds a cProfile
+of lmsa tool turns (top functions by own and cumulative time).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 
@@ -101,7 +104,9 @@ def react_model() -> ScriptedChatModel:
     return ScriptedChatModel(script={"text": [reply]})
 
 
-def build_react(llm: ScriptedChatModel, workspace: Workspace) -> CompiledStateGraph:
+def build_react(
+    llm: ScriptedChatModel, workspace: Workspace
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     from langgraph.prebuilt import create_react_agent
 
     read_file = next(t for t in make_file_tools(workspace) if t.name == "read_file")
@@ -110,7 +115,7 @@ def build_react(llm: ScriptedChatModel, workspace: Workspace) -> CompiledStateGr
         return create_react_agent(llm, [read_file], checkpointer=InMemorySaver())
 
 
-def build_lmsa(llm: ScriptedChatModel, workspace: Path) -> CompiledStateGraph:
+def build_lmsa(llm: ScriptedChatModel, workspace: Path) -> CompiledStateGraph[Any, Any, Any, Any]:
     services = make_services(Settings(workspace=workspace), llm=llm)
     return build_assistant(services).compile(checkpointer=InMemorySaver(), name="lmsa")
 
@@ -118,7 +123,7 @@ def build_lmsa(llm: ScriptedChatModel, workspace: Path) -> CompiledStateGraph:
 @dataclass
 class Scenario:
     name: str
-    graph: CompiledStateGraph
+    graph: CompiledStateGraph[Any, Any, Any, Any]
     llm: ScriptedChatModel
     prompt: str
     llm_calls: int
@@ -126,7 +131,7 @@ class Scenario:
 
     async def turn(self, index: int, *, timed: bool = True) -> None:
         thread_id = f"{self.name}-{index}"
-        config = {"configurable": {"thread_id": thread_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         payload = {"messages": [HumanMessage(content=self.prompt)]}
         started = time.perf_counter_ns()
         result = await self.graph.ainvoke(payload, config)

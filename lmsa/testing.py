@@ -61,7 +61,20 @@ class ScriptedChatModel(BaseChatModel):
         from lmsa.llm.structured import parse_reply, response_format_for
 
         bound = self.bind(response_format=response_format_for(schema, "json_schema"))
-        return bound | (lambda message: parse_reply(schema, message.content))
+        if not include_raw:
+            return bound | (lambda message: parse_reply(schema, message.content))
+
+        def with_raw(message: BaseMessage) -> dict[str, Any]:
+            try:
+                return {
+                    "raw": message,
+                    "parsed": parse_reply(schema, message.content),
+                    "parsing_error": None,
+                }
+            except ValueError as error:  # pydantic's ValidationError is a ValueError
+                return {"raw": message, "parsed": None, "parsing_error": error}
+
+        return bound | with_raw
 
     def calls_for(self, key: str) -> list[dict[str, Any]]:
         return [call for call in self.calls if call["key"] == key]

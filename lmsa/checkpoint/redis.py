@@ -3,9 +3,9 @@
 Why hand-written
 ----------------
 The official ``langgraph-checkpoint-redis`` stores checkpoints as RedisJSON documents and
-queries them through RediSearch, so it cannot run on a stock Redis, a managed Redis without
-modules, or Valkey.  This module needs nothing but hashes, sorted sets, sets and Lua (all in
-Redis >= 6.2), and passes the full ``langgraph-checkpoint-conformance`` suite, base and
+queries them through RediSearch, so it cannot run on a stock Redis or a managed Redis
+without modules.  This module needs nothing but hashes, sorted sets, sets and Lua (tested
+on Redis 7.0), and passes the full ``langgraph-checkpoint-conformance`` suite, base and
 extended capabilities.
 
 Key layout
@@ -41,18 +41,20 @@ Everything a single operation touches on a thread carries the tag ``{P:T}``, so 
 Cluster the whole thread sits in one slot: the Lua scripts and MULTI/EXEC blocks that write it
 are legal (no CROSSSLOT) and atomic.  Global keys live in other slots and are written with
 separate commands in the same pipeline (one round trip, not atomic with the thread write).
-The per-thread keys are the source of truth; the global index is an advisory directory that
-can only over-report: ``put`` registers the thread after its data landed, readers skip
-threads whose keys are gone, and ``list(None)`` drops such entries with a compare-and-delete
-on the counter score, so a thread that is being written concurrently is never dropped.
+The per-thread keys are the source of truth; the global index is an advisory directory.
+``put`` registers the thread right after its data (same round trip), readers skip threads
+whose keys are gone (expired or deleted), and ``list(None)`` drops such entries with a
+compare-and-delete on the counter score, so a thread being written concurrently is never
+dropped.  It can miss a thread only if the directory write itself fails after the thread
+write, which ``put`` reports as an error.
 
 Atomicity
 ---------
 ``put`` is one Lua script (checkpoint, header, blobs and index in one step), so a crash or a
 lost connection never leaves a checkpoint without its blobs; the script checks key types
 before its first write because Redis does not roll back a script that fails half-way.
-``put_writes`` is one MULTI/EXEC block.  Deletions that must also garbage-collect blobs run
-as one script per thread.
+``put_writes`` is one script as well.  Deletions that must also garbage-collect blobs run
+as one script per thread; ``copy_thread`` writes the target in one MULTI/EXEC block.
 
 TTL
 ---
@@ -64,8 +66,9 @@ both keys always carry the same expiry.
 Costs
 -----
 ``put``, ``put_writes`` and ``get_tuple`` are one round trip each.  ``list`` on one thread
-is one round trip for the ids plus one per page of checkpoints.  ``list(None)`` and
-``delete_for_runs`` touch every thread in the directory or in the run set, pipelined.
+is one round trip for the ids plus one per page of checkpoints; a metadata ``filter`` is
+applied client-side after decoding and costs one more round trip per page.  ``list(None)``
+and ``delete_for_runs`` touch every thread in the directory or in the run set, pipelined.
 """
 
 from __future__ import annotations
@@ -187,6 +190,36 @@ if run ~= '' then
 else
   redis.call('ZADD', idx, 0, 'c\0' .. m)
 end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('EXPIRE', idx, ttl)
+  redis.call('EXPIRE', data, ttl)
+end
+return 1
+"""
+)
+
+# KEYS: idx, data.  ARGV: ttl, ('set' | 'nx', field, value)*
+_PUT_WRITES_LUA = (
+    _LUA_COMMON
+    + r"""
+local idx, data = KEYS[1], KEYS[2]
+local ti = redis.call('TYPE', idx)['ok']
+local td = redis.call('TYPE', data)['ok']
+if (ti ~= 'zset' and ti ~= 'none') or (td ~= 'hash' and td ~= 'none') then
+  return redis.error_reply('WRONGTYPE checkpoint keys of this thread hold foreign data')
+end
+local members = {}
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == 'set' then
+    redis.call('HSET', data, ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HSETNX', data, ARGV[i + 1], ARGV[i + 2])
+  end
+  members[#members + 1] = 0
+  members[#members + 1] = ARGV[i + 1]
+end
+chunked('ZADD', idx, members, 1000)
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
   redis.call('EXPIRE', idx, ttl)
@@ -323,10 +356,11 @@ class _Script:
 
 
 _PUT = _Script.of(_PUT_LUA)
+_PUT_WRITES = _Script.of(_PUT_WRITES_LUA)
 _GET = _Script.of(_GET_LUA)
 _DELETE = _Script.of(_DELETE_LUA)
 _FORGET = _Script.of(_FORGET_LUA)
-_SCRIPTS = (_PUT, _GET, _DELETE, _FORGET)
+_SCRIPTS = (_PUT, _PUT_WRITES, _GET, _DELETE, _FORGET)
 
 
 # --------------------------------------------------------------------------------------
@@ -377,13 +411,11 @@ def _redact(url: str) -> str:
         parts = urlsplit(url)
         if parts.password is None:
             return url
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
     except ValueError:
         return "<unparseable Redis URL>"
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
 
 
 def _unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
@@ -548,7 +580,7 @@ class _RedisSaverBase(BaseCheckpointSaver[str]):
     def _get_plan(self, config: RunnableConfig) -> _Plan[CheckpointTuple | None]:
         conf = config["configurable"]
         thread_id = str(conf["thread_id"])
-        ns = conf.get("checkpoint_ns", "")
+        ns = conf.get("checkpoint_ns") or ""
         args = [_enc(ns, "checkpoint_ns")]
         if checkpoint_id := get_checkpoint_id(config):
             args.append(_enc(checkpoint_id, "checkpoint_id"))
@@ -565,7 +597,7 @@ class _RedisSaverBase(BaseCheckpointSaver[str]):
     ) -> _Plan[RunnableConfig]:
         conf = config["configurable"]
         thread_id = conf["thread_id"]
-        ns: str = conf.get("checkpoint_ns", "")
+        ns: str = conf.get("checkpoint_ns") or ""
         ns_b = _enc(ns, "checkpoint_ns")
         cid_b = _enc(checkpoint["id"], "checkpoint_id")
         parent_b = str(conf.get("checkpoint_id") or "").encode()
@@ -607,8 +639,8 @@ class _RedisSaverBase(BaseCheckpointSaver[str]):
                 _netstrings(*head),
                 *blob_args,
             ),
-            # Registered after the data so the directory never points at a thread that a
-            # concurrent cleanup could have seen empty (see the module docstring).
+            # Bumped only after the data landed: a list(None) cleanup that saw this thread
+            # empty then finds a changed counter and leaves the directory entry alone.
             ("ZINCRBY", self._threads_key, 1, tid),
         ]
         if run_b:
@@ -635,31 +667,28 @@ class _RedisSaverBase(BaseCheckpointSaver[str]):
         if not writes:
             return
         conf = config["configurable"]
-        idx, data = self._thread_keys(str(conf["thread_id"]))
+        thread_id = str(conf["thread_id"])
         m = (
-            _enc(conf.get("checkpoint_ns", ""), "checkpoint_ns")
+            _enc((conf.get("checkpoint_ns") or ""), "checkpoint_ns")
             + b"\0"
             + _enc(conf["checkpoint_id"], "checkpoint_id")
         )
         task_b = _enc(task_id, "task_id")
         path_b = task_path.encode()
-        cmds: list[tuple[Any, ...]] = []
-        members: list[Any] = []
+        args: list[Any] = [self._ttl_arg]
         for pos, (channel, value) in enumerate(writes):
             # Special channels (errors, interrupts, ...) use fixed negative slots and replace
             # what was there; regular writes are first-writer-wins, like InMemorySaver.
             write_idx = WRITES_IDX_MAP.get(channel, pos)
             idx_b = str(write_idx).encode()
-            field = b"w\0" + m + b"\0" + task_b + b"\0" + idx_b
             w_type, w_raw = self.serde.dumps_typed(value)
             framed = _netstrings(task_b, idx_b, _enc(channel, "channel"), path_b, w_type.encode())
-            cmds.append(("HSET" if write_idx < 0 else "HSETNX", data, field, framed + w_raw))
-            members += (0, field)
-        for chunk in _chunks(members, _ARGS_PER_CMD):
-            cmds.append(("ZADD", idx, *chunk))
-        if self.ttl:
-            cmds += [("EXPIRE", idx, self.ttl), ("EXPIRE", data, self.ttl)]
-        yield _Batch(cmds, transaction=True)
+            args += (
+                b"set" if write_idx < 0 else b"nx",
+                b"w\0" + m + b"\0" + task_b + b"\0" + idx_b,
+                framed + w_raw,
+            )
+        yield _Batch([_evalsha(_PUT_WRITES, self._thread_keys(thread_id), *args)])
 
     def _list_plan(
         self,

@@ -9,6 +9,10 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 
 from lmsa.llm.structured import dumps
 
+CLARIFICATION_MARK = "lmsa_clarification"
+"""Set in ``additional_kwargs`` of a clarification question and its answer: they belong to the
+turn that asked, so they must not count as the start of a new turn."""
+
 
 def message_text(message: BaseMessage) -> str:
     content = message.content
@@ -31,9 +35,14 @@ def last_user_text(messages: Sequence[AnyMessage]) -> str:
 def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
     """The last ``turns`` user turns with everything said after each, so prompts stay small
     while the model still sees what "it" and "that file" refer to."""
-    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    starts = [
+        i
+        for i, m in enumerate(messages)
+        if isinstance(m, HumanMessage) and not m.additional_kwargs.get(CLARIFICATION_MARK)
+    ]
     if not starts:
         return list(messages)
+    turns = max(turns, 1)  # the current turn is always needed
     first = starts[-turns] if len(starts) >= turns else starts[0]
     return list(messages[first:])
 

@@ -15,6 +15,7 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
 from lmsa.context import Services
+from lmsa.nodes._common import CLARIFICATION_MARK
 from lmsa.state import AssistantState
 
 DEFAULT_QUESTION = "Could you say a little more about what you would like me to do?"
@@ -46,7 +47,10 @@ def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         )
         reply = interrupt(request.model_dump(), response_schema=ClarificationAnswer)
         return {
-            "messages": [AIMessage(content=question), HumanMessage(content=reply.answer)],
+            "messages": [
+                AIMessage(content=question, additional_kwargs={CLARIFICATION_MARK: True}),
+                HumanMessage(content=reply.answer, additional_kwargs={CLARIFICATION_MARK: True}),
+            ],
             "clarification_rounds": rounds + 1,
             "clarifications": [
                 *state.get("clarifications", []),

@@ -58,6 +58,11 @@ def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], l
         errors.append(
             "The steps' depends_on form a cycle; order them so each runs after its inputs."
         )
+    if plan.answer_directly and plan.steps:
+        errors.append(
+            "answer_directly is true but steps are given; set answer_directly to false to run "
+            "the steps, or give no steps."
+        )
     if not plan.answer_directly and not plan.steps:
         errors.append("The plan has no steps; give steps or set answer_directly to true.")
     return steps, errors

@@ -23,11 +23,14 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
     async def respond(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         error = state.get("error")
-        if error:
+        results = state.get("results") or []
+        if error and not results:
             return {"messages": [AIMessage(content=error)], "answer": error}
         intent = state.get("intent") or {}
-        notes = state.get("notes") or []
-        results = state.get("results") or []
+        notes = list(state.get("notes") or [])
+        if error:
+            # Work already done is still worth reporting; the failure becomes part of the answer.
+            notes.append(f"A later step failed: {error} Say so, and report what was done.")
         system = RESPOND_SYSTEM.format(
             language=intent.get("language") or "en",
             notes=("\n\nNotes: " + " ".join(notes)) if notes else "",

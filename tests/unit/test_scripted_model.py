@@ -123,10 +123,6 @@ def test_with_structured_output_rejects_invalid_reply() -> None:
         llm.with_structured_output(Validation).invoke("q")
 
 
-@pytest.mark.xfail(
-    reason="BUG: ScriptedChatModel.with_structured_output ignores include_raw=True",
-    strict=True,
-)
 def test_with_structured_output_include_raw() -> None:
     llm = ScriptedChatModel(script={"Validation": [{"complete": True}]})
     result = llm.with_structured_output(Validation, include_raw=True).invoke("q")

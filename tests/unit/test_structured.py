@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, ValidationError
@@ -144,7 +145,9 @@ def test_dumps_is_compact_and_keeps_unicode() -> None:
 # --- ainvoke_structured ----------------------------------------------------------------------
 
 
-def _provider(tmp_path: Path, script: dict[str, list[Any]]) -> tuple[LLMProvider, ScriptedChatModel]:
+def _provider(
+    tmp_path: Path, script: dict[str, list[Any]]
+) -> tuple[LLMProvider, ScriptedChatModel]:
     llm = ScriptedChatModel(script=script)
     return LLMProvider(Settings(workspace=tmp_path), chat_model=llm), llm
 
@@ -188,8 +191,6 @@ async def test_ainvoke_structured_gives_up_after_one_repair(tmp_path: Path) -> N
 async def test_ainvoke_structured_is_tagged_nostream(tmp_path: Path) -> None:
     provider, _ = _provider(tmp_path, {"Validation": [{"complete": True}]})
     seen: list[list[str]] = []
-
-    from langchain_core.callbacks import AsyncCallbackHandler
 
     class Tags(AsyncCallbackHandler):
         async def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:

@@ -1,0 +1,424 @@
+"""``langgraph dev`` serving the repository's ``langgraph.json``, as LangGraph Studio uses it.
+
+The server runs as a subprocess (``python -m langgraph_cli dev``) against the scripted LM Studio
+stub and a real Redis, and is driven only through ``langgraph_sdk``: a turn that needs
+clarification ends interrupted, resuming it with a ``ClarificationAnswer`` finishes the turn, and
+the thread's checkpoints land in Redis under a per-test key prefix, which proves the server uses
+the checkpointer declared in ``langgraph.json`` instead of its own in-memory persistence.
+
+The server runs in a temporary cwd so that neither a developer's ``.env`` (which ``langgraph dev``
+loads over the process environment) nor the server's ``.langgraph_api`` cache touch the repo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from langgraph_sdk import get_client
+
+from tests.stubs.lmstudio import LMStudioStub
+
+pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem] for `langgraph dev`")
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_answers() -> bool:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+if not _redis_answers():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"CI is set but Redis does not answer PING at {REDIS_URL}")
+    pytest.skip(
+        f"Redis does not answer PING at {REDIS_URL}; start it to run these tests",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LANGGRAPH_CONFIG = REPO_ROOT / "langgraph.json"
+GRAPH_ID = "assistant"
+STARTUP_TIMEOUT = 90.0
+RUN_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 15.0
+AVOID_PORTS = frozenset({2024})  # `langgraph dev`'s default, used by interactive sessions
+LOG_TAIL_CHARS = 12_000
+
+QUESTION = "Which file do you mean?"
+CLARIFICATION = "notes.txt in my workspace, please"
+ANSWER = "Here is the scripted answer about notes.txt."
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_API_LINE = re.compile(r"API:\s*(https?://\S+)")
+
+
+def intent(kind: str, confidence: float, *, question: str = "") -> dict[str, Any]:
+    return {
+        "reasoning": "The user wants something done to a file.",
+        "intent": kind,
+        "confidence": confidence,
+        "entities": [],
+        "language": "en",
+        "needs_clarification": bool(question),
+        "clarifying_question": question,
+    }
+
+
+SCENARIO: dict[str, Any] = {
+    "model": "test-model",
+    "IntentResult": [
+        intent("file_operation", 0.3, question=QUESTION),
+        intent("conversation", 0.95),
+    ],
+    "text": [ANSWER],
+}
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (never ``langgraph dev``'s default)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in AVOID_PORTS:
+            return port
+
+
+def keys_of(client: redis.Redis, prefix: str) -> list[bytes]:
+    """Every key of the saver under ``prefix``: ``{P}:...`` globals and ``{P:T}:...`` threads."""
+    return sorted(client.scan_iter(match=f"{{{prefix}[:}}]*", count=1000))
+
+
+def queue_of(body: dict[str, Any]) -> str:
+    response_format = body.get("response_format") or {}
+    return (response_format.get("json_schema") or {}).get("name") or "text"
+
+
+def message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", "")) for part in content or []
+    )
+
+
+@dataclass
+class StudioServer:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+    startup_seconds: float = 0.0
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            return f"<no server log: {error}>"
+        text = _ANSI.sub("", text)
+        if len(text) > LOG_TAIL_CHARS:
+            text = "[... earlier output cut ...]\n" + text[-LOG_TAIL_CHARS:]
+        return text
+
+    def diagnostics(self, what: str) -> str:
+        state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        return f"{what}\n--- langgraph dev ({state}) output ---\n{self.log_tail()}"
+
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """Attach the server's output to any failure inside the block."""
+        try:
+            yield
+        except BaseException as error:
+            error.add_note(self.diagnostics("server state at the time of the failure:"))
+            raise
+
+    def wait_until_ready(self, requested_port: int, timeout: float) -> None:
+        started = time.monotonic()
+        deadline = started + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(self.diagnostics("`langgraph dev` exited during start-up."))
+            if not self.url:
+                # `langgraph dev` silently moves to another port when the requested one is
+                # taken; follow the URL it announces rather than probe someone else's server.
+                match = _API_LINE.search(self.log_tail())
+                if match:
+                    self.url = match.group(1).rstrip("/")
+                    if not self.url.endswith(f":{requested_port}"):
+                        print(f"[studio] port {requested_port} was taken; using {self.url}")
+            if self.url:
+                try:
+                    response = httpx.get(f"{self.url}/ok", timeout=2.0)
+                    if response.status_code == 200:
+                        self.startup_seconds = time.monotonic() - started
+                        return
+                    last_error = f"GET /ok -> HTTP {response.status_code}"
+                except httpx.HTTPError as error:
+                    last_error = f"GET /ok -> {type(error).__name__}: {error}"
+            time.sleep(0.25)
+        pytest.fail(
+            self.diagnostics(
+                f"`langgraph dev` was not ready within {timeout:.0f} s ({last_error})."
+            )
+        )
+
+    def stop(self) -> None:
+        """SIGINT to the server's process group (uvicorn's graceful shutdown), then SIGKILL."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """The current environment minus ``LMSA_*`` / LangSmith settings, plus ``overrides``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LMSA_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_"))
+    }
+    env.update(
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
+        LANGGRAPH_NO_VERSION_CHECK="true",
+        LANGSMITH_TRACING="false",
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+        NO_COLOR="1",
+        TERM="dumb",
+    )
+    env.update(overrides)
+    return env
+
+
+# ---- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix no other test uses; its keys are deleted after the server has stopped."""
+    prefix = f"lmsa-studio-test-{uuid.uuid4().hex}"
+    yield prefix
+    keys = keys_of(redis_client, prefix)
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture
+def studio_stub() -> Iterator[LMStudioStub]:
+    with LMStudioStub(scenario=SCENARIO) as running:
+        yield running
+
+
+@pytest.fixture
+def studio_server(
+    studio_stub: LMStudioStub, redis_prefix: str, tmp_path: Path
+) -> Iterator[StudioServer]:
+    """``langgraph dev`` on the repo's ``langgraph.json``, LLM calls going to the stub."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "notes.txt").write_text("The launch code is PINEAPPLE-42.\n", encoding="utf-8")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    port = free_port()
+    env = server_env(
+        LMSA_BASE_URL=studio_stub.base_url,
+        LMSA_MODEL="test-model",
+        LMSA_WORKSPACE=str(workspace),
+        LMSA_REDIS_URL=REDIS_URL,
+        LMSA_REDIS_KEY_PREFIX=redis_prefix,
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "langgraph_cli",
+        "dev",
+        "--config",
+        str(LANGGRAPH_CONFIG),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-browser",
+        "--no-reload",
+    ]
+    log_path = tmp_path / "langgraph-dev.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so shutdown reaches every child
+        )
+    server = StudioServer(process=process, log_path=log_path)
+    try:
+        server.wait_until_ready(port, STARTUP_TIMEOUT)
+        print(f"\n[studio] langgraph dev ready at {server.url} in {server.startup_seconds:.1f} s")
+        yield server
+    finally:
+        server.stop()
+
+
+# ---- the test ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(STARTUP_TIMEOUT + 3 * RUN_TIMEOUT)
+async def test_clarification_round_trip_through_langgraph_dev(
+    studio_server: StudioServer,
+    studio_stub: LMStudioStub,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+) -> None:
+    client = get_client(url=studio_server.url)
+    with studio_server.explained():
+        assistants = await client.assistants.search(graph_id=GRAPH_ID)
+        assert assistants, f"no assistant for graph {GRAPH_ID!r}"
+
+        thread = await client.threads.create()
+        thread_id = thread["thread_id"]
+
+        # Turn 1: the intent is unclear, so the run stops at the clarify node's interrupt.
+        first = await asyncio.wait_for(
+            client.runs.wait(
+                thread_id,
+                GRAPH_ID,
+                input={"messages": [{"role": "user", "content": "Fix it."}]},
+            ),
+            RUN_TIMEOUT,
+        )
+        assert isinstance(first, dict), first
+        waited = first.get("__interrupt__") or []
+        assert [i["value"]["question"] for i in waited] == [QUESTION], first
+
+        state = await client.threads.get_state(thread_id)
+        assert state["next"] == ["clarify"], state
+        interrupts = state.get("interrupts") or [
+            i for task in state["tasks"] for i in task.get("interrupts", [])
+        ]
+        assert len(interrupts) == 1, state
+        request = interrupts[0]["value"]
+        assert request == {
+            "kind": "clarification",
+            "question": QUESTION,
+            "round": 1,
+            "max_rounds": 2,
+        }, request
+        schema = interrupts[0].get("response_schema")
+        if schema is not None:  # servers that forward interrupt(response_schema=...)
+            assert schema.get("title") == "ClarificationAnswer", schema
+            assert schema.get("required") == ["answer"], schema
+        assert (await client.threads.get(thread_id))["status"] == "interrupted"
+
+        # The paused thread lives in Redis, under this test's prefix (langgraph.json's
+        # checkpointer), while the server is still running.
+        keys = [key.decode() for key in keys_of(redis_client, redis_prefix)]
+        assert any(thread_id in key for key in keys), (
+            f"no Redis key for thread {thread_id} under prefix {redis_prefix!r}: {keys}"
+        )
+
+        # Turn 2: resume with the answer; stream values, updates and LLM tokens.
+        events: list[tuple[str, Any]] = []
+
+        async def consume() -> None:
+            async for part in client.runs.stream(
+                thread_id,
+                GRAPH_ID,
+                command={"resume": {"answer": CLARIFICATION}},
+                stream_mode=["values", "updates", "messages-tuple"],
+            ):
+                events.append((part.event, part.data))
+
+        await asyncio.wait_for(consume(), RUN_TIMEOUT)
+        errors = [data for event, data in events if event == "error"]
+        assert not errors, errors
+        updated_nodes = [node for event, data in events if event == "updates" for node in data]
+        assert updated_nodes[:3] == ["clarify", "classify_intent", "respond"], updated_nodes
+        streamed = "".join(
+            message_text(data[0])
+            for event, data in events
+            if event == "messages"
+            and data[0].get("type") == "AIMessageChunk"
+            and data[1].get("langgraph_node") == "respond"
+        )
+        assert streamed == ANSWER, json.dumps(events, default=str)[:4000]
+        last_values = [data for event, data in events if event == "values"][-1]
+        assert last_values["answer"] == ANSWER
+
+        # The finished thread, as Studio shows it.
+        final = await client.threads.get_state(thread_id)
+        assert final["next"] == [], final
+        assert not final.get("interrupts"), final
+        values = final["values"]
+        assert values["answer"] == ANSWER
+        assert [(m["type"], message_text(m)) for m in values["messages"]] == [
+            ("human", "Fix it."),
+            ("ai", QUESTION),
+            ("human", CLARIFICATION),
+            ("ai", ANSWER),
+        ]
+        assert values["clarifications"] == [{"question": QUESTION, "answer": CLARIFICATION}]
+        assert values["clarification_rounds"] == 1
+        assert (await client.threads.get(thread_id))["status"] == "idle"
+
+        # The stub saw: intent, intent again with the clarification answer, then the answer.
+        bodies = studio_stub.chat_requests()
+        assert [queue_of(body) for body in bodies] == ["IntentResult", "IntentResult", "text"]
+        assert all(body["model"] == "test-model" for body in bodies)
+        second_intent = bodies[1]["messages"]
+        assert [(m["role"], m["content"]) for m in second_intent[-3:]] == [
+            ("user", "Fix it."),
+            ("assistant", QUESTION),
+            ("user", CLARIFICATION),
+        ], second_intent
+        assert CLARIFICATION not in json.dumps(bodies[0]["messages"])
+
+        # Every checkpoint of the thread, first to last, came back from Redis.
+        history = await client.threads.get_history(thread_id, limit=100)
+        assert len(history) >= 5, [h["metadata"].get("step") for h in history]
+        keys = [key.decode() for key in keys_of(redis_client, redis_prefix)]
+        assert any(thread_id in key for key in keys), keys
