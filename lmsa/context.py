@@ -9,6 +9,7 @@ graph is built instead of travelling through the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any
 
 from lmsa.config import Settings
@@ -45,7 +46,7 @@ class Services:
     llm: LLMProvider
     tools: ToolRegistry
 
-    @property
+    @cached_property
     def default_context(self) -> Context:
         return Context.from_settings(self.settings)
 

@@ -1,5 +1,6 @@
 """Where the assistant goes after each decision point. Routers only read state and context;
-the nodes before them record what they found."""
+the nodes before them record what they found. They are ``async`` although they never await:
+LangGraph runs a sync function in a worker thread, which costs more than the routing itself."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ class Routes:
     def __init__(self, services: Services) -> None:
         self._services = services
 
-    def after_guard(self, state: AssistantState) -> Literal["classify_intent", "respond"]:
+    async def after_guard(self, state: AssistantState) -> Literal["classify_intent", "respond"]:
         return "respond" if state.get("error") else "classify_intent"
 
-    def after_intent(
+    async def after_intent(
         self, state: AssistantState, runtime: Runtime
     ) -> Literal["clarify", "plan", "respond"]:
         intent = state.get("intent")
@@ -35,7 +36,7 @@ class Routes:
             return "respond"
         return "plan"
 
-    def after_plan(self, state: AssistantState) -> Literal["execute", "plan", "respond"]:
+    async def after_plan(self, state: AssistantState) -> Literal["execute", "plan", "respond"]:
         if state.get("error"):
             return "respond"
         plan = state.get("plan")
@@ -43,7 +44,9 @@ class Routes:
             return "plan"
         return "execute" if plan.get("steps") else "respond"
 
-    def after_validate(self, state: AssistantState, runtime: Runtime) -> Literal["plan", "respond"]:
+    async def after_validate(
+        self, state: AssistantState, runtime: Runtime
+    ) -> Literal["plan", "respond"]:
         validation = state.get("validation")
         if validation is None or validation.get("complete"):
             return "respond"

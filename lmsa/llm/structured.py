@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
@@ -57,8 +58,15 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
+@lru_cache(maxsize=64)
+def _inlined_schema_json(schema: type[BaseModel]) -> str:
+    # Building a pydantic JSON schema costs more than a whole graph step; schemas are fixed
+    # classes, so build each once. Kept as a string so no caller can mutate the cached copy.
+    return json.dumps(inline_refs(schema.model_json_schema()))
+
+
 def response_format_for(schema: type[BaseModel], style: OutputStyle) -> dict[str, Any]:
-    json_schema = inline_refs(schema.model_json_schema())
+    json_schema = json.loads(_inlined_schema_json(schema))
     if style == "json_object":
         return {"type": "json_object", "schema": json_schema}
     return {

@@ -108,18 +108,23 @@ class ToolRegistry:
             schema = tool.args_schema
             json_like = schema if isinstance(schema, dict) else {}
             return _validate_against_json_schema(name, json_like, dict(args))
-        json_schema = _clean_schema(model.model_json_schema())
-        properties: dict[str, Any] = json_schema.get("properties", {})
-
         problems: list[str] = []
         unexpected = _unexpected_keys(model, args)
+        errors: list[Any] = []
         try:
             validated = model.model_validate(dict(args))
         except ValidationError as exc:
-            problems.extend(_describe_error(err, properties) for err in exc.errors())
+            errors = list(exc.errors())
             validated = None
-        if unexpected:
-            problems.append(_unexpected_message(unexpected, properties))
+        if errors or unexpected:
+            # The schema is only needed to word the complaint; building it costs more than
+            # validating, so the happy path never pays for it.
+            properties: dict[str, Any] = _clean_schema(model.model_json_schema()).get(
+                "properties", {}
+            )
+            problems.extend(_describe_error(err, properties) for err in errors)
+            if unexpected:
+                problems.append(_unexpected_message(unexpected, properties))
         if problems or validated is None:
             raise ToolCallRejected(f"Invalid arguments for tool {name!r}: {'; '.join(problems)}.")
         dumped: dict[str, Any] = validated.model_dump(mode="json", by_alias=True)

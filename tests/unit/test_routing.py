@@ -21,124 +21,128 @@ def routes(tmp_path: Path) -> Routes:
 # --- after_guard -----------------------------------------------------------------------------
 
 
-def test_after_guard_error_goes_to_respond(routes: Routes) -> None:
-    assert routes.after_guard({"messages": [], "error": "empty"}) == "respond"
+async def test_after_guard_error_goes_to_respond(routes: Routes) -> None:
+    assert await routes.after_guard({"messages": [], "error": "empty"}) == "respond"
 
 
 @pytest.mark.parametrize("state", [{"messages": []}, {"messages": [], "error": None}])
-def test_after_guard_ok_goes_to_classify(routes: Routes, state: dict[str, Any]) -> None:
-    assert routes.after_guard(state) == "classify_intent"
+async def test_after_guard_ok_goes_to_classify(routes: Routes, state: dict[str, Any]) -> None:
+    assert await routes.after_guard(state) == "classify_intent"
 
 
 # --- after_intent ----------------------------------------------------------------------------
 
 
-def test_after_intent_error_goes_to_respond(routes: Routes) -> None:
+async def test_after_intent_error_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "error": "bad JSON", "intent": intent()}
-    assert routes.after_intent(state, ctx()) == "respond"
+    assert await routes.after_intent(state, ctx()) == "respond"
 
 
-def test_after_intent_without_intent_goes_to_respond(routes: Routes) -> None:
-    assert routes.after_intent({"messages": [], "intent": None}, ctx()) == "respond"
+async def test_after_intent_without_intent_goes_to_respond(routes: Routes) -> None:
+    assert await routes.after_intent({"messages": [], "intent": None}, ctx()) == "respond"
 
 
-def test_after_intent_sure_task_goes_to_plan(routes: Routes) -> None:
-    assert routes.after_intent({"messages": [], "intent": intent()}, ctx()) == "plan"
+async def test_after_intent_sure_task_goes_to_plan(routes: Routes) -> None:
+    assert await routes.after_intent({"messages": [], "intent": intent()}, ctx()) == "plan"
 
 
-def test_after_intent_conversation_goes_straight_to_respond(routes: Routes) -> None:
+async def test_after_intent_conversation_goes_straight_to_respond(routes: Routes) -> None:
     state = {"messages": [], "intent": intent("conversation")}
-    assert routes.after_intent(state, ctx()) == "respond"
+    assert await routes.after_intent(state, ctx()) == "respond"
 
 
-def test_after_intent_needs_clarification_with_rounds_left_goes_to_clarify(routes: Routes) -> None:
+async def test_after_intent_needs_clarification_with_rounds_left_goes_to_clarify(
+    routes: Routes,
+) -> None:
     state = {"messages": [], "intent": unsure(confidence=0.95), "clarification_rounds": 1}
-    assert routes.after_intent(state, ctx(max_clarify_rounds=2)) == "clarify"
+    assert await routes.after_intent(state, ctx(max_clarify_rounds=2)) == "clarify"
 
 
-def test_after_intent_low_confidence_alone_goes_to_clarify(routes: Routes) -> None:
+async def test_after_intent_low_confidence_alone_goes_to_clarify(routes: Routes) -> None:
     state = {"messages": [], "intent": intent(confidence=0.59)}
-    assert routes.after_intent(state, ctx(clarify_threshold=0.6)) == "clarify"
-    assert routes.after_intent(state, ctx(clarify_threshold=0.5)) == "plan"
+    assert await routes.after_intent(state, ctx(clarify_threshold=0.6)) == "clarify"
+    assert await routes.after_intent(state, ctx(clarify_threshold=0.5)) == "plan"
 
 
-def test_after_intent_unsure_after_max_rounds_goes_to_plan(routes: Routes) -> None:
+async def test_after_intent_unsure_after_max_rounds_goes_to_plan(routes: Routes) -> None:
     state = {"messages": [], "intent": unsure(), "clarification_rounds": 2}
-    assert routes.after_intent(state, ctx(max_clarify_rounds=2)) == "plan"
+    assert await routes.after_intent(state, ctx(max_clarify_rounds=2)) == "plan"
 
 
-def test_after_intent_unsure_conversation_after_max_rounds_goes_to_respond(
+async def test_after_intent_unsure_conversation_after_max_rounds_goes_to_respond(
     routes: Routes,
 ) -> None:
     state = {"messages": [], "intent": unsure(name="conversation"), "clarification_rounds": 2}
-    assert routes.after_intent(state, ctx(max_clarify_rounds=2)) == "respond"
+    assert await routes.after_intent(state, ctx(max_clarify_rounds=2)) == "respond"
 
 
-def test_after_intent_zero_clarify_rounds_never_clarifies(routes: Routes) -> None:
+async def test_after_intent_zero_clarify_rounds_never_clarifies(routes: Routes) -> None:
     state = {"messages": [], "intent": unsure()}
-    assert routes.after_intent(state, ctx(max_clarify_rounds=0)) == "plan"
+    assert await routes.after_intent(state, ctx(max_clarify_rounds=0)) == "plan"
 
 
-def test_after_intent_uses_settings_defaults_without_context(tmp_path: Path) -> None:
+async def test_after_intent_uses_settings_defaults_without_context(tmp_path: Path) -> None:
     svc, _ = services(tmp_path, {}, max_clarify_rounds=1)
     routes = Routes(svc)
     state = {"messages": [], "intent": unsure(), "clarification_rounds": 1}
-    assert routes.after_intent(state, runtime(None)) == "plan"
+    assert await routes.after_intent(state, runtime(None)) == "plan"
     # A host graph's own context object (not a Context) also falls back to the settings.
-    assert routes.after_intent(state, runtime({"user": "x"})) == "plan"
+    assert await routes.after_intent(state, runtime({"user": "x"})) == "plan"
     # ... whereas an explicit per-run Context wins over them.
-    assert routes.after_intent(state, ctx(max_clarify_rounds=3)) == "clarify"
+    assert await routes.after_intent(state, ctx(max_clarify_rounds=3)) == "clarify"
 
 
 # --- after_plan ------------------------------------------------------------------------------
 
 
-def test_after_plan_error_goes_to_respond(routes: Routes) -> None:
+async def test_after_plan_error_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "error": "no valid plan", "plan": None}
-    assert routes.after_plan(state) == "respond"
+    assert await routes.after_plan(state) == "respond"
 
 
-def test_after_plan_rejected_plan_goes_back_to_plan(routes: Routes) -> None:
-    assert routes.after_plan({"messages": [], "plan": None}) == "plan"
-    assert routes.after_plan({"messages": []}) == "plan"
+async def test_after_plan_rejected_plan_goes_back_to_plan(routes: Routes) -> None:
+    assert await routes.after_plan({"messages": [], "plan": None}) == "plan"
+    assert await routes.after_plan({"messages": []}) == "plan"
 
 
-def test_after_plan_with_steps_goes_to_execute(routes: Routes) -> None:
+async def test_after_plan_with_steps_goes_to_execute(routes: Routes) -> None:
     state = {"messages": [], "plan": {"answer_directly": False, "steps": [{"id": "s1"}]}}
-    assert routes.after_plan(state) == "execute"
+    assert await routes.after_plan(state) == "execute"
 
 
-def test_after_plan_direct_answer_goes_to_respond(routes: Routes) -> None:
+async def test_after_plan_direct_answer_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "plan": {"answer_directly": True, "steps": []}}
-    assert routes.after_plan(state) == "respond"
+    assert await routes.after_plan(state) == "respond"
 
 
 # --- after_validate --------------------------------------------------------------------------
 
 
-def test_after_validate_complete_goes_to_respond(routes: Routes) -> None:
+async def test_after_validate_complete_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "validation": validation(True), "iteration": 1}
-    assert routes.after_validate(state, ctx()) == "respond"
+    assert await routes.after_validate(state, ctx()) == "respond"
 
 
-def test_after_validate_unreadable_verdict_goes_to_respond(routes: Routes) -> None:
+async def test_after_validate_unreadable_verdict_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "validation": None, "iteration": 1}
-    assert routes.after_validate(state, ctx()) == "respond"
+    assert await routes.after_validate(state, ctx()) == "respond"
 
 
-def test_after_validate_incomplete_with_iterations_left_goes_to_plan(routes: Routes) -> None:
+async def test_after_validate_incomplete_with_iterations_left_goes_to_plan(routes: Routes) -> None:
     state = {"messages": [], "validation": validation(False, "more"), "iteration": 2}
-    assert routes.after_validate(state, ctx(max_iterations=3)) == "plan"
+    assert await routes.after_validate(state, ctx(max_iterations=3)) == "plan"
 
 
-def test_after_validate_incomplete_at_cap_goes_to_respond(routes: Routes) -> None:
+async def test_after_validate_incomplete_at_cap_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "validation": validation(False, "more"), "iteration": 3}
-    assert routes.after_validate(state, ctx(max_iterations=3)) == "respond"
-    assert routes.after_validate({**state, "iteration": 1}, ctx(max_iterations=1)) == "respond"
+    assert await routes.after_validate(state, ctx(max_iterations=3)) == "respond"
+    assert (
+        await routes.after_validate({**state, "iteration": 1}, ctx(max_iterations=1)) == "respond"
+    )
 
 
-def test_after_validate_respects_settings_when_no_context(tmp_path: Path) -> None:
+async def test_after_validate_respects_settings_when_no_context(tmp_path: Path) -> None:
     svc, _ = services(tmp_path, {}, max_iterations=1)
     state = {"messages": [], "validation": validation(False), "iteration": 1}
-    assert Routes(svc).after_validate(state, runtime(None)) == "respond"
-    assert Routes(svc).after_validate(state, runtime(Context(max_iterations=2))) == "plan"
+    assert await Routes(svc).after_validate(state, runtime(None)) == "respond"
+    assert await Routes(svc).after_validate(state, runtime(Context(max_iterations=2))) == "plan"
