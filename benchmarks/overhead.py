@@ -50,7 +50,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 
 from lmsa.config import Settings
-from lmsa.graphs.assistant import build_assistant, make_services
+from lmsa.graphs.builder import build_assistant, make_services
 from lmsa.testing import ScriptedChatModel
 from lmsa.tools import Workspace, make_file_tools
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from lmsa.config import Settings, load_settings
-from lmsa.graphs.assistant import build_assistant, make_services
+from lmsa.graphs.builder import build_assistant, make_services
 from lmsa.testing import ScriptedChatModel
 
 REQUEST = "What does notes.txt say?"

@@ -93,7 +93,7 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
     """A compiled assistant with the configured checkpointer, after checking the LLM endpoint
     answers, so a turn never starts against a server that is not there."""
     from lmsa.checkpoint.factory import open_checkpointer
-    from lmsa.graphs.assistant import build_assistant, make_services
+    from lmsa.graphs.builder import build_assistant, make_services
 
     services = make_services(settings)
     if need_llm:

@@ -11,6 +11,8 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
+INTERRUPT_CHANNEL = "__interrupt__"  # langgraph's reserved channel for a paused task's question
+
 
 class ForkError(ValueError):
     """The thread or checkpoint to fork from does not exist."""
@@ -85,8 +87,8 @@ async def checkpoint_history(graph: CompiledStateGraph, thread_id: str) -> list[
 
 
 async def fork_thread(graph: CompiledStateGraph, thread_id: str, checkpoint_id: str) -> str:
-    """Copies one checkpoint (with its pending writes, so a paused question stays answerable)
-    into a new thread; the source thread is untouched. Works with every checkpointer because it
+    """Copies one checkpoint (with its pending question, so it stays answerable) into a new
+    thread; the source thread is untouched. Works with every checkpointer because it
     only uses the saver API."""
     saver = graph.checkpointer
     if saver is None or isinstance(saver, bool):
@@ -116,9 +118,13 @@ async def fork_thread(graph: CompiledStateGraph, thread_id: str, checkpoint_id: 
         metadata,  # type: ignore[arg-type]
         dict(found.checkpoint["channel_versions"]),
     )
+    # Only a pending question travels with the fork. Outputs of steps that finished after this
+    # checkpoint belong to the source's future: copied, they would show in the fork's state
+    # yet be dropped by its next run, so the fork would say one thing and continue from another.
     writes: dict[str, list[tuple[str, Any]]] = defaultdict(list)
     for task_id, channel, value in found.pending_writes or []:
-        writes[task_id].append((channel, value))
+        if channel == INTERRUPT_CHANNEL:
+            writes[task_id].append((channel, value))
     for task_id, task_writes in writes.items():
         await saver.aput_writes(target, task_writes, task_id)
     return new_thread

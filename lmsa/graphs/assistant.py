@@ -1,107 +1,17 @@
-"""The assistant graph: guard -> classify_intent -> [clarify] -> plan -> execute -> validate ->
-respond, with bounded loops back to clarify and plan.
+"""The assistant graph as ``langgraph dev`` / Studio loads it (``lmsa.graphs.assistant:graph``).
 
-``builder`` (uncompiled) and ``graph`` (compiled without a checkpointer, for ``langgraph dev``,
-whose server persists threads itself) are built from the environment's settings when first
-accessed, so importing this module stays cheap and offline. Applications use
-:func:`build_assistant` / :func:`lmsa.create_assistant` with their own settings and checkpointer.
+``builder`` is the uncompiled graph and ``graph`` the compiled one WITHOUT a checkpointer (the
+LangGraph server persists threads itself, see ``langgraph.json``), both built at import from the
+environment's ``LMSA_*`` settings. Building touches no network: the model is resolved on the
+first LLM call. Applications should prefer :func:`lmsa.create_assistant` or
+:func:`build_assistant` with their own settings and checkpointer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from lmsa.graphs.builder import build_assistant, create_assistant, make_services
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
+__all__ = ["build_assistant", "builder", "create_assistant", "graph", "make_services"]
 
-from lmsa.config import Settings, load_settings
-from lmsa.context import Context, Services
-from lmsa.graphs.routing import Routes
-from lmsa.llm.models import LLMProvider
-from lmsa.nodes.clarify import make_clarify
-from lmsa.nodes.execute import make_execute
-from lmsa.nodes.guard import make_guard
-from lmsa.nodes.intent import make_classify_intent
-from lmsa.nodes.plan import make_plan
-from lmsa.nodes.respond import make_respond
-from lmsa.nodes.validate import make_validate
-from lmsa.state import AssistantState, InputState, OutputState
-from lmsa.tools import ToolRegistry, default_registry
-
-
-def make_services(
-    settings: Settings | None = None,
-    *,
-    llm: BaseChatModel | Runnable | None = None,
-    tools: Iterable[BaseTool] | ToolRegistry | None = None,
-) -> Services:
-    settings = settings or load_settings()
-    if tools is None:
-        registry = default_registry(settings.workspace)
-    elif isinstance(tools, ToolRegistry):
-        registry = tools
-    else:
-        registry = ToolRegistry(tools)
-    return Services(settings=settings, llm=LLMProvider(settings, chat_model=llm), tools=registry)
-
-
-def build_assistant(
-    services: Services,
-) -> StateGraph[AssistantState, Context, InputState, OutputState]:
-    """The uncompiled assistant graph for these services."""
-    routes = Routes(services)
-    builder = StateGraph(
-        AssistantState,
-        context_schema=Context,
-        input_schema=InputState,
-        output_schema=OutputState,
-    )
-    builder.add_node("guard", make_guard(services))
-    builder.add_node("classify_intent", make_classify_intent(services))
-    builder.add_node("clarify", make_clarify(services))
-    builder.add_node("plan", make_plan(services))
-    builder.add_node("execute", make_execute(services))
-    builder.add_node("validate", make_validate(services))
-    builder.add_node("respond", make_respond(services))
-
-    builder.add_edge(START, "guard")
-    builder.add_conditional_edges("guard", routes.after_guard)
-    builder.add_conditional_edges("classify_intent", routes.after_intent)
-    builder.add_edge("clarify", "classify_intent")
-    builder.add_conditional_edges("plan", routes.after_plan)
-    builder.add_edge("execute", "validate")
-    builder.add_conditional_edges("validate", routes.after_validate)
-    builder.add_edge("respond", END)
-    return builder
-
-
-def create_assistant(
-    settings: Settings | None = None,
-    *,
-    checkpointer: BaseCheckpointSaver | None = None,
-    llm: BaseChatModel | Runnable | None = None,
-    tools: Iterable[BaseTool] | ToolRegistry | None = None,
-) -> CompiledStateGraph[AssistantState, Context, InputState, OutputState]:
-    """A compiled assistant. Pass ``llm`` to use any LangChain chat model instead of LM Studio,
-    ``tools`` to replace the default file tools, and ``checkpointer`` to persist threads (needed
-    for clarification interrupts)."""
-    services = make_services(settings, llm=llm, tools=tools)
-    return build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
-
-
-def __getattr__(name: str) -> Any:
-    """``builder`` and ``graph`` for ``langgraph dev`` (``lmsa.graphs.assistant:graph``),
-    built on first access from the environment."""
-    if name == "builder":
-        value: Any = build_assistant(make_services())
-    elif name == "graph":
-        value = build_assistant(make_services()).compile(name="lmsa")
-    else:
-        raise AttributeError(name)
-    globals()[name] = value
-    return value
+builder = build_assistant(make_services())
+graph = builder.compile(name="lmsa")

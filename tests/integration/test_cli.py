@@ -611,6 +611,33 @@ def test_fork_just_before_the_final_answer(stub: LMStudioStub, run_lmsa: RunLmsa
     assert chat_history(run_lmsa, "one-turn") == ["human> just one turn", "ai> Only reply."]
 
 
+def test_fork_of_a_paused_thread_keeps_the_question_answerable(
+    stub: LMStudioStub, run_lmsa: RunLmsa
+) -> None:
+    stub.set_scenario(CLARIFY_SCENARIO)
+    assert_ok(run_lmsa("ask", "--thread", "paused-source", "summarise the file"))
+    latest = checkpoint_rows(run_lmsa("threads", "history", "paused-source").stdout)[0]
+    assert latest["next"] == "clarify"
+
+    fork = run_lmsa("threads", "fork", "paused-source", "--checkpoint", latest["id"])
+    assert_ok(fork)
+    new_thread = fork.stdout.strip()
+    proc = run_lmsa(
+        "chat", "--thread", new_thread, input=chat_script("the notes.txt one", "/history", "/quit")
+    )
+
+    assert_ok(proc)
+    assert "assistant (waiting for your answer)> Which file should I summarise?" in proc.stdout
+    assert "assistant> Summary: it holds the launch code.\n" in proc.stdout
+    assert history_lines(proc.stdout)[-2:] == [
+        "human> the notes.txt one",
+        "ai> Summary: it holds the launch code.",
+    ]
+    # The source thread still waits for its own answer.
+    source = run_lmsa("chat", "--thread", "paused-source", input=chat_script("/quit"))
+    assert "assistant (waiting for your answer)> Which file should I summarise?" in source.stdout
+
+
 def test_fork_unknown_checkpoint_is_a_clear_error(stub: LMStudioStub, run_lmsa: RunLmsa) -> None:
     stub.set_scenario({"IntentResult": [intent()], "text": ["hi"]})
     assert_ok(run_lmsa("ask", "--thread", "real", "hello"))

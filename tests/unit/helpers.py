@@ -20,7 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from lmsa import create_assistant
 from lmsa.config import Settings
 from lmsa.context import Context, Services
-from lmsa.graphs.assistant import make_services
+from lmsa.graphs.builder import make_services
 from lmsa.testing import ScriptedChatModel
 from lmsa.tools import ToolRegistry
 
