@@ -6,7 +6,6 @@ that prefix is deleted afterwards, so runs never see each other's data.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,28 +18,9 @@ from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.conformance.initializer import RegisteredCheckpointer
 
 from lmsa.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from tests.redis_support import REDIS_URL, require_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_answers() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-if not _redis_answers():
-    if os.environ.get("CI"):
-        # CI starts Redis; a silent skip there would hide a broken pipeline.
-        raise RuntimeError(f"CI is set but Redis does not answer PING at {REDIS_URL}")
-    pytest.skip(
-        f"Redis does not answer PING at {REDIS_URL}; start it to run these tests",
-        allow_module_level=True,
-    )
+require_redis()
 
 pytestmark = pytest.mark.integration
 

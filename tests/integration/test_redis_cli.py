@@ -25,11 +25,12 @@ from tests.integration.test_cli import (
     output,
     queue_of,
 )
+from tests.redis_support import REDIS_URL, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+require_redis()
 
 
 @pytest.fixture

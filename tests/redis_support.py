@@ -1,0 +1,36 @@
+"""The one place tests decide whether the real Redis is there.
+
+Locally a missing Redis skips the module with the reason; under CI (which starts Redis) it is an
+error, so a broken pipeline cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_answers(url: str = REDIS_URL) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def require_redis() -> None:
+    """Call at module level in a test module that needs Redis."""
+    if redis_answers():
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError(f"CI is set but Redis does not answer PING at {REDIS_URL}")
+    pytest.skip(
+        f"Redis does not answer PING at {REDIS_URL}; start it to run these tests",
+        allow_module_level=True,
+    )
