@@ -18,19 +18,25 @@ from lmsa.llm.structured import OutputStyle
 from lmsa.tools import ToolRegistry
 
 
+def _setting_default(name: str) -> Any:
+    """Context defaults are the Settings defaults: one source of truth for every tunable."""
+    return Settings.model_fields[name].default
+
+
 @dataclass(kw_only=True)
 class Context:
-    """Per-run behaviour of the assistant; defaults mirror :class:`~lmsa.config.Settings`."""
+    """Per-run behaviour of the assistant; each field is the :class:`~lmsa.config.Settings`
+    field of the same name, overridable per run."""
 
-    clarify_threshold: float = 0.6
-    max_clarify_rounds: int = 2
-    max_iterations: int = 3
-    max_plan_attempts: int = 3
-    history_turns: int = 6
-    max_input_chars: int = 32_000
-    tool_timeout: float = 30.0
-    tool_output_chars: int = 4000
-    structured_output: OutputStyle = "json_schema"
+    clarify_threshold: float = _setting_default("clarify_threshold")
+    max_clarify_rounds: int = _setting_default("max_clarify_rounds")
+    max_iterations: int = _setting_default("max_iterations")
+    max_plan_attempts: int = _setting_default("max_plan_attempts")
+    history_turns: int = _setting_default("history_turns")
+    max_input_chars: int = _setting_default("max_input_chars")
+    tool_timeout: float = _setting_default("tool_timeout")
+    tool_output_chars: int = _setting_default("tool_output_chars")
+    structured_output: OutputStyle = _setting_default("structured_output")  # noqa: RUF009 (a str)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
