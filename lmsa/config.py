@@ -8,11 +8,11 @@ services built for it. Nothing below the interfaces reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "http://localhost:1234/v1"
 
@@ -23,11 +23,21 @@ def default_data_dir() -> Path:
 
 
 class EndpointSettings(BaseModel):
-    """A further OpenAI-compatible endpoint to fall back to when the primary fails."""
+    """One OpenAI-compatible endpoint (``LMSA_FALLBACKS`` entries, ``LMSA_ENDPOINTS`` records).
+
+    Only ``base_url`` is required; the rest tune routing (see the README's LLM routing section).
+    ``context_window`` left unset is read from LM Studio's ``/api/v0/models`` when offered.
+    """
 
     base_url: str
     model: str | None = None
     api_key: str = "lm-studio"
+    name: str | None = None
+    roles: list[str] = Field(default_factory=lambda: ["main"])
+    max_concurrency: int | None = Field(default=None, ge=1)
+    context_window: int | None = Field(default=None, ge=1)
+    cost_per_1k_tokens: float = 0.0
+    priority: int = 0
 
 
 class Settings(BaseSettings):
@@ -69,6 +79,37 @@ class Settings(BaseSettings):
     tool_timeout: float = 30.0
     tool_output_chars: int = 4000
 
+    # -- tools and approvals (issue 5)
+    auto_approve: Literal["none", "read", "write"] = Field(
+        default="read",
+        description=(
+            "Tool calls above this risk wait for the user's approval: 'none' asks for every "
+            "call, 'read' lets read-only calls run, 'write' lets writes run. Dangerous calls "
+            "are always refused."
+        ),
+    )
+    tool_cache_size: int = Field(default=256, ge=0, description="Cached read-only results; 0: off.")
+    command_timeout: float = Field(default=60.0, gt=0, description="Max seconds per command.")
+    command_output_bytes: int = Field(default=256_000, ge=1024)
+    command_shell: bool = Field(
+        default=True, description="Allow run_command(shell=true) (/bin/sh -c, parsed first)."
+    )
+    python_timeout: float = Field(default=30.0, gt=0)
+    python_memory_mb: int = Field(default=1024, ge=64)
+    python_network: bool = Field(default=False, description="Let run_python use the network.")
+    fetch_timeout: float = Field(default=15.0, gt=0)
+    fetch_max_bytes: int = Field(default=2_000_000, ge=1024)
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts, addresses or CIDR ranges fetch_url may reach although private or loopback "
+            "(SSRF allowance), e.g. '[\"127.0.0.1\"]'."
+        ),
+    )
+    search_url: str | None = Field(
+        default=None, description="SearxNG base URL for web_search; unset: no web_search tool."
+    )
+
     # Graph behaviour.
     clarify_threshold: float = 0.6
     max_clarify_rounds: int = 2
@@ -76,6 +117,81 @@ class Settings(BaseSettings):
     max_plan_attempts: int = 3
     history_turns: int = 6
     max_input_chars: int = 32_000
+
+    # -- HTTP server (lmsa/server, ``lmsa serve``) -----------------------------------------------
+    # ``api_keys``: comma-separated; empty leaves the API open (fine on loopback, not beyond).
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(default=8000, ge=0, le=65535)
+    server_workers: int = Field(default=1, ge=1)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    ready_cache_seconds: float = Field(default=2.0, ge=0.0)
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    # -- LLM routing (lmsa/llm) ---------------------------------------------------------------
+    # ``max_retries`` above is lmsa's own retry count per endpoint on transient errors (the
+    # openai client's retries are off). ``endpoints`` replaces base_url/model/fallbacks when set.
+    endpoints: list[EndpointSettings] = Field(default_factory=list)
+    routing_strategy: Literal["priority", "round_robin", "least_busy", "latency", "cost"] = (
+        "priority"
+    )
+    llm_complexity_routing: bool = True
+    llm_fast_schemas: list[str] = Field(default_factory=lambda: ["IntentResult", "Validation"])
+    llm_retry_base_delay: float = 0.2
+    llm_retry_max_delay: float = 5.0
+    llm_retry_after_cap: float = 10.0
+    llm_breaker_threshold: int = 5
+    llm_breaker_cooldown: float = 30.0
+    llm_breaker_half_open_probes: int = 1
+    llm_cache: bool = True
+    llm_cache_size: int = 1024
+    llm_cache_ttl: float = 3600.0
+    llm_max_concurrency: int = 4
+    llm_queue_timeout: float = 60.0
+    llm_global_limits: bool = True
+    llm_health_interval: float = 30.0
+    llm_output_reserve: int = 1024
+    llm_redis: bool = False
+    llm_redis_url: str | None = None
+
+    @property
+    def llm_shared_redis_url(self) -> str | None:
+        """Redis for state shared across instances (cache, breakers, limits), or None."""
+        return self.llm_redis_url or (self.redis_url if self.llm_redis else None)
+
+    # -- local model (lmsa/local, ``lmsa local-server``, ``--local``) ---------------------------
+    # ``local_model``: a GGUF file; None serves the packaged Gemma 3 270M ([local] extra).
+    local_model: Path | None = None
+    local_context_length: int = Field(default=8192, ge=512)
+    local_threads: int = Field(default=2, ge=1)
+    local_max_tokens: int | None = Field(
+        default=1024, description="Reply cap when a request sets none; None = up to the context."
+    )
+
+    # -- security (lmsa/security, SECURITY.md) ----------------------------------------------------
+    # ``rate_limit``: limits' notation ("30/minute", "5/second;200/hour"); empty turns it off.
+    # ``rate_limit_storage``: "redis" shares counts across instances via ``redis_url``.
+    # ``audit_log``: JSON-lines file (default: <data_dir>/audit.jsonl); ``audit_redis_stream``:
+    # also XADD every record to this stream on ``redis_url``.
+    security_enabled: bool = True
+    security_engine: Literal["native", "guardrails"] = "native"
+    injection_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    injection_judge_floor: float = Field(default=0.3, ge=0.0, le=1.0)
+    injection_llm_judge: bool = False
+    pii_action: Literal["off", "warn", "redact", "block"] = "warn"
+    canary_token: str | None = None
+    rate_limit: str = "60/minute"
+    rate_limit_storage: Literal["memory", "redis"] = "memory"
+    audit_log: Path | None = None
+    audit_redis_stream: str | None = None
 
     @field_validator("workspace", "data_dir", mode="after")
     @classmethod

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.table import Table
 
 from lmsa.config import Settings
+
+if TYPE_CHECKING:
+    from lmsa.llm.endpoints import EndpointProbe
 
 Status = Literal["OK", "WARN", "FAIL"]
 
@@ -22,37 +25,54 @@ class Check:
 
 
 async def run_checks(settings: Settings) -> list[Check]:
-    checks = await _llm_checks(
-        settings.base_url, settings.api_key, settings.model, settings, "LLM endpoint"
-    )
-    for index, endpoint in enumerate(settings.fallbacks, start=1):
-        checks += await _llm_checks(
-            endpoint.base_url,
-            endpoint.api_key,
-            endpoint.model,
-            settings,
-            f"Fallback {index}",
-            required=False,
-        )
+    from lmsa.llm.endpoints import HealthMonitor, build_endpoints
+
+    endpoints = build_endpoints(settings)
+    # The same health check the router runs in the background, once, for every endpoint.
+    monitor = HealthMonitor(endpoints, interval=0, timeout=settings.connect_timeout)
+    probes = await monitor.check_once()
+    checks: list[Check] = []
+    for index, (endpoint, probe) in enumerate(zip(endpoints, probes, strict=True)):
+        if index == 0:
+            label = "LLM endpoint"
+        elif settings.endpoints:
+            label = f"Endpoint {endpoint.name}"
+        else:
+            label = f"Fallback {index}"
+        checks += _llm_checks(probe, endpoint.model, label, required=index == 0)
+        checks.append(_routing_check(endpoint, label, settings))
     checks.append(await _checkpointer_check(settings))
     checks.append(_workspace_check(settings))
     return checks
 
 
-async def _llm_checks(
-    base_url: str,
-    api_key: str,
+def _routing_check(endpoint: Any, label: str, settings: Settings) -> Check:
+    """What the router knows about the endpoint after the health check."""
+    probe = endpoint.last_probe
+    window = f"{endpoint.context_window:,} tokens" if endpoint.context_window else "unknown"
+    detail = (
+        f"{'healthy' if endpoint.healthy else 'unhealthy'}"
+        f"{f' ({probe.seconds * 1000:.0f} ms)' if probe else ''}; "
+        f"roles {', '.join(sorted(endpoint.roles))}; priority {endpoint.priority}; "
+        f"{endpoint.max_concurrency} slots; context window {window}; "
+        f"strategy {settings.routing_strategy}"
+        + ("; state shared via Redis" if settings.llm_shared_redis_url else "")
+    )
+    fix = "" if endpoint.healthy else "Calls go to the other endpoints first until it recovers."
+    return Check(f"{label} routing", "OK" if endpoint.healthy else "WARN", detail, fix)
+
+
+def _llm_checks(
+    probe: EndpointProbe,
     model: str | None,
-    settings: Settings,
     label: str,
     *,
     required: bool = True,
 ) -> list[Check]:
     from lmsa.llm.errors import no_model_message, not_reachable_message
-    from lmsa.llm.models import probe_endpoint
 
+    base_url = probe.base_url
     bad: Status = "FAIL" if required else "WARN"
-    probe = await probe_endpoint(base_url, api_key, settings.connect_timeout)
     if not probe.reachable:
         return [
             Check(

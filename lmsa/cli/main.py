@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from lmsa.cli.local import LocalOption, local_endpoint, local_server
 from lmsa.config import Settings, load_settings
 
 app = typer.Typer(
@@ -125,10 +126,11 @@ def ask(
     text: Annotated[str, typer.Argument(help="What to ask (or the answer to a pending question).")],
     thread: ThreadOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+    local: LocalOption = False,
 ) -> None:
     """Run one turn and print the answer."""
-    settings = load_settings()
-    _run_async(_ask(settings, text, thread or str(uuid.uuid4()), as_json))
+    with local_endpoint(load_settings(), local) as settings:
+        _run_async(_ask(settings, text, thread or str(uuid.uuid4()), as_json))
 
 
 async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> None:
@@ -148,8 +150,18 @@ async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> 
         sys.stdout.write(json.dumps(jsonable(payload), ensure_ascii=False, indent=2) + "\n")
         return
     if outcome.question:
-        out.print(outcome.question.get("question", ""))
-        err.print(f'(answer with: lmsa ask --thread {thread_id} "<your answer>")')
+        from lmsa.cli.session import describe_question, is_approval
+
+        if outcome.notice:
+            err.print(outcome.notice, markup=False)
+        out.print(describe_question(outcome.question), markup=False)
+        if is_approval(outcome.question):
+            err.print(
+                f"(answer with: lmsa ask --thread {thread_id} y | n [reason] | '<JSON args>')",
+                markup=False,
+            )
+        else:
+            err.print(f'(answer with: lmsa ask --thread {thread_id} "<your answer>")')
         return
     out.print(outcome.answer or "")
 
@@ -165,24 +177,29 @@ HELP = """Commands:
 
 
 @app.command()
-def chat(thread: ThreadOption = None) -> None:
+def chat(thread: ThreadOption = None, local: LocalOption = False) -> None:
     """Chat with the assistant; answers stream as they are written."""
-    settings = load_settings()
-    _run_async(_chat(settings, thread or str(uuid.uuid4())))
+    with local_endpoint(load_settings(), local) as settings:
+        _run_async(_chat(settings, thread or str(uuid.uuid4())))
 
 
 async def _chat(settings: Settings, thread_id: str) -> None:
-    from lmsa.cli.session import ChatSession
+    from lmsa.cli.session import ChatSession, describe_question, is_approval
 
     async with _assistant(settings) as graph:
         session = ChatSession(graph, thread_id, recursion_limit=RECURSION_LIMIT)
         out.print(f"lmsa - thread {thread_id} - /help for commands")
         question = await session.pending_question()
         if question:
-            out.print(f"assistant (waiting for your answer)> {question.get('question', '')}")
+            out.print(
+                f"assistant (waiting for your answer)> {describe_question(question)}", markup=False
+            )
         while True:
+            approving = is_approval(question)
             try:
-                text = input("you> ")
+                text = input("approve [y/n/e]> " if approving else "you> ")
+                if approving and text.strip().lower() in ("e", "edit"):
+                    text = input("args (JSON)> ")
             except EOFError:
                 out.print()
                 break
@@ -192,6 +209,7 @@ async def _chat(settings: Settings, thread_id: str) -> None:
             if text.startswith("/"):
                 if not await _slash_command(text, session, graph):
                     break
+                question = await session.pending_question()
                 continue
             sys.stdout.write("assistant> ")
             sys.stdout.flush()
@@ -199,10 +217,13 @@ async def _chat(settings: Settings, thread_id: str) -> None:
                 outcome = await session.send(text, on_token=_write_token)
             except Exception as error:
                 _raise_expected(error, settings)
+            question = outcome.question
+            if outcome.notice:
+                sys.stdout.write(f"{outcome.notice}\n")
             if outcome.question:
                 if outcome.streamed:
                     sys.stdout.write("\n")
-                sys.stdout.write(f"{outcome.question.get('question', '')}\n")
+                sys.stdout.write(f"{describe_question(outcome.question)}\n")
             elif outcome.streamed:
                 sys.stdout.write("\n")
             else:
@@ -241,6 +262,28 @@ async def _slash_command(command: str, session: Any, graph: Any) -> bool:
     return True
 
 
+# -- serve ----------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (LMSA_SERVER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (LMSA_SERVER_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (LMSA_SERVER_WORKERS).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API: OpenAI-compatible chat, threads and runs, /metrics (docs at /docs)."""
+    from lmsa.cli.serve import serve as run_server
+
+    overrides = {"server_host": host, "server_port": port, "server_workers": workers}
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        run_server(settings)
+    except ExpectedFailure as failure:
+        _fail(str(failure))
+
+
 # -- doctor ---------------------------------------------------------------------------------
 
 
@@ -254,6 +297,11 @@ def doctor() -> None:
     show(checks, out)
     if any(check.status == "FAIL" for check in checks):
         raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+# -- local-server (logic in lmsa/cli/local.py) ---------------------------------------------
+
+app.command("local-server")(local_server)
 
 
 # -- threads --------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Runs turns of a compiled assistant for an interactive interface: streams the answer's tokens,
-notices a pending interrupt (a question for the user) and resumes it with the user's reply."""
+notices a pending interrupt (a question for the user, or a tool call waiting for approval) and
+resumes it with the user's reply (``{"answer": ...}`` or an ``ApprovalDecision``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -12,6 +14,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from lmsa.tools.approval import parse_reply
+
 
 @dataclass
 class TurnOutcome:
@@ -19,6 +23,34 @@ class TurnOutcome:
     question: dict[str, Any] | None
     values: dict[str, Any] = field(default_factory=dict)
     streamed: bool = False
+    notice: str | None = None  # e.g. an approval answer that could not be read
+
+
+APPROVAL_HELP = "y = run it, n [reason] = refuse, e = edit the arguments (JSON)"
+
+
+def is_approval(question: dict[str, Any] | None) -> bool:
+    return bool(question) and question.get("kind") == "approval"  # type: ignore[union-attr]
+
+
+def describe_question(question: dict[str, Any]) -> str:
+    """How a pending interrupt reads in a terminal: the question, or the exact tool call that
+    waits for approval (shown in full, arguments included: the user approves what runs)."""
+    if not is_approval(question):
+        return str(question.get("question", ""))
+    args = json.dumps(question.get("args", {}), ensure_ascii=False, indent=2)
+    lines = [
+        f"Approval needed ({question.get('risk')}) for step {question.get('step_id')}: "
+        f"{question.get('tool')}",
+        f"  why: {question.get('reason')}",
+    ]
+    if question.get("purpose"):
+        lines.append(f"  purpose: {question['purpose']}")
+    lines.append("  args: " + args.replace("\n", "\n  "))
+    if question.get("error"):
+        lines.append(f"  your previous edit was not accepted: {question['error']}")
+    lines.append(f"Approve? {APPROVAL_HELP}")
+    return "\n".join(lines)
 
 
 class ChatSession:
@@ -50,7 +82,19 @@ class ChatSession:
     async def send(self, text: str, on_token: Callable[[str], None] | None = None) -> TurnOutcome:
         """A new user message, or the answer to the pending question if there is one."""
         payload: Any
-        if await self.pending_question() is not None:
+        pending = await self.pending_question()
+        if is_approval(pending):
+            decision = parse_reply(text)
+            if decision is None:
+                snapshot = await self.graph.aget_state(self.config)
+                return TurnOutcome(
+                    answer=None,
+                    question=pending,
+                    values=dict(snapshot.values),
+                    notice=f"Could not read that as an answer; {APPROVAL_HELP}.",
+                )
+            payload = Command(resume=decision.model_dump(exclude_none=True))
+        elif pending is not None:
             payload = Command(resume={"answer": text})
         else:
             payload = {"messages": [HumanMessage(content=text)]}

@@ -29,7 +29,7 @@ from lmsa.nodes.plan import make_plan
 from lmsa.nodes.respond import make_respond
 from lmsa.nodes.validate import make_validate
 from lmsa.state import AssistantState, InputState, OutputState
-from lmsa.tools import ToolRegistry, default_registry
+from lmsa.tools import ToolRegistry, build_registry
 
 
 def make_services(
@@ -40,7 +40,7 @@ def make_services(
 ) -> Services:
     settings = settings or load_settings()
     if tools is None:
-        registry = default_registry(settings.workspace)
+        registry = build_registry(settings)
     elif isinstance(tools, ToolRegistry):
         registry = tools
     else:
@@ -86,7 +86,7 @@ def create_assistant(
     tools: Iterable[BaseTool] | ToolRegistry | None = None,
 ) -> CompiledStateGraph[AssistantState, Context, InputState, OutputState]:
     """A compiled assistant. Pass ``llm`` to use any LangChain chat model instead of LM Studio,
-    ``tools`` to replace the default file tools, and ``checkpointer`` to persist threads (needed
-    for clarification interrupts)."""
+    ``tools`` to replace the default tools (:func:`lmsa.tools.build_registry`), and
+    ``checkpointer`` to persist threads (needed for clarification and approval interrupts)."""
     services = make_services(settings, llm=llm, tools=tools)
     return build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")

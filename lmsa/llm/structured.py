@@ -100,10 +100,14 @@ async def ainvoke_structured(
     *,
     style: OutputStyle = "json_schema",
     config: RunnableConfig | None = None,
+    role: str | None = None,
 ) -> ModelT:
     """Ask for ``schema`` as JSON; on a reply that does not validate, show the model its error
-    once and ask again. Tagged ``nostream`` so graph token streams carry only the answer."""
-    model = await llm.model(response_format=response_format_for(schema, style))
+    once and ask again. Tagged ``nostream`` so graph token streams carry only the answer.
+
+    ``role`` (``"fast"``/``"main"``) overrides the router's guess from the schema name
+    (``LMSA_LLM_FAST_SCHEMAS``)."""
+    model = await llm.model(role=role, response_format=response_format_for(schema, style))
     model = model.with_config(tags=[TAG_NOSTREAM], run_name=f"structured:{schema.__name__}")
     history = list(messages)
     reply = await model.ainvoke(history, config=config)

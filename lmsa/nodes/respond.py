@@ -3,6 +3,11 @@
 Streaming needs no code here: LangGraph's ``messages`` stream mode attaches a callback that makes
 the chat model stream. Failures that ended the turn early are reported without an LLM call, so
 the user hears about them even when the model is the thing that failed.
+
+Output guard: credentials found in tool results are redacted before the model sees them (unless
+the user named that file), so streamed tokens cannot carry them; the finished answer is then
+checked for the system prompt's canary and any credential, and the stored/returned answer is
+replaced (same message id) with the redacted text.
 """
 
 from __future__ import annotations
@@ -14,12 +19,59 @@ from langchain_core.messages import AIMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from lmsa.context import Services
-from lmsa.nodes._common import message_text, recent_history, render_results
-from lmsa.prompts import RESPOND_SYSTEM, RESULTS_BLOCK
+from lmsa.nodes._common import last_user_text, message_text, recent_history, render_results
+from lmsa.prompts import CANARY_LINE, QUARANTINE_NOTE, RESPOND_SYSTEM, RESULTS_BLOCK
+from lmsa.security.checks import QUARANTINE_NOTICE, check_output
+from lmsa.security.layer import run_ids, security_for
+from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
 from lmsa.state import AssistantState
+
+_QUARANTINE_PREFIX = QUARANTINE_NOTICE.split("{", 1)[0]
+
+
+def _named_by_user(user_text: str, args: dict[str, Any]) -> bool:
+    """Whether the user asked for this result's file explicitly (its name is in the request)."""
+    lowered = user_text.lower()
+    for value in args.values():
+        if isinstance(value, str) and value.strip():
+            name = value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+            if len(name) >= 3 and name in lowered:
+                return True
+    return False
+
+
+def guard_results(
+    results: list[dict[str, Any]], user_text: str
+) -> tuple[list[dict[str, Any]], list[SecretFinding], list[str], list[str]]:
+    """Results as the model may see them: credentials redacted unless the user named the file.
+    Also returns the redacted secrets (the answer must not contain them), the values the user
+    did ask for, and the sources that were quarantined upstream."""
+    shown: list[dict[str, Any]] = []
+    hidden: list[SecretFinding] = []
+    allowed: list[str] = []
+    quarantined: list[str] = []
+    for result in results:
+        output = result.get("output")
+        if not result.get("ok") or not isinstance(output, str):
+            shown.append(result)
+            continue
+        if output.startswith(_QUARANTINE_PREFIX):
+            quarantined.append(f"{result['tool']} {result['step_id']}")
+        secrets = find_secrets(output)
+        if not secrets:
+            shown.append(result)
+        elif _named_by_user(user_text, result.get("args") or {}):
+            allowed += [s.value for s in secrets]
+            shown.append(result)
+        else:
+            hidden += secrets
+            shown.append({**result, "output": redact_values(output, secrets)})
+    return shown, hidden, allowed, quarantined
 
 
 def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    security = security_for(services)
+
     async def respond(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         error = state.get("error")
@@ -28,6 +80,11 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             return {"messages": [AIMessage(content=error)], "answer": error}
         intent = state.get("intent") or {}
         notes = list(state.get("notes") or [])
+        results, hidden, allowed, quarantined = guard_results(
+            results, last_user_text(state["messages"])
+        )
+        if quarantined:
+            notes.append(QUARANTINE_NOTE.format(sources=", ".join(quarantined)))
         if error:
             # Work already done is still worth reporting; the failure becomes part of the answer.
             notes.append(f"A later step failed: {error} Say so, and report what was done.")
@@ -39,7 +96,7 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                 if results
                 else ""
             ),
-        )
+        ) + CANARY_LINE.format(canary=security.canary)
         model = await services.llm.model()
         reply = await model.ainvoke(
             [
@@ -49,6 +106,12 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         )
         answer = message_text(reply)
         message = reply if isinstance(reply, AIMessage) else AIMessage(content=answer)
+        verdict = check_output(answer, policy=security.policy, known_secrets=hidden, allow=allowed)
+        if verdict.categories:
+            await security.record("output", verdict, ids=run_ids())
+        if verdict.redacted_text != answer:
+            answer = verdict.redacted_text
+            message = message.model_copy(update={"content": answer})
         return {"messages": [message], "answer": answer}
 
     return respond

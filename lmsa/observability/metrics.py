@@ -8,7 +8,14 @@ other libraries. Label values are bounded (endpoint names, node names, outcomes)
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -88,12 +95,14 @@ BREAKER_STATE = Gauge(
     "lmsa_llm_breaker_state",
     "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
     ["endpoint"],
+    multiprocess_mode="max",
     registry=REGISTRY,
 )
 ENDPOINT_HEALTHY = Gauge(
     "lmsa_llm_endpoint_healthy",
     "1 when the last health check passed.",
     ["endpoint"],
+    multiprocess_mode="min",
     registry=REGISTRY,
 )
 CACHE_LOOKUPS = Counter(
@@ -106,6 +115,7 @@ QUEUE_DEPTH = Gauge(
     "lmsa_llm_queue_depth",
     "Requests waiting for an endpoint slot.",
     ["endpoint", "priority"],
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 QUEUE_WAIT = Histogram(
@@ -139,5 +149,22 @@ RATE_LIMITED = Counter(
 
 
 def render() -> bytes:
-    """The Prometheus text exposition of every lmsa metric."""
+    """The Prometheus text exposition of every lmsa metric.
+
+    Under ``lmsa serve --workers N`` each worker is a process with its own counters;
+    ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``) makes prometheus_client keep them in shared
+    files, and this then sums every worker's values instead of showing one worker's.
+    """
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
     return generate_latest(REGISTRY)
+
+
+def render_content_type() -> str:
+    return CONTENT_TYPE_LATEST

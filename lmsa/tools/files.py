@@ -16,13 +16,17 @@ import fnmatch
 import functools
 import os
 import re
+import shutil
+import stat as stat_module
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
+from lmsa.tools.cache import path_state, tree_state
 from lmsa.tools.registry import RiskLevel, ToolRegistry
 from lmsa.tools.workspace import Workspace
 
@@ -97,6 +101,25 @@ class EditFileArgs(BaseModel):
     )
 
 
+class DeleteFileArgs(BaseModel):
+    path: str = Field(description="File or directory path, relative to the workspace root.")
+    recursive: bool = Field(
+        default=False, description="Needed to delete a directory that is not empty."
+    )
+
+
+class MoveFileArgs(BaseModel):
+    source: str = Field(description="Existing file or directory, relative to the workspace root.")
+    destination: str = Field(description="New path, relative to the workspace root.")
+    overwrite: bool = Field(
+        default=False, description="Replace an existing destination file; if false, refuse."
+    )
+
+
+class FileInfoArgs(BaseModel):
+    path: str = Field(description="File or directory path, relative to the workspace root.")
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -131,6 +154,7 @@ def _make_tool(
     risk: RiskLevel,
     schema: type[_Args],
     impl: Callable[[_Args], str],
+    extra: dict[str, Any] | None = None,
 ) -> BaseTool:
     """Build a StructuredTool whose function receives its arguments as the validated model.
 
@@ -152,7 +176,7 @@ def _make_tool(
         description=description,
         args_schema=schema,
         infer_schema=False,
-        metadata={"capability": capability, "risk": risk},
+        metadata={"capability": capability, "risk": risk, **(extra or {})},
         handle_tool_error=False,
     )
 
@@ -435,6 +459,116 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
         noun = "occurrence" if found == 1 else "occurrences"
         return f"Edited {shown}: replaced {found} {noun}."
 
+    def _entry(path: str) -> Path:
+        """The entry a path names *itself*: its directory resolved inside the jail, its last
+        component not followed, so deleting or moving a symlink acts on the link, never on
+        what it points to (which may be outside the workspace)."""
+        raw = Path(path)
+        if raw.name in ("", ".", ".."):
+            real = workspace.resolve(path, must_exist=True)
+        else:
+            real = workspace.resolve(raw.parent) / raw.name
+            if not os.path.lexists(real):
+                raise FileNotFoundError(
+                    f"No such file or directory in the workspace: '{workspace.relative(real)}'."
+                )
+        if real == workspace.root:
+            raise ToolException("The workspace root itself cannot be deleted or moved.")
+        return real
+
+    def delete_file(args: DeleteFileArgs) -> str:
+        real = _entry(args.path)
+        shown = workspace.relative(real)
+        if real.is_symlink() or not real.is_dir():
+            real.unlink()
+            return f"Deleted {shown}"
+        if any(real.iterdir()):
+            if not args.recursive:
+                raise ToolException(
+                    f"'{shown}' is a directory that is not empty; set recursive=true to delete "
+                    "it with everything in it."
+                )
+            shutil.rmtree(real)  # rmtree never follows symlinks inside the tree
+            return f"Deleted directory {shown} and its contents"
+        real.rmdir()
+        return f"Deleted empty directory {shown}"
+
+    def move_file(args: MoveFileArgs) -> str:
+        source = _entry(args.source)
+        destination = workspace.resolve(args.destination)
+        if destination.is_dir() and destination != source:
+            destination = workspace.resolve(destination / source.name)
+        shown_src, shown_dst = workspace.relative(source), workspace.relative(destination)
+        if destination == workspace.root:
+            raise ToolException("Cannot move something onto the workspace root.")
+        if source.is_dir() and destination.is_relative_to(source):
+            raise ToolException(f"Cannot move '{shown_src}' into itself.")
+        if os.path.lexists(destination):
+            if not args.overwrite:
+                raise ToolException(
+                    f"'{shown_dst}' already exists and overwrite is false; choose another "
+                    "destination or set overwrite=true."
+                )
+            if destination.is_dir() and not destination.is_symlink():
+                raise ToolException(f"'{shown_dst}' is a directory; it is never replaced.")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, destination)
+        return f"Moved {shown_src} to {shown_dst}"
+
+    def file_info(args: FileInfoArgs) -> str:
+        entry = _entry(args.path) if args.path not in (".", "", "./") else workspace.root
+        shown = workspace.relative(entry)
+        st = entry.lstat()
+        if stat_module.S_ISLNK(st.st_mode):
+            target = os.readlink(entry)
+            try:
+                where = workspace.relative(workspace.resolve(entry))
+            except (OSError, ValueError):
+                where = "outside the workspace"
+            kind = f"symlink -> {target} ({where})"
+        elif stat_module.S_ISDIR(st.st_mode):
+            kind = f"directory, {sum(1 for _ in os.scandir(entry))} entries"
+        else:
+            kind = "file"
+        modified = datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(timespec="seconds")
+        lines = [
+            f"{shown}: {kind}",
+            f"size: {_human_size(st.st_size)} ({st.st_size} bytes)",
+            f"modified: {modified}",
+            f"permissions: {stat_module.filemode(st.st_mode)}",
+        ]
+        if stat_module.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE_BYTES:
+            data = entry.read_bytes()
+            if _looks_binary(data):
+                lines.append("content: binary")
+            else:
+                lines.append(
+                    f"content: text, {len(_split_lines(data.decode('utf-8', 'replace')))} lines"
+                )
+        return "\n".join(lines)
+
+    def stat_of(field: str) -> Callable[[dict[str, Any]], str | None]:
+        return lambda args: path_state(workspace, str(args.get(field, ".")))
+
+    def tree_of(args: dict[str, Any]) -> str | None:
+        return tree_state(workspace, str(args.get("path", ".")))
+
+    def listing_of(args: dict[str, Any]) -> str | None:
+        return tree_state(
+            workspace, str(args.get("path", ".")), recursive=bool(args.get("recursive"))
+        )
+
+    def writes(verb: str, *fields: str) -> Callable[[dict[str, Any]], tuple[RiskLevel, str]]:
+        def assess(args: dict[str, Any]) -> tuple[RiskLevel, str]:
+            named = " -> ".join(str(args.get(f, "")) for f in fields)
+            if "content" in args:
+                named += f" ({len(str(args['content']).encode('utf-8'))} bytes)"
+            if args.get("recursive"):
+                named += " and everything in it"
+            return "write", f"{verb} {named}"
+
+        return assess
+
     return [
         _make_tool(
             name="read_file",
@@ -446,6 +580,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             risk="read",
             schema=ReadFileArgs,
             impl=_tool_errors(workspace, read_file),
+            extra={"fingerprint": stat_of("path")},
         ),
         _make_tool(
             name="list_dir",
@@ -457,6 +592,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             risk="read",
             schema=ListDirArgs,
             impl=_tool_errors(workspace, list_dir),
+            extra={"fingerprint": listing_of},
         ),
         _make_tool(
             name="search_files",
@@ -469,6 +605,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             risk="read",
             schema=SearchFilesArgs,
             impl=_tool_errors(workspace, search_files),
+            extra={"fingerprint": tree_of},
         ),
         _make_tool(
             name="write_file",
@@ -480,6 +617,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             risk="write",
             schema=WriteFileArgs,
             impl=_tool_errors(workspace, write_file),
+            extra={"assess": writes("writes", "path")},
         ),
         _make_tool(
             name="edit_file",
@@ -491,6 +629,43 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             risk="write",
             schema=EditFileArgs,
             impl=_tool_errors(workspace, edit_file),
+            extra={"assess": writes("edits", "path")},
+        ),
+        _make_tool(
+            name="delete_file",
+            description=(
+                "Delete a file, a symlink (not its target) or a directory (recursive=true when "
+                "it is not empty) inside the workspace."
+            ),
+            capability="Delete a file or directory.",
+            risk="write",
+            schema=DeleteFileArgs,
+            impl=_tool_errors(workspace, delete_file),
+            extra={"assess": writes("deletes", "path")},
+        ),
+        _make_tool(
+            name="move_file",
+            description=(
+                "Move or rename a file or directory inside the workspace; into a directory if "
+                "the destination is one. Refuses to replace an existing file unless overwrite."
+            ),
+            capability="Rename or move a file or directory.",
+            risk="write",
+            schema=MoveFileArgs,
+            impl=_tool_errors(workspace, move_file),
+            extra={"assess": writes("moves", "source", "destination")},
+        ),
+        _make_tool(
+            name="file_info",
+            description=(
+                "Show what a path is (file, directory, symlink and its target), its size, "
+                "modification time, permissions and, for text files, the line count."
+            ),
+            capability="Check whether a path exists and what it is, without reading it.",
+            risk="read",
+            schema=FileInfoArgs,
+            impl=_tool_errors(workspace, file_info),
+            extra={"fingerprint": stat_of("path")},
         ),
     ]
 

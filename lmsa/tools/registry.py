@@ -82,6 +82,26 @@ class ToolRegistry:
         risk: RiskLevel = (self.get(name).metadata or {}).get("risk", "read")
         return risk
 
+    def assess(self, name: str, args: Mapping[str, Any]) -> tuple[RiskLevel, str]:
+        """The risk of one call and a one-line reason, for the approval gate.
+
+        A tool whose risk depends on its arguments (``run_command``) puts a callable under
+        ``metadata["assess"]``; others are judged by their declared level. A callable that fails
+        or answers nonsense makes the call ``write``, so it is asked about rather than run.
+        """
+        tool = self.get(name)
+        metadata = tool.metadata or {}
+        judge = metadata.get("assess")
+        if callable(judge):
+            try:
+                risk, reason = judge(dict(args))
+            except Exception as error:  # a broken judge must not decide "safe"
+                return "write", f"{name}: its risk could not be judged ({error})"
+            if risk not in RISK_LEVELS:
+                return "write", f"{name}: unknown risk {risk!r}"
+            return risk, str(reason)
+        return self.risk(name), f"{name}: {self.capability(name)}"
+
     def capability(self, name: str) -> str:
         tool = self.get(name)
         capability = (tool.metadata or {}).get("capability")

@@ -165,7 +165,7 @@ def test_ask_json_prints_the_final_state(stub: LMStudioStub, run_lmsa: RunLmsa) 
 
 
 def test_ask_write_file_plan_writes_into_the_workspace(
-    stub: LMStudioStub, run_lmsa: RunLmsa, workspace: Path
+    stub: LMStudioStub, run_lmsa: RunLmsa, workspace: Path, lmsa_env: dict[str, str]
 ) -> None:
     stub.set_scenario(
         {
@@ -178,7 +178,10 @@ def test_ask_write_file_plan_writes_into_the_workspace(
         }
     )
 
-    proc = run_lmsa("ask", "Create out/todo.md with my list")
+    # Writes wait for approval by default (tests/integration/test_approvals.py); allow them here.
+    proc = run_lmsa(
+        "ask", "Create out/todo.md with my list", env={**lmsa_env, "LMSA_AUTO_APPROVE": "write"}
+    )
 
     assert_ok(proc)
     assert "I wrote out/todo.md." in proc.stdout

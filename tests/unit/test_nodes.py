@@ -306,7 +306,7 @@ async def test_plan_rejection_is_shown_to_the_planner_on_retry(tmp_path: Path) -
     (tmp_path / "a.txt").write_text("hello\n")
     svc, llm = services(
         tmp_path,
-        {"Plan": [plan(step("s1", "fetch_url", {"url": "x"})), plan(step("s1", "list_dir"))]},
+        {"Plan": [plan(step("s1", "download_url", {"url": "x"})), plan(step("s1", "list_dir"))]},
     )
     node = make_plan(svc)
     state = _state("list files")
@@ -317,9 +317,9 @@ async def test_plan_rejection_is_shown_to_the_planner_on_retry(tmp_path: Path) -
     assert second["plan_attempts"] == 2
     retry_messages = llm.calls[1]["messages"]
     assert isinstance(retry_messages[-2], AIMessage)
-    assert "fetch_url" in retry_messages[-2].content
+    assert "download_url" in retry_messages[-2].content
     assert isinstance(retry_messages[-1], HumanMessage)
-    assert "Unknown tool 'fetch_url'" in retry_messages[-1].content
+    assert "Unknown tool 'download_url'" in retry_messages[-1].content
     assert "rejected" in retry_messages[-1].content
 
 

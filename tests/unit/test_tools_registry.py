@@ -11,7 +11,16 @@ from pydantic import BaseModel, Field
 
 from lmsa.tools import ToolCallRejected, ToolRegistry, default_registry
 
-FILE_TOOLS = ["edit_file", "list_dir", "read_file", "search_files", "write_file"]
+FILE_TOOLS = [
+    "delete_file",
+    "edit_file",
+    "file_info",
+    "list_dir",
+    "move_file",
+    "read_file",
+    "search_files",
+    "write_file",
+]
 
 
 class EchoArgs(BaseModel):
@@ -44,7 +53,7 @@ def registry(tmp_path: Path) -> ToolRegistry:
 
 def test_default_registry_holds_the_file_tools(registry: ToolRegistry) -> None:
     assert registry.names() == FILE_TOOLS
-    assert len(registry) == 5
+    assert len(registry) == len(FILE_TOOLS)
     assert "read_file" in registry
     assert "rm_rf" not in registry
     assert [t.name for t in registry.as_list()] == FILE_TOOLS
@@ -97,6 +106,9 @@ def test_with_tools_returns_new_registry_and_overrides(registry: ToolRegistry) -
 def test_risk_levels_of_file_tools(registry: ToolRegistry) -> None:
     risks = {name: registry.risk(name) for name in registry.names()}
     assert risks == {
+        "delete_file": "write",
+        "file_info": "read",
+        "move_file": "write",
         "edit_file": "write",
         "list_dir": "read",
         "read_file": "read",

@@ -1,0 +1,138 @@
+"""Latency of ``lmsa.security.check_input`` and its detection figures on the labelled corpus.
+
+``python benchmarks/guard.py [--runs 500] [--json]`` prints:
+
+* latency (median and p95, ms) of ``check_input`` with the LLM judge off on 2 KB inputs of
+  different kinds: ordinary prose, a pasted code file, a log excerpt, and a "dense" worst case made
+  of corpus prompts back to back (almost every pattern family has a trigger word in it);
+* recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split (dev, holdout,
+  all), and recall per language and injection kind.
+
+Latency depends on the machine and its load (this project's machine has 2 cores shared with
+other jobs); the figures are for comparing changes, the target is < 2 ms for 2 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from lmsa.security import check_input
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "data" / "injection_corpus.csv"
+SIZE = 2048
+
+
+def _corpus() -> list[dict[str, str]]:
+    with CORPUS.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["text"] = row["text"].replace("\\n", "\n")
+    return rows
+
+
+def _inputs(rows: list[dict[str, str]]) -> dict[str, str]:
+    prose = (
+        "Could you read the quarterly report in docs/q3.md and summarise the main points for "
+        "the team meeting? Focus on revenue, the hiring plan and anything that changed since "
+        "the last quarter; keep it short and list open questions at the end. "
+    )
+    code = (ROOT / "lmsa" / "nodes" / "execute.py").read_text(encoding="utf-8")
+    log = "".join(
+        f"2024-05-17 10:{i % 60:02d}:12 INFO worker-{i % 4} processed job {1000 + i} in "
+        f"{(i * 37) % 900} ms (queue=default, retries=0)\n"
+        for i in range(60)
+    )
+    dense = " ".join(r["text"] for r in rows)
+    return {
+        "prose 2 KB": (prose * 20)[:SIZE],
+        "code 2 KB": (code * 2)[:SIZE],
+        "log 2 KB": (log * 2)[:SIZE],
+        "dense corpus 2 KB": dense[:SIZE],
+    }
+
+
+def _latency(text: str, runs: int) -> dict[str, float]:
+    for _ in range(20):
+        check_input(text)
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            check_input(text)
+            samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        gc.enable()
+    samples.sort()
+    return {
+        "median_ms": round(statistics.median(samples), 3),
+        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 3),
+    }
+
+
+def _detection(rows: list[dict[str, str]]) -> dict[str, Any]:
+    flagged = {r["id"]: not check_input(r["text"]).allowed for r in rows}
+    out: dict[str, Any] = {}
+    for split in ("dev", "holdout", "all"):
+        subset = [r for r in rows if split == "all" or r["split"] == split]
+        inj = [r for r in subset if r["label"] == "injection"]
+        ben = [r for r in subset if r["label"] == "benign"]
+        tp = sum(flagged[r["id"]] for r in inj)
+        fp = sum(flagged[r["id"]] for r in ben)
+        out[split] = {
+            "injections": len(inj),
+            "benign": len(ben),
+            "recall": round(tp / len(inj), 3),
+            "false_positive_rate": round(fp / len(ben), 3),
+            "missed": [r["id"] for r in inj if not flagged[r["id"]]],
+            "false_alarms": [r["id"] for r in ben if flagged[r["id"]]],
+        }
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        if r["label"] == "injection":
+            groups[f"lang={r['lang']}"].append(flagged[r["id"]])
+            groups[f"kind={r['kind']}"].append(flagged[r["id"]])
+    out["recall_by_group"] = {k: f"{sum(v)}/{len(v)}" for k, v in sorted(groups.items())}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = _corpus()
+    latency = {name: _latency(text, args.runs) for name, text in _inputs(rows).items()}
+    detection = _detection(rows)
+    if args.json:
+        print(json.dumps({"latency": latency, "detection": detection}, indent=2))
+        return
+    print(f"check_input latency, LLM judge off ({args.runs} runs each)")
+    print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10}")
+    for name, figures in latency.items():
+        print(f"{name:<20} {figures['median_ms']:>10.3f} {figures['p95_ms']:>10.3f}")
+    print()
+    print(f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts)")
+    print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
+    for split in ("dev", "holdout", "all"):
+        d = detection[split]
+        print(
+            f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
+            f"{d['false_positive_rate']:>6.3f}  {d['missed']} / {d['false_alarms']}"
+        )
+    print(
+        "recall by group: " + ", ".join(f"{k} {v}" for k, v in detection["recall_by_group"].items())
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,714 @@
+"""Layer 1 of prompt-injection detection: a fast local scorer over normalised text.
+
+Why hand-written: no maintained library offers an offline, sub-millisecond, multilingual
+injection scorer (the Guardrails Hub validators download models or call a hosted service, which
+the offline requirement rules out). The scorer reads the views from :mod:`lmsa.security.normalize`
+and looks for *families* of attack phrasing rather than fixed sentences: an override verb near an
+instruction-like object, a request to reveal the assistant's own instructions, a role hijack,
+approval/tool manipulation, exfiltration (sending secrets or sensitive files somewhere), and
+markers of text addressed to an AI from inside data (indirect injection). Each family has a
+weight; families combine by noisy-OR, so one strong signal or several weak ones make a high score.
+
+Patterns cover English, German, French, Spanish and the most common Italian/Portuguese override
+phrasing; accents are stripped by the normaliser, so patterns are written without them.
+
+Mentions are not attacks: a request to translate, explain or define a quoted phrase has its score
+halved (``mention`` reason), which keeps "what does 'ignore previous instructions' mean?" below
+the blocking threshold while the same words used as an order are not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lmsa.security.normalize import strip_format_chars, views
+
+# Categories (also used as verdict categories and metric labels).
+OVERRIDE = "instruction_override"
+EXTRACTION = "prompt_extraction"
+ROLE = "role_hijack"
+APPROVAL = "tool_manipulation"
+EXFIL = "exfiltration"
+INDIRECT = "indirect_marker"
+DELIMITER = "fake_delimiter"
+
+_W = r"(?: [\w'./~-]+)"  # one filler word in a folded view
+
+
+def _any(*alternatives: str) -> str:
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+# -- instruction override ----------------------------------------------------------------------
+_OVR_VERB = _any(
+    r"ignor\w*", r"disregard\w*", r"forget\w*", r"overrid\w*", r"overrul\w*", r"bypass\w*",
+    r"skip", r"abandon", r"discard", r"set aside", r"pay no attention to",
+    r"(?:do not|don't|dont|stop|no longer|never) (?:follow|obey|adhere to|comply with)",
+    r"(?:no longer|don't|do not) (?:have|need) to (?:follow|obey)",
+    # de
+    r"vergiss\w*", r"vergesst", r"vergessen", r"missacht\w*", r"uberspring\w*", r"umgeh\w*",
+    r"hebe? \w+ auf", r"setze? \w+ ausser kraft",
+    # fr
+    r"oubli\w*", r"neglig\w*", r"ne tiens? pas compte (?:de|des)", r"sans tenir compte (?:de|des)",
+    r"fais abstraction (?:de|des)", r"passe outre", r"contourn\w*",
+    # es / it / pt
+    r"olvid\w*", r"omit\w*", r"haz caso omiso (?:de|a)", r"no hagas caso (?:de|a)",
+    r"sin hacer caso (?:de|a)", r"desobedec\w*", r"pasa por alto", r"dimentic\w*", r"esquec\w*",
+)  # fmt: skip
+_OVR_OBJECT = _any(
+    r"instruction\w*", r"rules", r"directions", r"directives?", r"guidelines?", r"guidance",
+    r"(?:system )?prompt", r"programming", r"constraints", r"polic(?:y|ies)", r"restrictions",
+    r"safety \w+", r"content policy", r"guardrails", r"limitations", r"the above",
+    r"everything (?:above|before|you(?:'ve| have)? (?:were |been )?(?:told|given|learned))",
+    r"what (?:you were|you've been) told", r"the user'?s? (?:request|question|message|task)",
+    r"(?:system|developer|original|initial|previous|prior) (?:message|context|orders|commands)",
+    # de
+    r"anweisung\w*", r"regeln?", r"richtlinie\w*", r"vorgabe\w*", r"befehle", r"instruktion\w*",
+    r"systemprompt", r"systemanweisung\w*", r"alles was (?:man )?dir", r"die anfrage des \w+",
+    # fr
+    r"consignes?", r"regles?", r"tout ce qu'on t'a dit", r"ce qu'on t'a dit",
+    r"la demande de l'utilisateur",
+    # es / it / pt
+    r"instrucciones?", r"reglas", r"normas", r"directrices", r"indicaciones",
+    r"todo lo que te (?:dijeron|han dicho|dije)", r"la peticion del usuario",
+    r"istruzioni", r"instrucoes", r"tutto quello che", r"tudo o que",
+)  # fmt: skip
+_OVERRIDE = re.compile(rf"\b{_OVR_VERB}\b{_W}{{0,4}}? ?{_OVR_OBJECT}\b")
+_OVERRIDE_DECLARED = re.compile(
+    _any(
+        r"\b(?:previous|prior|all|earlier|old|original|your|existing) (?:instructions|rules|"
+        r"guidelines|directives)(?: \w+)? (?:are|is|have been|were) (?:now )?(?:void|null|"
+        r"cancel+ed|revoked|obsolete|no longer valid|lifted|suspended|replaced|updated)",
+        r"\b(?:your )?(?:instructions|rules) have been (?:updated|changed|replaced) by",
+        r"\b(?:vorherigen|bisherigen|alten|fruheren) (?:anweisungen|regeln) (?:gelten nicht mehr"
+        r"|sind (?:ungultig|aufgehoben|nichtig))",
+        r"\b(?:les )?(?:instructions|regles) precedentes (?:sont|ne sont plus) (?:annulees|"
+        r"caduques|valables)",
+        r"\b(?:las )?(?:instrucciones|reglas) anteriores (?:ya no|quedan|estan) (?:valen|"
+        r"anuladas|canceladas)",
+    )
+)
+_NEW_RULES = re.compile(
+    _any(
+        r"\bnew (?:instructions?|rules?|directives?|system prompt|orders|task)\b",
+        r"\byour (?:new|real|true) (?:task|instructions?|role|purpose) (?:is|are)\b",
+        r"\bneue (?:anweisung|regel|aufgabe)\w*",
+        r"\bnouvelles? (?:consignes?|instructions?|regles?)\b",
+        r"\bnuevas? (?:instrucci\w+|reglas?)\b",
+        r"\bsystem override\b",
+    )
+)
+
+# Spaced-out letters ("i g n o r e a l l ...") lose their word boundaries when rejoined, so the
+# joined view is also read with space-free phrases.
+_SQUEEZED = re.compile(
+    r"(?:ignor|disregard|forget|overrid|bypass)\w{0,30}?(?:instructions?|rules|guidelines|prompt)"
+    r"|(?:reveal|show|print|repeat|output|dump)\w{0,12}?(?:systemprompt|yourprompt|"
+    r"yourinstructions|yourrules)"
+)
+
+# -- system-prompt extraction ------------------------------------------------------------------
+_EXT_VERB = _any(
+    r"reveal\w*", r"show\w*", r"print\w*", r"output\w*", r"repeat\w*", r"display\w*", r"tell",
+    r"give", r"dump\w*", r"leak\w*", r"write", r"translate", r"summari[sz]e", r"paste",
+    r"share", r"list", r"return", r"recite", r"copy", r"expose", r"disclose", r"provide",
+    r"spell out", r"respond (?:only )?with", r"what (?:is|are|were|was)", r"include",
+    # de
+    r"zeig\w*", r"gib", r"nenne?\w*", r"wiederhol\w*", r"verrat\w*", r"offenbar\w*", r"drucke?",
+    r"schreib\w*", r"was (?:sind|waren|ist|war)",
+    # fr
+    r"revele\w*", r"montre\w*", r"affiche\w*", r"donne\w*", r"repete\w*", r"ecris",
+    r"imprime\w*", r"divulgue\w*", r"quelles? (?:sont|etaient|est)", r"recite",
+    # es / it / pt
+    r"revela\w*", r"muestra\w*", r"ensena\w*", r"dame", r"dime\w*", r"repite", r"escribe",
+    r"cuales son", r"cual es", r"mostr\w*",
+)  # fmt: skip
+_PROMPT_NOUN = _any(
+    r"system ?(?:prompt|message|instructions?)", r"developer (?:message|prompt|instructions)",
+    r"pre-?prompt", r"initial prompt", r"hidden (?:instructions|rules|prompt|message|text)",
+    r"(?:initial|original|secret|confidential|hidden|first) instructions",
+    r"systemprompt", r"systemanweisung\w*", r"prompt (?:systeme|de sistema|di sistema)",
+    r"(?:versteckten|geheimen) (?:anweisungen|regeln|prompt|nachricht|token|konfiguration)",
+    r"instructions cachees", r"instrucciones ocultas",
+)  # fmt: skip
+_OWN_NOUN = _any(
+    r"prompt", r"instructions", r"rules", r"guidelines", r"directives", r"configuration",
+    r"config", r"context window", r"initial \w+", r"original \w+", r"full \w+", r"hidden \w+",
+    r"anweisungen", r"regeln", r"konfiguration", r"consignes", r"regles", r"instrucciones",
+    r"reglas", r"configuracion", r"ursprunglichen \w+", r"instructions initiales",
+    r"instrucciones iniciales",
+)  # fmt: skip
+_EXTRACTION = re.compile(
+    rf"\b{_EXT_VERB}\b{_W}{{0,5}}? ?(?:"
+    rf"(?:your|the|their|its|deine?n?|den|die|tes|ton|ta|le|les|tus|tu|el|las|il|o|seu|sua) "
+    rf"(?:\w+ )?{_PROMPT_NOUN}"
+    rf"|(?:your|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
+    rf")\b"
+)
+_EXTRACTION_PHRASE = re.compile(
+    _any(
+        r"\b(?:text|words|message|everything|content|instructions) (?:above|before) (?:this|my|"
+        r"the)\b",
+        r"\b(?:repeat|print|output) the (?:words|text) above\b",
+        r"\beverything (?:you were|you've been) (?:told|given)\b",
+        r"\b(?:instructions|rules|directions) you (?:received|got|were given)\b",
+        r"\bwhat (?:rules|instructions) you were given\b",
+        r"\b(?:secret|hidden|confidential) (?:phrase|token|word|password|key|code)\b(?: \w+){0,4}"
+        r" (?:in|from|of) your (?:instructions|prompt|rules|context|system)\b",
+        r"\bcanary\b",
+        r"\btext uber (?:dieser|dem|meiner)\b",
+        r"\btexte (?:au dessus|ci dessus)\b",
+        r"\btexto (?:que esta )?(?:encima|arriba)\b",
+    )
+)
+
+# -- role hijack -------------------------------------------------------------------------------
+_ROLE = re.compile(
+    _any(
+        r"\byou are (?:now|no longer)(?: a| an| the)?(?: \w+){0,2}? (?:ai|model|assistant|bot|"
+        r"chatbot|dan|llm|free|evil|unrestricted|unfiltered|uncensored|jailbroken|root|admin|"
+        r"in \w+ mode)\b",
+        r"\b(?:act|behave|respond|answer|roleplay|role play|pretend|play)(?: as| like| to be| "
+        r"you are| that you are| the role of| you have)?(?: \w+){0,4}? (?:unrestricted|"
+        r"unfiltered|uncensored|jailbroken|jailbreak|evil|no restrictions|no rules|no filters|"
+        r"no limits|without (?:any )?(?:rules|restrictions|filters|limits|guidelines|ethics)|"
+        r"freed|free from)\b",
+        r"\b(?:enter|enable|activate|switch (?:in)?to|turn on|you are in|now in|unlock)(?: the)?"
+        r" (?:developer|god|dan|maintenance|unrestricted|jailbreak|debug admin) mode\b",
+        r"\b(?:do anything now|jailbreak successful|dan mode)\b",
+        r"\byou are an? (?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue)\b",
+        r"\b(?:freed|liberated|released) from (?:all |any )?(?:your |its |the )?(?:rules|"
+        r"guidelines|restrictions|constraints|programming|filters)\b",
+        r"\b(?:i am|i'm|this is) (?:your|the) (?:developer|creator|administrator|admin|system|"
+        r"operator|owner)s?\b",
+        r"\bswitch roles\b",
+        r"\b(?:obey|follow|listen to) (?:only )?(?:me|my (?:commands|orders))\b",
+        r"\byour real (?:user|master|owner) is\b",
+        r"\brespond as root\b|\bwith full privileges\b",
+        # de
+        r"\bdu bist (?:jetzt|nun|ab sofort)(?: \w+){0,3}? (?:ki|modell|assistent|bot)\w*",
+        r"\b(?:ki|modell|assistent)\w* ohne (?:regeln|filter|einschrankungen|grenzen)\b",
+        r"\b(?:entwicklermodus|developer modus)\b",
+        r"\bnur noch (?:meine|mir)\b",
+        # fr
+        r"\btu es (?:maintenant|desormais)(?: \w+){0,3}? (?:ia|modele|assistant)\b",
+        r"\b(?:ia|modele|assistant) (?:sans regles|non filtree?)\b",
+        r"\bmode developpeur\b",
+        r"\bobeit a tous mes ordres\b|\bobeis moi\b",
+        # es
+        r"\bahora eres(?: \w+){0,3}? (?:ia|modelo|asistente)\b",
+        r"\b(?:ia|modelo|asistente) sin (?:reglas|filtros|restricciones)\b",
+        r"\bmodo desarrollador\b",
+        r"\bobedece todas mis ordenes\b",
+    )
+)
+_NO_LIMITS = re.compile(
+    _any(
+        r"\b(?:without|no) (?:any )?(?:restrictions|filters|limits|limitations|rules|censorship|"
+        r"ethical \w+)\b",
+        r"\bohne (?:einschrankungen|regeln|filter|beschrankungen)\b",
+        r"\bsans (?:aucune )?(?:restrictions?|regles|filtres?|limites|censure)\b",
+        r"\bsin (?:ninguna )?(?:restricciones|reglas|filtros|limites|censura)\b",
+        r"\bsenza (?:restrizioni|regole)\b|\bsem restricoes\b",
+    )
+)
+
+# -- tool / approval manipulation --------------------------------------------------------------
+_APPROVAL = re.compile(
+    _any(
+        r"\bwithout (?:asking|requesting|waiting for|needing|my|any|user|the user's)?(?: for)?"
+        r"(?: my| any| user| the)? (?:approval|confirmation|permission|consent|confirming)\b",
+        r"\b(?:skip|bypass|ignore|disable|turn off|circumvent|override)\w* (?:all |any |the |"
+        r"every )?(?:approval|confirmation|permission|human review|safety check)\w*",
+        r"\b(?:auto|pre)[ -]?approv\w*",
+        r"\bapprove (?:all|every|everything|any)\b",
+        r"\b(?:mark|treat|consider) (?:this|it|the \w+)(?: command| call)? as approved\b",
+        r"\bi (?:pre )?approve (?:everything|all|it all)\b",
+        r"\b(?:don't|do not|never) ask (?:me )?(?:again|for (?:approval|confirmation|"
+        r"permission))\b",
+        r"\bskip all confirmations\b",
+        r"\bgrant (?:yourself|itself)\b",
+        # de
+        r"\bohne (?:bestatigung|ruckfrage|freigabe|genehmigung|nachfrage|zu fragen)\b",
+        r"\b(?:uberspring\w*|umgeh\w*|ignorier\w*) (?:die |alle )?(?:freigabe|bestatigung|"
+        r"genehmigung)\w*",
+        r"\bgenehmige alle\w*|\bautomatisch genehmig\w*|\bgenehmige alles\b",
+        # fr
+        r"\bsans (?:demander|attendre)(?: de| la| une| d')? ?(?:confirmation|approbation|"
+        r"permission|autorisation)\b",
+        r"\bapprouve\w* (?:automatiquement )?(?:tout|tous)\b|\bj'approuve tout\b",
+        # es
+        r"\bsin pedir (?:confirmacion|permiso|aprobacion)\b",
+        r"\blo apruebo todo\b|\baprueba\w* automaticamente\b",
+    )
+)
+
+# -- exfiltration ------------------------------------------------------------------------------
+_SEND_VERB = re.compile(
+    r"\b(?:send|upload|post|e-?mail|forward|transmit|exfiltrat\w*|leak|copy|submit|pipe|"
+    r"encode|append|include|collect|paste|schick\w*|sende\w*|ubertrag\w*|kopier\w*|"
+    r"envoie\w*|transmets|copie\w*|envia\w*|manda\w*|copia\w*|read|lies|lis|lee|cat|print|"
+    r"give|show|list|dump|dame|gib|donne\w*)\b"
+)
+_SECRET_OBJECT = re.compile(
+    r"(?:\.env\b|id_rsa|id_ed25519|ssh[ _-]?keys?|\.ssh\b|/etc/shadow|\.aws/credentials|"
+    r"\.bash_history|\.netrc|\.git-credentials|credentials|passwords?|passwort\w*|passworter|"
+    r"mots de passe|contrasenas?|api[ _-]?keys?|secrets?\b|tokens?\b|private (?:keys?|files)|"
+    r"zugangsdaten|conversation history|historique de la conversation|historial de la "
+    r"conversacion|environment variables|every file you read|workspace)"
+)
+_SENSITIVE_PATH = re.compile(
+    r"(?:~/\.ssh|\bid_rsa\b|\bid_ed25519\b|/etc/shadow|\.aws/credentials|\.bash_history|"
+    r"\.netrc\b|\.git-credentials|\.kube/config)"
+)
+_DESTINATION = re.compile(
+    r"(?:https?://|\bwww\.|(?<=[\w.+-])@[\w-]+\.\w+|\bpastebin\b|\bwebhook\b|\bngrok\b|"
+    r"\b\d{1,3}(?:\.\d{1,3}){3}\b|/tmp/\w+|shared folder|to the sender|an den absender)"
+)
+_MD_IMAGE_EXFIL = re.compile(r"!\[[^\]]*\]\(https?://[^)\s]*\?[^)\s]*=")
+_DISCLOSE_ALL = re.compile(
+    r"\b(?:list|print|show|give|reveal|dump|leak|collect|find|dame|gib|donne\w*)\b"
+    r"(?: [\w']+){0,4}? (?:every|all|any|todas las|alle|tous les) (?:\w+ ){0,2}?"
+    r"(?:secrets?|passwords?|tokens?|api keys?|credentials|contrasenas|passworter|mots de passe|"
+    r"environment variables|env vars)"
+)
+
+# -- text addressed to an AI from inside data --------------------------------------------------
+_INDIRECT = re.compile(
+    _any(
+        r"\b(?:note|message|instructions?|p ?s|reminder|notice|directive|task|todo|important"
+        r"(?: instructions?)?) (?:to|for) (?:the |any |all )?(?:ai|assistant|llm|language model|"
+        r"model|agent|chatbot|bot|ai agents?|ai assistants?|ai tools?|gpt)\b",
+        r"\bif you(?: are|'re) an? (?:ai|llm|language model|assistant|ai assistant|ai model|"
+        r"chatbot|bot|agent)\b",
+        r"\b(?:ai|llm|language model|ai model|ai agent|assistant)s?(?: \w+){0,2} (?:reading|"
+        r"processing|summari[sz]ing|parsing) this\b",
+        r"\bwhen an? (?:ai|llm|assistant|language model|model) (?:reads|processes|summari[sz]es)"
+        r" this\b",
+        r"\b(?:ai|llm) (?:tools|agents|models|assistants) (?:must|should)\b",
+        r"\b(?:dear|hey|attention|hello|to the) (?:ai|assistant|llm|chatbot|language model)\b",
+        r"\binstructions for (?:the )?(?:ai|assistant)\b|\binstructions_for_ai\b",
+        r"\bthis (?:web ?page|document|page|site) is trusted\b",
+        # de
+        r"\b(?:hinweis|nachricht|anweisung|notiz)(?: \w+)? (?:an|fur) (?:die|den|das) (?:ki|"
+        r"assistent\w*|sprachmodell|modell|bot)\b",
+        r"\bwenn du (?:ein|eine) (?:ki|sprachmodell|assistent)\w*",
+        r"\b(?:ki|modell|assistent)\w* die (?:diese|dieses|den) \w+ (?:liest|verarbeitet)\b",
+        r"\ban den assistenten\b",
+        # fr
+        r"\b(?:note|message|instruction|consigne)s?(?: importante)? (?:pour|a) (?:l'ia|l ia|le "
+        r"modele|l'assistant|l'agent)\b",
+        r"\bsi tu es un (?:assistant|modele|ia)\b",
+        # es
+        r"\b(?:nota|mensaje|instruccion)(?: importante)? para (?:la ia|el modelo|el asistente)\b",
+        r"\bsi eres un (?:asistente|modelo|ia)\b",
+        r"^(?:asistente|assistant|assistent|ai|ki|ia) ",
+    )
+)
+_CONCEAL = re.compile(
+    _any(
+        r"\b(?:do not|don't|never) (?:tell|inform|mention|alert|notify) (?:this to )?(?:the )?"
+        r"(?:user|human)\b",
+        r"\b(?:do not|don't) mention (?:this|it)\b|\bhide that you\b",
+        r"\berwahne (?:das|dies|es) nicht\b|\bsag\w* (?:es )?dem (?:nutzer|benutzer) nicht\b",
+        r"\bsans le dire\b|\bne le mentionne pas\b|\bne le dis pas\b",
+        r"\bno lo menciones\b|\bno se lo digas\b",
+    )
+)
+_MODAL = re.compile(
+    r"\b(?:must|should|needs? to|have to|are required to|muss|musst|doit|dois|"
+    r"devez|debe|debes|deve)\b"
+)
+_LEAK = re.compile(r"\bleak\w*\b|\bexfiltr\w*")
+_RAW_DELIMITER = re.compile(
+    r"<\|(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|>|\[/?inst\]|<</?sys>>"
+    r"|</?tool_results>|tool_results>>>|<<<tool_results|^\s*#{2,}\s*(?:system|instruction)"
+    r"|^\s*(?:system|assistant)\s*:|<!--[^>]*\b(?:ai|assistant|assistent|llm|ki|ia)\b"
+    r"|display\s*:\s*none",
+    re.MULTILINE,
+)
+_DANGEROUS_COMMAND = re.compile(
+    r"rm\s+-rf\s+[/~]|curl\s[^|\n]*\|\s*(?:sh|bash)\b|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
+)
+_MENTION_CUE = re.compile(
+    r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
+    r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica)\b"
+)
+_QUOTES = re.compile(r"[\"“”«»„'`]")
+
+WEIGHTS: dict[str, float] = {
+    "override": 0.85,
+    "override_declared": 0.9,
+    "squeezed": 0.85,
+    "new_rules": 0.45,
+    "extraction": 0.85,
+    "extraction_phrase": 0.8,
+    "role": 0.75,
+    "no_limits": 0.45,
+    "approval": 0.7,
+    "exfil_destination": 0.85,
+    "exfil_sensitive": 0.6,
+    "md_image_exfil": 0.8,
+    "disclose_all": 0.6,
+    "sensitive_path": 0.35,
+    "indirect": 0.5,
+    "indirect_modal": 0.45,
+    "conceal": 0.5,
+    "leak": 0.45,
+    "delimiter": 0.55,
+    "dangerous_command": 0.35,
+}
+_CATEGORY_OF = {
+    "override": OVERRIDE,
+    "override_declared": OVERRIDE,
+    "squeezed": OVERRIDE,
+    "new_rules": OVERRIDE,
+    "extraction": EXTRACTION,
+    "extraction_phrase": EXTRACTION,
+    "role": ROLE,
+    "no_limits": ROLE,
+    "approval": APPROVAL,
+    "dangerous_command": APPROVAL,
+    "exfil_destination": EXFIL,
+    "exfil_sensitive": EXFIL,
+    "md_image_exfil": EXFIL,
+    "disclose_all": EXFIL,
+    "sensitive_path": EXFIL,
+    "indirect": INDIRECT,
+    "indirect_modal": INDIRECT,
+    "conceal": INDIRECT,
+    "leak": EXFIL,
+    "delimiter": DELIMITER,
+}
+_AI = ("ai", "assistant", "llm", "model", "agent", "bot", "gpt", "ki", "ia", "assistent",
+       "asistente", "modele", "modelo")  # fmt: skip
+# Each pattern runs only when one of its trigger substrings occurs: a substring test runs in C and
+# costs microseconds, a regex scan over 2 KB about 80 us, so benign text skips nearly all scans.
+_VIEW_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    (
+        "override",
+        _OVERRIDE,
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "overrul",
+            "bypass",
+            "skip",
+            "abandon",
+            "discard",
+            "aside",
+            "attention",
+            "follow",
+            "obey",
+            "adhere",
+            "comply",
+            "vergiss",
+            "vergesst",
+            "vergessen",
+            "missacht",
+            "uberspring",
+            "umgeh",
+            "kraft",
+            "oubli",
+            "neglig",
+            "compte",
+            "abstraction",
+            "outre",
+            "contourn",
+            "olvid",
+            "omit",
+            "caso",
+            "desobedec",
+            "alto",
+            "dimentic",
+            "esquec",
+        ),
+    ),
+    (
+        "override_declared",
+        _OVERRIDE_DECLARED,
+        (
+            "instructions",
+            "rules",
+            "guidelines",
+            "directives",
+            "anweisungen",
+            "regeln",
+            "regles",
+            "instrucciones",
+            "reglas",
+        ),
+    ),
+    (
+        "new_rules",
+        _NEW_RULES,
+        ("new ", "neue", "nouvel", "nueva", "nuevo", "real ", "true ", "override"),
+    ),
+    (
+        "extraction",
+        _EXTRACTION,
+        (
+            "prompt",
+            "instruction",
+            "rules",
+            "guideline",
+            "directive",
+            "config",
+            "context",
+            "anweisung",
+            "regeln",
+            "konfiguration",
+            "consigne",
+            "regles",
+            "instruccion",
+            "reglas",
+            "configuracion",
+            "hidden",
+            "versteckt",
+            "geheim",
+            "cachee",
+            "oculta",
+            "system",
+            "message",
+        ),
+    ),
+    (
+        "extraction_phrase",
+        _EXTRACTION_PHRASE,
+        (
+            "above",
+            "before",
+            "told",
+            "given",
+            "received",
+            " got",
+            "secret",
+            "hidden",
+            "confidential",
+            "canary",
+            "uber",
+            "dessus",
+            "encima",
+            "arriba",
+        ),
+    ),
+    (
+        "role",
+        _ROLE,
+        (
+            "you are",
+            "act",
+            "behave",
+            "respond",
+            "answer",
+            "roleplay",
+            "role play",
+            "pretend",
+            "play",
+            "mode",
+            "do anything",
+            "jailbreak",
+            "freed",
+            "liberated",
+            "released",
+            "i am",
+            "i'm",
+            "this is",
+            "switch",
+            "obey",
+            "follow",
+            "listen",
+            "real",
+            "root",
+            "privileges",
+            "du bist",
+            "ohne",
+            "entwicklermodus",
+            "developer",
+            "nur noch",
+            "tu es",
+            "sans",
+            "non filtre",
+            "developpeur",
+            "obei",
+            "ahora eres",
+            "sin ",
+            "desarrollador",
+            "obedece",
+        ),
+    ),
+    ("no_limits", _NO_LIMITS, ("without", "no ", "ohne", "sans", "sin ", "senza", "sem ")),
+    (
+        "approval",
+        _APPROVAL,
+        (
+            "approv",
+            "confirm",
+            "permission",
+            "consent",
+            "review",
+            "safety check",
+            "ask",
+            "grant",
+            "bestatig",
+            "ruckfrage",
+            "freigabe",
+            "genehmig",
+            "nachfrage",
+            "fragen",
+            "approuv",
+            "autorisation",
+            "aprob",
+            "aprue",
+            "permiso",
+        ),
+    ),
+    ("disclose_all", _DISCLOSE_ALL, ("every", "all", "any", "todas", "tous")),
+    ("indirect", _INDIRECT, (*_AI, "trusted", "sprachmodell")),
+    (
+        "conceal",
+        _CONCEAL,
+        (
+            "tell",
+            "inform",
+            "mention",
+            "alert",
+            "notify",
+            "hide",
+            "erwahne",
+            "sag",
+            "dire",
+            "dis pas",
+            "menciones",
+            "digas",
+        ),
+    ),
+    ("leak", _LEAK, ("leak", "exfiltr")),
+    (
+        "squeezed",
+        _SQUEEZED,
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "bypass",
+            "reveal",
+            "show",
+            "print",
+            "repeat",
+            "output",
+            "dump",
+        ),
+    ),
+)
+
+
+@dataclass
+class InjectionScore:
+    """The scorer's finding: a 0..1 score, the attack categories seen and why."""
+
+    score: float
+    categories: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (name, pattern, tuple(" " + t for t in triggers)) for name, pattern, triggers in _VIEW_PATTERNS
+)
+
+
+_REACH = 160  # characters a family's pattern may span on either side of its trigger word
+
+
+def _trigger_windows(spaced: str, triggers: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Regions of the view around trigger words; a regex scan costs time per character, so only
+    the neighbourhood of a possible match is scanned (``spaced`` is the view with one leading
+    space, hence the offset)."""
+    positions: list[int] = []
+    for trigger in triggers:
+        found = spaced.find(trigger)
+        while found != -1:
+            positions.append(found)
+            found = spaced.find(trigger, found + 1)
+    if not positions:
+        return []
+    positions.sort()
+    limit = len(spaced) - 1
+    windows: list[tuple[int, int]] = []
+    for position in positions:
+        start, end = max(0, position - _REACH), min(limit, position + _REACH)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _snippet(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def score_injection(text: str) -> InjectionScore:
+    """Scores ``text`` for prompt injection (direct or indirect) without calling any model."""
+    hits: dict[str, str] = {}
+    all_views = views(text)
+    for view in all_views:
+        spaced = " " + view  # triggers are word starts: " act" must not fire on "contact"
+        for name, pattern, triggers in _FAMILIES:
+            if name in hits:
+                continue
+            for start, end in _trigger_windows(spaced, triggers):
+                match = pattern.search(view, start, end)
+                if match:
+                    hits[name] = _snippet(match)
+                    break
+
+    if "indirect" in hits and any(_MODAL.search(view) for view in all_views):
+        hits["indirect_modal"] = "an instruction addressed to an AI"
+    raw = strip_format_chars(text).lower()
+    plain = all_views[0]
+    for view in all_views:
+        send = _SEND_VERB.search(view) if _SECRET_OBJECT.search(view) else None
+        if send and "exfil_sensitive" not in hits and _SECRET_OBJECT.search(view, send.start()):
+            target = _SECRET_OBJECT.search(view, send.start())
+            if _DESTINATION.search(raw) or _DESTINATION.search(view):
+                hits["exfil_destination"] = (
+                    f"{send.group(0)} ... {target.group(0) if target else ''}"
+                )
+            elif _SENSITIVE_PATH.search(view):
+                hits["exfil_sensitive"] = _snippet(send)
+    if "exfil_destination" in hits:
+        hits.pop("exfil_sensitive", None)
+    if (match := _SENSITIVE_PATH.search(raw)) and not hits.keys() & {
+        "exfil_destination",
+        "exfil_sensitive",
+    }:
+        hits["sensitive_path"] = _snippet(match)
+    if match := _MD_IMAGE_EXFIL.search(raw):
+        hits["md_image_exfil"] = _snippet(match)
+    if match := _RAW_DELIMITER.search(raw):
+        hits["delimiter"] = _snippet(match)
+    if match := _DANGEROUS_COMMAND.search(raw):
+        hits["dangerous_command"] = _snippet(match)
+
+    if not hits:
+        return InjectionScore(0.0)
+    keep = 1.0
+    categories: list[str] = []
+    reasons: list[str] = []
+    for name, snippet in hits.items():
+        keep *= 1.0 - WEIGHTS[name]
+        category = _CATEGORY_OF[name]
+        if category not in categories:
+            categories.append(category)
+        reasons.append(f"{category}: {snippet!r}")
+    score = 1.0 - keep
+    if _MENTION_CUE.search(plain) and _QUOTES.search(text):
+        score *= 0.5
+        reasons.append("mention: the phrase is quoted in a request to translate or explain it")
+    return InjectionScore(round(score, 4), categories, reasons)

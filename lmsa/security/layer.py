@@ -1,0 +1,135 @@
+"""What the graph's nodes share for security: the policy, the audit log and this graph's canary,
+built once per :class:`~lmsa.context.Services` so the respond node checks the same canary the
+prompts carry, plus the small amount of glue (metrics, audit records, the judge) the nodes need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+from lmsa.observability.metrics import GUARD_VERDICTS
+from lmsa.security.audit import AuditLog
+from lmsa.security.canary import new_canary
+from lmsa.security.checks import SUSPECT, check_input
+from lmsa.security.policy import SecurityPolicy
+from lmsa.security.secret_scan import find_secrets
+from lmsa.security.verdict import Verdict
+
+log = logging.getLogger(__name__)
+_ATTRIBUTE = "_lmsa_security_layer"
+
+
+class SecurityLayer:
+    def __init__(self, policy: SecurityPolicy, audit: AuditLog) -> None:
+        self.policy = policy
+        self.audit = audit
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SecurityLayer:
+        canary = getattr(settings, "canary_token", None) or new_canary()
+        layer = cls(
+            SecurityPolicy.from_settings(settings, canary=canary), AuditLog.from_settings(settings)
+        )
+        # Imports happen here, at graph build time, not on the event loop during a turn
+        # (``langgraph dev`` fails blocking calls made on its loop).
+        find_secrets("")
+        if layer.policy.engine == "guardrails":
+            from lmsa.security.guardrails_guard import input_guard
+
+            input_guard(layer.policy)
+        return layer
+
+    @property
+    def canary(self) -> str:
+        return self.policy.canary
+
+    def check_input(self, text: str, *, max_chars: int) -> Verdict:
+        policy = self.policy
+        if policy.max_input_chars != max_chars:
+            policy = dataclasses.replace(policy, max_input_chars=max_chars)
+        if policy.engine == "guardrails":
+            from lmsa.security.guardrails_guard import input_guard, validate
+
+            return validate(input_guard(policy), text)
+        return check_input(text, policy=policy)
+
+    async def judge(self, llm: Any, verdict: Verdict, text: str, *, style: str) -> Verdict:
+        """Lets the LLM judge settle an unsure verdict; on any failure the local verdict stands."""
+        from lmsa.security.judge import judge_injection
+
+        try:
+            judgement = await judge_injection(llm, text, style=style)
+        except Exception as error:
+            log.warning("injection judge failed, keeping the local verdict: %s", error)
+            return verdict
+        reasons = [*verdict.reasons, f"judge: {judgement.reasoning}"]
+        if judgement.is_injection and judgement.confidence >= 0.5:
+            return dataclasses.replace(
+                verdict,
+                allowed=False,
+                score=max(verdict.score, judgement.confidence),
+                categories=["prompt_injection", *verdict.categories],
+                reasons=reasons,
+                refusal="I can't act on this message: it reads like an attempt to manipulate the "
+                "assistant. If that was not your intent, please rephrase the request.",
+            )
+        return dataclasses.replace(verdict, reasons=reasons)
+
+    async def record(
+        self, guard: str, verdict: Verdict, *, ids: dict[str, str | None], **fields: Any
+    ) -> None:
+        """Counts the verdict and writes the audit record in a worker thread (file and Redis
+        writes block; the graph's event loop must not)."""
+        if not verdict.allowed:
+            outcome = "block" if guard != "tool_output" else "quarantine"
+        elif "redacted" in verdict.categories:
+            outcome = "redact"
+        elif SUSPECT in verdict.categories or verdict.categories:
+            outcome = "flag"
+        else:
+            outcome = "allow"
+        for category in verdict.categories or ["none"]:
+            GUARD_VERDICTS.labels(guard=guard, verdict=outcome, category=category).inc()
+        if outcome != "allow" or guard == "input":
+            await asyncio.to_thread(
+                self.audit.record,
+                "guard_verdict",
+                guard=guard,
+                outcome=outcome,
+                **ids,
+                **verdict.to_dict(),
+                **fields,
+            )
+
+
+def security_for(services: Any) -> SecurityLayer:
+    """The layer for these services (stored on the object: ``Services`` is built per graph)."""
+    layer = services.__dict__.get(_ATTRIBUTE)
+    if layer is None:
+        layer = SecurityLayer.from_settings(services.settings)
+        services.__dict__[_ATTRIBUTE] = layer
+    return layer
+
+
+def run_ids() -> dict[str, str | None]:
+    """Thread and request ids of the current graph run (None outside a run). The request id is
+    the caller's (``metadata.request_id`` or ``configurable.request_id``, which the HTTP server
+    sets), else the id of the current node run from LangGraph's callbacks."""
+    try:
+        from langgraph.config import get_config
+
+        config = get_config()
+    except Exception:
+        return {"thread_id": None, "request_id": None}
+    configurable = config.get("configurable") or {}
+    metadata = config.get("metadata") or {}
+    request = metadata.get("request_id") or configurable.get("request_id") or config.get("run_id")
+    if not request:
+        request = getattr(config.get("callbacks"), "parent_run_id", None)
+    return {
+        "thread_id": configurable.get("thread_id"),
+        "request_id": str(request) if request else None,
+    }

@@ -1,0 +1,193 @@
+"""Turns text into the views the injection scorer reads, so obfuscation does not hide intent.
+
+Hand-written on purpose: the folding needed here is small and must run in well under a
+millisecond per 2 KB; libraries that do full Unicode confusable skeletons (UTS #39) are far
+slower and fold far more than lookalike attacks need. Every view is for *scoring only*; the text
+that reaches the model is never rewritten by this module.
+
+Views produced by :func:`views`:
+
+- ``plain``: NFKC (full-width letters, ligatures), format characters (zero-width spaces and
+  joiners, word joiners, soft hyphens, bidi controls) removed, Cyrillic/Greek lookalikes folded to
+  Latin, accents stripped, lower-cased, punctuation runs turned into single spaces.
+- ``joined``: ``plain`` with spaced-out letters (``i g n o r e``) and hyphenated words rejoined;
+  only made when the text shows such patterns.
+- ``leet``: ``plain`` with digit/symbol substitutions (``1gn0r3``) undone; only made when words mix
+  letters and digits.
+- ``decoded``: base64, hex and rot13 payloads decoded to text; base64/hex spans are found by shape,
+  rot13 only when the text names it (a blind rot13 pass would double the cost for nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from collections.abc import Callable
+
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic lookalikes
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
+        "ј": "j", "ԁ": "d", "ɡ": "g", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l",
+        "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p",
+        "С": "c", "Т": "t", "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j",
+        # Greek lookalikes
+        "α": "a", "ο": "o", "ρ": "p", "ν": "v", "τ": "t", "ι": "i", "κ": "k", "υ": "u",
+        "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m",
+        "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    }
+)  # fmt: skip
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l"})  # fmt: skip
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_SPACED_LETTERS = re.compile(r"\b(?:\w ){3,}\w\b")
+_HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])\w+\b")
+_BASE64_SPAN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX_SPAN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
+_ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)
+_PRINTABLE_RATIO = 0.9
+
+
+def strip_format_chars(text: str) -> str:
+    """Removes invisible format characters (Unicode category Cf: zero-width spaces and joiners,
+    soft hyphens, bidi overrides) that split keywords without changing how the text looks."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def _prefold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = strip_format_chars(text).translate(_HOMOGLYPHS)
+        if _NON_ASCII.search(text):
+            decomposed = unicodedata.normalize("NFKD", text)
+            text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return text.lower()
+
+
+_PUNCTUATION = (
+    '!"#$%&()*+,:;<=>?@[\\]^`{|}-' + "\u00ab\u00bb\u201c\u201d\u201e\u00bf\u00a1\u2026\u2013\u2014"
+)
+_PUNCT_TABLE = str.maketrans(dict.fromkeys(_PUNCTUATION, " "))
+
+
+def _clean(text: str) -> str:
+    # str.translate and split/join run in C: several times faster than regex substitution.
+    text = text.translate(_PUNCT_TABLE)
+    if "." in text:
+        text = text.replace(". ", " ").rstrip(".")
+    return " ".join(text.split())
+
+
+def fold(text: str) -> str:
+    """The ``plain`` view described in the module docstring."""
+    return _clean(_prefold(text))
+
+
+def _windows(text: str, spans: list[tuple[int, int]], margin: int = 80) -> list[tuple[int, int]]:
+    """Merged ``margin``-padded windows around ``spans``: extra views are built only where the
+    obfuscation is, so a long text with one hyphen does not get scored twice in full."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        start, end = max(0, start - margin), min(len(text), end + margin)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _rewrite(text: str, spans: list[tuple[int, int]], rewrite: Callable[[str], str]) -> str:
+    return " | ".join(rewrite(text[start:end]) for start, end in _windows(text, spans))
+
+
+def _joined(prefolded: str, plain: str) -> str | None:
+    parts: list[str] = []
+    if "-" in prefolded:
+        spans = [m.span() for m in _HYPHENATED.finditer(prefolded)]
+        if spans:
+            parts.append(_rewrite(prefolded, spans, lambda s: _clean(_HYPHENATED.sub("", s))))
+    if sum(len(token) == 1 for token in plain.split()) >= 4:
+        spans = [m.span() for m in _SPACED_LETTERS.finditer(plain)]
+        if spans:
+            # "i g n o r e a l l" -> "ignoreall": word boundaries are lost, so the scorer's
+            # phrase patterns allow missing spaces between their key words.
+            parts.append(
+                _rewrite(
+                    plain,
+                    spans,
+                    lambda s: _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), s),
+                )
+            )
+    return " | ".join(parts) if parts else None
+
+
+def _leet(plain: str) -> str | None:
+    if not any(ch.isdigit() for ch in plain):
+        return None
+    spans = [m.span() for m in _LEET_WORD.finditer(plain)]
+    if not spans:
+        return None
+    return _rewrite(
+        plain, spans, lambda s: _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), s)
+    )
+
+
+def _readable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 6:
+        return None
+    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    if printable / len(text) < _PRINTABLE_RATIO or letters / len(text) < 0.5:
+        return None
+    return text
+
+
+def decoded_spans(text: str) -> list[str]:
+    """Readable text hidden as base64, hex or rot13 inside ``text``."""
+    found: list[str] = []
+    if "rot" in text.lower() and _ROT13_HINT.search(text):
+        found.append(codecs.decode(text, "rot13"))
+    if max(map(len, text.split()), default=0) < 16:
+        return found  # no token long enough to hide a payload
+    for match in _HEX_SPAN.finditer(text):
+        decoded = _readable(binascii.unhexlify(match.group(0)))
+        if decoded:
+            found.append(decoded)
+    for match in _BASE64_SPAN.finditer(text):
+        span = match.group(0)
+        if span.isdigit() or (span.isalpha() and (span.islower() or span.isupper())):
+            continue  # plain words and numbers are not base64 payloads
+        padded = span + "=" * (-len(span) % 4)
+        try:
+            raw = base64.b64decode(padded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _readable(raw)
+        if decoded:
+            found.append(decoded)
+    return found
+
+
+def views(text: str) -> list[str]:
+    """Every view of ``text`` worth scoring, ``plain`` first."""
+    prefolded = _prefold(text)
+    plain = _clean(prefolded)
+    result = [plain]
+    for extra in (_joined(prefolded, plain), _leet(plain)):
+        if extra and extra != plain:
+            result.append(extra)
+    for decoded in decoded_spans(text):
+        result.append(fold(decoded))
+    return result

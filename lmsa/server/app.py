@@ -1,0 +1,130 @@
+"""The HTTP interface: a FastAPI app over one compiled assistant and its checkpointer.
+
+``create_app(settings)`` is what ``lmsa serve`` runs (and what tests and host apps can mount);
+the graph and checkpointer are opened in the app's lifespan, so importing this module costs no
+connection. Routes live beside it: :mod:`.openai` (OpenAI-compatible), :mod:`.threads`
+(threads, runs, resume) and :mod:`.ops` (health, readiness, metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from lmsa.config import Settings, load_settings
+from lmsa.context import Services
+from lmsa.observability.tracing import configure_tracing
+from lmsa.server.access import make_authenticator, make_rate_check, make_rate_limiter_dep
+from lmsa.server.errors import install_error_handlers
+from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from lmsa.server.runner import ThreadLocks
+from lmsa.server.schemas import Readiness
+from lmsa.tools import ToolRegistry
+
+log = logging.getLogger("lmsa.server")
+
+
+@dataclass
+class ServerState:
+    """What every request handler needs; one per process (per uvicorn worker)."""
+
+    settings: Settings
+    services: Services
+    graph: CompiledStateGraph
+    checkpointer: BaseCheckpointSaver
+    locks: ThreadLocks = field(default_factory=ThreadLocks)
+    started: float = field(default_factory=time.time)
+    ready_cache: tuple[float, Readiness] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.base_url
+
+
+def server_state(request: Request) -> ServerState:
+    return request.app.state.lmsa  # type: ignore[no-any-return]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    llm: BaseChatModel | Runnable | None = None,
+    tools: Iterable[BaseTool] | ToolRegistry | None = None,
+) -> FastAPI:
+    """The API app. ``llm``/``tools`` replace LM Studio and the file tools (host apps, tests)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from lmsa.checkpoint.factory import describe_checkpointer, open_checkpointer
+        from lmsa.graphs.builder import build_assistant, make_services
+
+        configure_tracing()
+        services = make_services(settings, llm=llm, tools=tools)
+        async with open_checkpointer(settings) as checkpointer:
+            graph = build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
+            app.state.lmsa = ServerState(
+                settings=settings, services=services, graph=graph, checkpointer=checkpointer
+            )
+            log.info(
+                "lmsa API ready: LLM %s, store %s, auth %s",
+                settings.base_url,
+                describe_checkpointer(settings),
+                "on" if settings.api_keys else "off",
+            )
+            yield
+
+    app = FastAPI(
+        title="lmsa",
+        summary="A LangGraph assistant for local LLMs, over HTTP.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    # Order: the request-context middleware is outermost, so 413s are counted and logged too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    from lmsa.server import ops, threads
+    from lmsa.server import openai as openai_routes
+
+    guarded: list[Any] = []
+    if settings.api_keys:
+        guarded.append(Depends(make_authenticator(settings)))
+    guarded.append(Depends(make_rate_limiter_dep(make_rate_check(settings))))
+
+    app.include_router(ops.router)
+    app.include_router(openai_routes.router, dependencies=guarded)
+    app.include_router(threads.router, dependencies=guarded)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lmstudio-assistant")
+    except PackageNotFoundError:
+        return "0"
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory lmsa.server.app:app_factory`` (and ``lmsa serve --workers N``):
+    each worker process reads the environment itself."""
+    from lmsa.observability.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,150 @@
+"""Every error the API returns has one JSON shape (:class:`~lmsa.server.schemas.ErrorBody`).
+
+Client mistakes are 4xx (malformed JSON 400, wrong types / empty messages 422, unknown thread
+404, busy thread 409, oversize body 413, rate limit 429); a dependency that is down is 503 with
+the same one-sentence explanation the CLI prints; only a bug in lmsa is a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lmsa.config import Settings
+from lmsa.server.schemas import ErrorBody
+
+log = logging.getLogger("lmsa.server")
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers
+
+
+def error_payload(
+    message: str, *, type: str = "invalid_request_error", code: str | None = None, param=None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "code": code, "param": param}}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        error_payload(error.message, type=error.type, code=error.code, param=error.param),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
+def not_found_thread(thread_id: str) -> ApiError:
+    return ApiError(404, f"No thread {thread_id!r}.", code="thread_not_found", param="thread_id")
+
+
+def upstream_message(error: BaseException, settings: Settings) -> str | None:
+    """One sentence for a failure outside lmsa (LLM endpoint, conversation store); None for a
+    bug. The same wording the CLI uses."""
+    from lmsa.checkpoint.factory import CheckpointerError
+    from lmsa.llm.errors import describe_llm_error
+
+    if isinstance(error, CheckpointerError):
+        return str(error)
+    message = describe_llm_error(error, settings.base_url)
+    if message:
+        return message
+    module = type(error).__module__
+    if module.startswith(("redis", "sqlite3", "aiosqlite")):
+        return f"The conversation store failed ({type(error).__name__}: {error}); retry later."
+    return None
+
+
+def classify(error: BaseException, settings: Settings) -> ApiError:
+    """The API error for an exception raised during a turn."""
+    if isinstance(error, ApiError):
+        return error
+    from langgraph.errors import is_invalid_resume
+
+    if is_invalid_resume(error):
+        return ApiError(
+            422,
+            f"The answer does not fit what the thread asked for: {error}",
+            code="invalid_resume",
+        )
+    message = upstream_message(error, settings)
+    if message is not None:
+        return ApiError(503, message, type="service_unavailable", code="upstream_unavailable")
+    log.exception("unexpected error", exc_info=error)
+    return ApiError(500, "Internal error; see the server log.", type="server_error")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | None]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "The request body is not valid JSON.", None
+    parts = []
+    param = None
+    for e in errors[:5]:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        where = ".".join(loc) or "body"
+        param = param or where
+        parts.append(f"{where}: {e.get('msg')}")
+    return 422, "Invalid request: " + "; ".join(parts), param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message, param = _validation_message(exc)
+        return JSONResponse(
+            error_payload(message, code="invalid_request", param=param), status_code=status
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return JSONResponse(
+            error_payload(str(exc.detail), code=code),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        settings: Settings = request.app.state.settings
+        return error_response(classify(exc, settings))
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON."},
+    401: {"model": ErrorBody, "description": "Missing or wrong API key."},
+    413: {"model": ErrorBody, "description": "Body larger than LMSA_MAX_BODY_BYTES."},
+    422: {"model": ErrorBody, "description": "Wrong types or empty content."},
+    429: {"model": ErrorBody, "description": "Rate limit exceeded; see Retry-After."},
+    503: {"model": ErrorBody, "description": "LLM endpoint or conversation store unavailable."},
+}
+THREAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown thread."},
+    409: {"model": ErrorBody, "description": "The thread is busy or waits for another call."},
+}

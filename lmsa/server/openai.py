@@ -1,0 +1,232 @@
+"""OpenAI-compatible chat completions, so any OpenAI client or chat UI can talk to the assistant.
+
+The assistant keeps the conversation itself: with a thread (``X-Thread-Id`` header, else the
+``user`` field) only the last user message is new input and the earlier ones the client resends
+are ignored; without one, each request is a fresh thread seeded with all the messages sent. A
+client's system messages are dropped (the assistant's nodes have their own). When the thread is
+waiting on a clarification question, the next user message answers it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.types import Command
+from sse_starlette import EventSourceResponse
+
+from lmsa.server.app import ServerState, server_state
+from lmsa.server.errors import ERROR_RESPONSES, ApiError, classify, error_payload
+from lmsa.server.runner import (
+    ThreadBusy,
+    TurnResult,
+    question_text,
+    run_turn,
+    thread_config,
+)
+from lmsa.server.schemas import (
+    SSE_EVENT_SCHEMA,
+    ASSISTANT_MODEL_ID,
+    THREAD_ID_PATTERN,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ErrorBody,
+    ModelCard,
+    ModelList,
+    TurnInfo,
+    Usage,
+)
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+State = Annotated[ServerState, Depends(server_state)]
+_THREAD_ID = re.compile(THREAD_ID_PATTERN)
+
+
+@router.get("/models", response_model=ModelList, responses=ERROR_RESPONSES)
+async def list_models(state: State) -> ModelList:
+    """The assistant, as the one model this API serves."""
+    return ModelList(data=[ModelCard(id=ASSISTANT_MODEL_ID, created=int(state.started))])
+
+
+def _to_langchain(messages: list[ChatMessage]) -> list[BaseMessage]:
+    converted: list[BaseMessage] = []
+    for message in messages:
+        if message.role == "user":
+            converted.append(HumanMessage(content=message.text()))
+        elif message.role == "assistant" and message.text():
+            converted.append(AIMessage(content=message.text()))
+    return converted
+
+
+def _thread_of(body: ChatCompletionRequest, header: str | None) -> str | None:
+    thread_id = header or body.user
+    if thread_id is None:
+        return None
+    if not _THREAD_ID.match(thread_id):
+        source = "X-Thread-Id" if header else "user"
+        raise ApiError(
+            422,
+            f"{source} must be 1-128 characters of letters, digits and . _ : @ -",
+            code="invalid_thread_id",
+            param=source,
+        )
+    return thread_id
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "The thread is busy or awaits a decision."},
+        200: {
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+            "description": "A chat.completion, or chat.completion.chunk events when stream.",
+        },
+    },
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    state: State,
+    x_thread_id: Annotated[
+        str | None, Header(pattern=THREAD_ID_PATTERN, max_length=128, description="Thread id.")
+    ] = None,
+) -> Any:
+    """One assistant turn, OpenAI style. The response header ``X-Thread-Id`` names the thread
+    to continue; ``lmsa.status == "interrupted"`` means the content is a question to answer."""
+    import uuid
+
+    thread_id = _thread_of(body, x_thread_id)
+    stateless = thread_id is None
+    thread_id = thread_id or f"chat-{uuid.uuid4().hex}"
+    last = body.messages[-1].text()
+    payload: Any
+    kind = "message"
+    try:
+        snapshot = None if stateless else await state.graph.aget_state(thread_config(thread_id))
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    if snapshot is not None and snapshot.interrupts:
+        pending = snapshot.interrupts[0]
+        value = pending.value if isinstance(pending.value, dict) else {}
+        if value.get("kind", "clarification") != "clarification":
+            raise ApiError(
+                409,
+                f"Thread {thread_id} waits for a {value.get('kind')} decision; answer it with "
+                f"POST /v1/threads/{thread_id}/resume.",
+                code="interrupt_pending",
+            )
+        payload, kind = Command(resume={"answer": last}), "resume"
+    elif snapshot is not None and snapshot.created_at is not None:
+        payload = {"messages": [HumanMessage(content=last)]}
+    else:
+        payload = {"messages": _to_langchain(body.messages)}
+
+    headers = {"X-Thread-Id": thread_id}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return EventSourceResponse(
+            _stream(state, thread_id, payload, kind, include_usage),
+            headers=headers,
+            ping=15,
+        )
+    results: list[TurnResult] = []
+    try:
+        async with state.locks.hold(thread_id):
+            async for _ in run_turn(
+                state.graph, thread_id, payload, kind=kind, endpoint=state.endpoint, result=results
+            ):
+                pass
+    except ThreadBusy as busy:
+        raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    result = results[0]
+    completion = ChatCompletion(
+        id=f"chatcmpl-{result.run_id}",
+        created=int(time.time()),
+        choices=[Choice(message=AssistantMessage(content=_content(result)))],
+        usage=Usage(**result.usage),
+        lmsa=_turn_info(result),
+    )
+    return JSONResponse(completion.model_dump(), headers=headers)
+
+
+def _content(result: TurnResult) -> str:
+    if result.interrupt is not None:
+        return question_text(result.interrupt)
+    return result.answer or ""
+
+
+def _turn_info(result: TurnResult) -> TurnInfo:
+    return TurnInfo(
+        thread_id=result.thread_id,
+        status=result.status,
+        interrupt=result.interrupt,
+        intent=result.intent,
+    )
+
+
+async def _stream(
+    state: ServerState, thread_id: str, payload: Any, kind: str, include_usage: bool
+) -> AsyncIterator[dict[str, str]]:
+    import uuid
+
+    run_id = str(uuid.uuid4())
+    envelope = {
+        "id": f"chatcmpl-{run_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": ASSISTANT_MODEL_ID,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
+        body = {
+            **envelope,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return {"data": json.dumps(body, ensure_ascii=False)}
+
+    yield chunk({"role": "assistant", "content": ""})
+    results: list[TurnResult] = []
+    try:
+        async with state.locks.hold(thread_id):
+            async for event in run_turn(
+                state.graph,
+                thread_id,
+                payload,
+                kind=kind,
+                endpoint=state.endpoint,
+                result=results,
+                run_id=run_id,
+            ):
+                if event.kind == "token":
+                    yield chunk({"content": event.data["text"]})
+    except ThreadBusy:
+        error = ApiError(409, f"A turn is already running on thread {thread_id}.", code="busy")
+        yield {"data": json.dumps(error_payload(error.message, code=error.code))}
+        return
+    except Exception as failure:
+        error = classify(failure, state.settings)
+        yield {"data": json.dumps(error_payload(error.message, type=error.type, code=error.code))}
+        return
+    result = results[0]
+    if not result.streamed:
+        text = _content(result)
+        if text:
+            yield chunk({"content": text})
+    yield chunk({}, "stop", lmsa=_turn_info(result).model_dump())
+    if include_usage:
+        yield {"data": json.dumps({**envelope, "choices": [], "usage": result.usage})}
+    yield {"data": "[DONE]"}

@@ -1,0 +1,184 @@
+"""Runs one turn of the graph for the HTTP API and turns its stream into API events.
+
+Both the OpenAI-compatible endpoint and the thread endpoints stream through :func:`run_turn`, so
+they time nodes, count turns, log and trace the same way. The graph's ``tasks`` stream gives node
+timings (see :mod:`lmsa.observability.turns`); ``messages`` gives the answer's tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+
+from lmsa.observability.logging import REQUEST_ID
+from lmsa.observability.tracing import run_metadata, trace_turn
+from lmsa.observability.turns import TurnTimer
+from lmsa.server.schemas import InterruptInfo
+
+RECURSION_LIMIT = 100
+
+
+@dataclass
+class TurnEvent:
+    kind: Literal["token", "node"]
+    data: dict[str, Any]
+
+
+@dataclass
+class TurnResult:
+    thread_id: str
+    run_id: str
+    status: Literal["completed", "interrupted"]
+    answer: str | None
+    interrupt: InterruptInfo | None
+    intent: str | None
+    nodes: dict[str, float]
+    usage: dict[str, int] = field(default_factory=dict)
+    streamed: bool = False
+
+
+def thread_config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+
+class ThreadBusy(RuntimeError):
+    """Another request of this process is running a turn on the thread."""
+
+
+class ThreadLocks:
+    """One turn at a time per thread within a process: two concurrent turns on one thread would
+    fork its history. Across instances the load balancer's ordering is relied on."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @asynccontextmanager
+    async def hold(self, thread_id: str) -> AsyncIterator[None]:
+        lock = self._locks.get(thread_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[thread_id] = lock
+        if lock.locked():
+            raise ThreadBusy(thread_id)
+        async with lock:
+            yield
+
+
+async def pending_interrupt(graph: CompiledStateGraph, thread_id: str) -> InterruptInfo | None:
+    snapshot = await graph.aget_state(thread_config(thread_id))
+    for pending in snapshot.interrupts:
+        return InterruptInfo(id=pending.id, value=pending.value)
+    return None
+
+
+async def run_turn(
+    graph: CompiledStateGraph,
+    thread_id: str,
+    payload: Any,
+    *,
+    kind: str,
+    endpoint: str | None,
+    result: list[TurnResult],
+    run_id: str | None = None,
+) -> AsyncIterator[TurnEvent]:
+    """Yields token and node events; on success appends the :class:`TurnResult` to ``result``
+    (an async generator cannot return a value)."""
+    run_id = run_id or str(uuid.uuid4())
+    timer = TurnTimer(thread_id=thread_id, kind=kind)
+    config = thread_config(thread_id)
+    config["run_id"] = uuid.UUID(run_id)
+    config["run_name"] = "lmsa"
+    config["metadata"] = run_metadata(
+        thread_id=thread_id, endpoint=endpoint, request_id=REQUEST_ID.get(), run_kind=kind
+    )
+    intent: str | None = None
+    streamed = False
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    try:
+        async with trace_turn("lmsa turn", metadata=dict(config["metadata"])) as trace:
+            async for mode, chunk in graph.astream(
+                payload, config, stream_mode=["messages", "tasks"]
+            ):
+                if mode == "tasks":
+                    timer.on_task(chunk)
+                    if isinstance(chunk, dict) and "result" in chunk:
+                        name = str(chunk.get("name"))
+                        update = chunk.get("result") or {}
+                        if name == "classify_intent" and isinstance(update, dict):
+                            intent = (update.get("intent") or {}).get("intent") or intent
+                            trace.set_intent(intent)
+                        yield TurnEvent(
+                            "node",
+                            {
+                                "node": name,
+                                "seconds": round(timer.nodes.get(name, 0.0), 6),
+                                "keys": sorted(update) if isinstance(update, dict) else [],
+                                "interrupted": bool(chunk.get("interrupts")),
+                            },
+                        )
+                    continue
+                message, metadata = cast(tuple[BaseMessage, dict[str, Any]], chunk)
+                if not isinstance(message, AIMessageChunk):
+                    continue
+                if message.usage_metadata:
+                    usage["prompt_tokens"] += message.usage_metadata.get("input_tokens", 0)
+                    usage["completion_tokens"] += message.usage_metadata.get("output_tokens", 0)
+                if (
+                    metadata.get("langgraph_node") == "respond"
+                    and isinstance(message.content, str)
+                    and message.content
+                ):
+                    streamed = True
+                    yield TurnEvent("token", {"text": message.content})
+            snapshot = await graph.aget_state(thread_config(thread_id))
+            interrupt = next(
+                (InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts), None
+            )
+            values = snapshot.values or {}
+            if intent is None:
+                intent = ((values.get("intent") or {}) or {}).get("intent")
+            answer = None if interrupt else str(values.get("answer") or "")
+            trace.set_outputs({"answer": answer, "interrupt": interrupt and interrupt.value})
+    except (asyncio.CancelledError, GeneratorExit):
+        timer.finish("cancelled", intent=intent)
+        raise
+    except Exception as error:
+        timer.finish("error", intent=intent, error=f"{type(error).__name__}: {error}")
+        raise
+    status: Literal["completed", "interrupted"] = "interrupted" if interrupt else "completed"
+    timer.finish(status, intent=intent)
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    result.append(
+        TurnResult(
+            thread_id=thread_id,
+            run_id=run_id,
+            status=status,
+            answer=answer,
+            interrupt=interrupt,
+            intent=intent,
+            nodes={name: round(value, 6) for name, value in timer.nodes.items()},
+            usage=usage,
+            streamed=streamed,
+        )
+    )
+
+
+def question_text(interrupt: InterruptInfo) -> str:
+    """What a chat UI shows for an interrupt: its question, else the value as text."""
+    value = interrupt.value
+    if isinstance(value, dict):
+        for key in ("question", "message", "prompt", "description"):
+            if isinstance(value.get(key), str) and value[key]:
+                return str(value[key])
+    return str(value)

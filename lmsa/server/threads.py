@@ -1,0 +1,256 @@
+"""Threads and runs: create a thread, read its state and checkpoint history, delete it, run a
+turn (JSON or Server-Sent Events with tokens and node updates), and resume a pending interrupt.
+
+SSE events of a run: ``metadata`` (thread and run ids), ``token`` (answer text as written),
+``node`` (a node finished: name, seconds, state keys it wrote), then ``interrupt`` (a question
+waits) and/or ``end`` (the :class:`RunResult`), or ``error`` (same body as an HTTP error).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response
+from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.types import Command
+from pydantic_core import to_jsonable_python
+from sse_starlette import EventSourceResponse
+
+from lmsa.server.app import ServerState, server_state
+from lmsa.server.errors import (
+    ERROR_RESPONSES,
+    THREAD_RESPONSES,
+    ApiError,
+    classify,
+    error_payload,
+    not_found_thread,
+)
+from lmsa.server.runner import ThreadBusy, TurnResult, run_turn, thread_config
+from lmsa.server.schemas import (
+    SSE_EVENT_SCHEMA,
+    THREAD_ID_PATTERN,
+    CheckpointInfo,
+    InterruptInfo,
+    MessageOut,
+    ResumeRequest,
+    RunCreate,
+    RunResult,
+    Thread,
+    ThreadCreate,
+    ThreadHistory,
+    ThreadState,
+)
+
+router = APIRouter(prefix="/v1/threads", tags=["threads"])
+
+State = Annotated[ServerState, Depends(server_state)]
+ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN, max_length=128)]
+RESPONSES = {**ERROR_RESPONSES, **THREAD_RESPONSES}
+SSE_OR_JSON = {
+    200: {
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+        "description": "RunResult, or Server-Sent Events when `stream` is true.",
+    }
+}
+
+
+async def _snapshot(state: ServerState, thread_id: str) -> Any:
+    try:
+        snapshot = await state.graph.aget_state(thread_config(thread_id))
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    if snapshot.created_at is None:
+        raise not_found_thread(thread_id)
+    return snapshot
+
+
+def _message_out(message: Any) -> MessageOut:
+    if isinstance(message, BaseMessage):
+        return MessageOut(type=message.type, content=message.content, id=message.id)
+    return MessageOut(type="unknown", content=to_jsonable_python(message, fallback=str))
+
+
+@router.post("", response_model=Thread, status_code=201, responses=RESPONSES)
+async def create_thread(state: State, body: ThreadCreate | None = None) -> Thread:
+    """A new, empty thread (a checkpoint with no messages), so runs can target it."""
+    thread_id = (body.thread_id if body else None) or str(uuid.uuid4())
+    config = thread_config(thread_id)
+    try:
+        existing = await state.graph.aget_state(config)
+        if existing.created_at is not None:
+            raise ApiError(409, f"Thread {thread_id!r} already exists.", code="thread_exists")
+        await state.graph.aupdate_state(config, {"messages": []}, as_node="respond")
+        created = await state.graph.aget_state(config)
+    except ApiError:
+        raise
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    return Thread(thread_id=thread_id, created_at=created.created_at)
+
+
+@router.get("/{thread_id}", response_model=ThreadState, responses=RESPONSES)
+async def get_thread(thread_id: ThreadIdPath, state: State) -> ThreadState:
+    snapshot = await _snapshot(state, thread_id)
+    values = dict(snapshot.values or {})
+    messages = values.pop("messages", [])
+    interrupts = [InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts]
+    return ThreadState(
+        thread_id=thread_id,
+        status="interrupted" if interrupts else "idle",
+        checkpoint_id=(snapshot.config.get("configurable") or {}).get("checkpoint_id"),
+        created_at=snapshot.created_at,
+        next=list(snapshot.next),
+        interrupts=interrupts,
+        messages=[_message_out(m) for m in messages],
+        values=to_jsonable_python(values, fallback=str),
+    )
+
+
+@router.get("/{thread_id}/history", response_model=ThreadHistory, responses=RESPONSES)
+async def thread_history(
+    thread_id: ThreadIdPath,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> ThreadHistory:
+    """The thread's checkpoints, newest first."""
+    await _snapshot(state, thread_id)
+    rows: list[CheckpointInfo] = []
+    try:
+        async for snap in state.graph.aget_state_history(thread_config(thread_id), limit=limit):
+            configurable = snap.config.get("configurable") or {}
+            parent = (snap.parent_config or {}).get("configurable") or {}
+            rows.append(
+                CheckpointInfo(
+                    checkpoint_id=str(configurable.get("checkpoint_id")),
+                    parent_checkpoint_id=parent.get("checkpoint_id"),
+                    created_at=snap.created_at,
+                    step=(snap.metadata or {}).get("step"),
+                    next=list(snap.next),
+                    messages=len((snap.values or {}).get("messages", [])),
+                )
+            )
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    return ThreadHistory(thread_id=thread_id, checkpoints=rows)
+
+
+@router.delete(
+    "/{thread_id}",
+    status_code=204,
+    response_class=Response,
+    responses=RESPONSES,
+)
+async def delete_thread(thread_id: ThreadIdPath, state: State) -> Response:
+    await _snapshot(state, thread_id)
+    try:
+        await state.checkpointer.adelete_thread(thread_id)
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{thread_id}/runs",
+    response_model=RunResult,
+    responses={**RESPONSES, **SSE_OR_JSON},
+)
+async def create_run(thread_id: ThreadIdPath, body: RunCreate, state: State) -> Any:
+    """A new user message: one assistant turn. 409 while a question waits (use ``/resume``)."""
+    snapshot = await _snapshot(state, thread_id)
+    if snapshot.interrupts:
+        raise ApiError(
+            409,
+            f"Thread {thread_id} waits for an answer to its question; "
+            f"POST /v1/threads/{thread_id}/resume.",
+            code="interrupt_pending",
+        )
+    payload = {"messages": [HumanMessage(content=body.message)]}
+    return await _run(state, thread_id, payload, "message", body.stream)
+
+
+@router.post(
+    "/{thread_id}/resume",
+    response_model=RunResult,
+    responses={**RESPONSES, **SSE_OR_JSON},
+)
+async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State) -> Any:
+    """Answer the pending interrupt: ``answer`` for a clarification, ``decision`` for an
+    approval. 409 when nothing is pending."""
+    snapshot = await _snapshot(state, thread_id)
+    if not snapshot.interrupts:
+        raise ApiError(409, f"Thread {thread_id} waits for nothing.", code="no_interrupt")
+    value = snapshot.interrupts[0].value
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if kind == "clarification" and body.answer is None:
+        raise ApiError(
+            422, "The thread asked a question; give an 'answer'.", code="answer_required"
+        )
+    return await _run(state, thread_id, Command(resume=body.resume_value()), "resume", body.stream)
+
+
+async def _run(state: ServerState, thread_id: str, payload: Any, kind: str, stream: bool) -> Any:
+    if stream:
+        return EventSourceResponse(_events(state, thread_id, payload, kind), ping=15)
+    results: list[TurnResult] = []
+    try:
+        async with state.locks.hold(thread_id):
+            async for _ in run_turn(
+                state.graph, thread_id, payload, kind=kind, endpoint=state.endpoint, result=results
+            ):
+                pass
+    except ThreadBusy as busy:
+        raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
+    except Exception as error:
+        raise classify(error, state.settings) from error
+    return JSONResponse(_result(results[0]).model_dump())
+
+
+def _result(result: TurnResult) -> RunResult:
+    return RunResult(
+        thread_id=result.thread_id,
+        run_id=result.run_id,
+        status=result.status,
+        answer=result.answer,
+        interrupt=result.interrupt,
+        intent=result.intent,
+        nodes=result.nodes,
+    )
+
+
+def _event(name: str, data: Any) -> dict[str, str]:
+    return {"event": name, "data": json.dumps(data, ensure_ascii=False, default=str)}
+
+
+async def _events(
+    state: ServerState, thread_id: str, payload: Any, kind: str
+) -> AsyncIterator[dict[str, str]]:
+    run_id = str(uuid.uuid4())
+    yield _event("metadata", {"thread_id": thread_id, "run_id": run_id, "kind": kind})
+    results: list[TurnResult] = []
+    try:
+        async with state.locks.hold(thread_id):
+            async for event in run_turn(
+                state.graph,
+                thread_id,
+                payload,
+                kind=kind,
+                endpoint=state.endpoint,
+                result=results,
+                run_id=run_id,
+            ):
+                yield _event(event.kind, event.data)
+    except ThreadBusy:
+        yield _event("error", error_payload(f"A turn is already running on {thread_id}.", code="busy"))
+        return
+    except Exception as failure:
+        error = classify(failure, state.settings)
+        yield _event("error", error_payload(error.message, type=error.type, code=error.code))
+        return
+    result = _result(results[0])
+    if result.interrupt is not None:
+        yield _event("interrupt", result.interrupt.model_dump())
+    yield _event("end", result.model_dump())
