@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lmsa.cli.local import LocalOption, local_endpoint, local_server
 from lmsa.config import Settings, load_settings
@@ -50,7 +51,8 @@ def run() -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    # Escaped: messages name things like "[local]" that rich would swallow as markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
+import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, ValidationError
 
@@ -110,25 +111,44 @@ async def ainvoke_structured(
     model = await llm.model(role=role, response_format=response_format_for(schema, style))
     model = model.with_config(tags=[TAG_NOSTREAM], run_name=f"structured:{schema.__name__}")
     history = list(messages)
-    reply = await model.ainvoke(history, config=config)
-    try:
-        return parse_reply(schema, reply.content)
-    except (ValidationError, ValueError) as error:
-        first_error = _brief(error)
+    parsed, reply_text, problem = await _attempt(model, history, schema, config)
+    if parsed is not None:
+        return parsed
     history += [
-        AIMessage(content=_text_of(reply.content)),
+        AIMessage(content=reply_text),
         HumanMessage(
             content=(
-                f"That reply is not valid JSON for the {schema.__name__} schema: {first_error}. "
+                f"That reply is not valid JSON for the {schema.__name__} schema: {problem}. "
                 "Reply again with only the corrected JSON object."
             )
         ),
     ]
-    reply = await model.ainvoke(history, config=config)
+    parsed, _, problem = await _attempt(model, history, schema, config)
+    if parsed is not None:
+        return parsed
+    raise StructuredOutputError(schema.__name__, problem)
+
+
+async def _attempt(
+    model: Runnable, history: list[BaseMessage], schema: type[ModelT], config: RunnableConfig | None
+) -> tuple[ModelT | None, str, str]:
+    """One request: the parsed object, or the reply text and what was wrong with it. A reply
+    cut off at the token limit is a bad reply to repair (ask for a shorter one), not a crash."""
     try:
-        return parse_reply(schema, reply.content)
+        reply = await model.ainvoke(history, config=config)
+    except openai.LengthFinishReasonError as error:
+        partial = ""
+        choices = getattr(getattr(error, "completion", None), "choices", None) or []
+        if choices and choices[0].message.content:
+            partial = str(choices[0].message.content)
+        return None, partial, "the reply was cut off at the token limit; keep it much shorter"
+    text = _text_of(reply.content)
+    try:
+        return parse_reply(schema, reply.content), text, ""
     except (ValidationError, ValueError) as error:
-        raise StructuredOutputError(schema.__name__, _brief(error)) from error
+        if getattr(reply, "response_metadata", {}).get("finish_reason") == "length":
+            return None, text, "the reply was cut off at the token limit; keep it much shorter"
+        return None, text, _brief(error)
 
 
 def _brief(error: Exception) -> str:

@@ -30,17 +30,27 @@ IntentName = Literal[
 ]
 
 
+SHORT_TEXT = 400
+"""Length cap for free-text fields of structured replies. A grammar-constrained small model can
+loop inside a JSON string until the token limit; ``maxLength`` in the schema makes the grammar
+close the string instead."""
+
+
 class IntentResult(BaseModel):
     """The intent classifier's verdict. ``reasoning`` comes first so a grammar-constrained model
     thinks before it commits to a label."""
 
-    reasoning: str = Field(description="One short sentence on what the user wants.")
+    reasoning: str = Field(
+        description="One short sentence on what the user wants.", max_length=SHORT_TEXT
+    )
     intent: IntentName
     confidence: float = Field(ge=0.0, le=1.0)
-    entities: list[str] = Field(default_factory=list)
-    language: str = Field(default="en", description="ISO 639-1 code of the user's language.")
+    entities: list[str] = Field(default_factory=list, max_length=12)
+    language: str = Field(
+        default="en", description="ISO 639-1 code of the user's language.", max_length=12
+    )
     needs_clarification: bool = False
-    clarifying_question: str = ""
+    clarifying_question: str = Field(default="", max_length=SHORT_TEXT)
 
 
 def is_unsure(intent: dict[str, Any], context: Context) -> bool:

@@ -17,23 +17,28 @@ from pydantic import BaseModel, Field
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results
+from lmsa.nodes.intent import SHORT_TEXT
 from lmsa.prompts import PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
 from lmsa.state import AssistantState
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
+MAX_STEPS = 12
+
 
 class PlanStep(BaseModel):
-    id: str = Field(description="Short unique id, e.g. 's1'.")
-    tool: str = Field(description="Name of one of the listed tools.")
+    id: str = Field(description="Short unique id, e.g. 's1'.", max_length=40)
+    tool: str = Field(description="Name of one of the listed tools.", max_length=80)
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments for the tool.")
-    purpose: str = ""
-    depends_on: list[str] = Field(default_factory=list)
+    purpose: str = Field(default="", max_length=SHORT_TEXT)
+    depends_on: list[str] = Field(default_factory=list, max_length=MAX_STEPS)
 
 
 class Plan(BaseModel):
-    reasoning: str = Field(description="One short sentence on how to fulfil the request.")
+    reasoning: str = Field(
+        description="One short sentence on how to fulfil the request.", max_length=SHORT_TEXT
+    )
     answer_directly: bool = Field(description="True when no tool is needed.")
-    steps: list[PlanStep] = Field(default_factory=list)
+    steps: list[PlanStep] = Field(default_factory=list, max_length=MAX_STEPS)
 
 
 def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], list[str]]:

@@ -13,14 +13,17 @@ from pydantic import BaseModel, Field
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured
 from lmsa.nodes._common import recent_history, render_results
+from lmsa.nodes.intent import SHORT_TEXT
 from lmsa.prompts import RESULTS_BLOCK, VALIDATE_SYSTEM
 from lmsa.state import AssistantState
 
 
 class Validation(BaseModel):
     complete: bool
-    missing: str = Field(default="", description="What is still missing.")
-    retry_with: str = Field(default="", description="A next step that would fix it.")
+    missing: str = Field(default="", description="What is still missing.", max_length=SHORT_TEXT)
+    retry_with: str = Field(
+        default="", description="A next step that would fix it.", max_length=SHORT_TEXT
+    )
 
 
 def make_validate(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:

@@ -385,6 +385,21 @@ async def test_latency_does_not_serialize_concurrent_requests() -> None:
     assert 0.2 <= elapsed < 1.0
 
 
+async def test_max_concurrency_queues_requests_beyond_the_slots() -> None:
+    async with LMStudioStub({"latency_ms": 100, "echo": True, "max_concurrency": 2}) as stub:
+        llm = _llm(stub)
+        replies = await asyncio.gather(*(llm.ainvoke(f"req {i}") for i in range(6)))
+        peak = stub.peak_in_progress
+
+    assert sorted(str(r.content) for r in replies) == sorted(f"echo: req {i}" for i in range(6))
+    assert peak == 2
+
+
+def test_max_concurrency_must_be_a_positive_int() -> None:
+    with pytest.raises(ScenarioError, match="max_concurrency"):
+        LMStudioStub({"max_concurrency": 0})
+
+
 def test_starts_fast_and_stops_cleanly() -> None:
     started = time.perf_counter()
     stub = LMStudioStub().start()

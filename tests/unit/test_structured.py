@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.constants import TAG_NOSTREAM
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from lmsa.config import Settings
@@ -200,3 +202,41 @@ async def test_ainvoke_structured_is_tagged_nostream(tmp_path: Path) -> None:
         provider, [HumanMessage("q")], Validation, config={"callbacks": [Tags()]}
     )
     assert seen and TAG_NOSTREAM in seen[0]
+
+
+def _cut_off() -> openai.LengthFinishReasonError:
+    completion = ChatCompletion.model_validate(
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "length",
+                    "message": {"role": "assistant", "content": '{"complete": tr'},
+                }
+            ],
+        }
+    )
+    return openai.LengthFinishReasonError(completion=completion)
+
+
+async def test_reply_cut_at_the_token_limit_gets_the_repair_round(tmp_path: Path) -> None:
+    provider, llm = _provider(tmp_path, {"Validation": [_cut_off(), {"complete": True}]})
+
+    verdict = await ainvoke_structured(provider, [HumanMessage("q")], Validation)
+
+    assert verdict.complete is True
+    repair = llm.calls[1]["messages"]
+    assert '{"complete": tr' in str(repair[-2].content)  # the partial reply is shown back
+    assert "cut off at the token limit" in str(repair[-1].content)
+
+
+async def test_reply_cut_twice_is_a_structured_output_error(tmp_path: Path) -> None:
+    provider, llm = _provider(tmp_path, {"Validation": [_cut_off()]})
+
+    with pytest.raises(StructuredOutputError, match="token limit"):
+        await ainvoke_structured(provider, [HumanMessage("q")], Validation)
+    assert len(llm.calls) == 2
