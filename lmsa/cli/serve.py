@@ -28,6 +28,9 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         "access_log": False,
         "proxy_headers": True,
         "timeout_graceful_shutdown": 30,
+        # Longer than a load balancer's idle timeout, so the LB never reuses a connection the
+        # server is closing (uvicorn's default of 5 s races with busy clients).
+        "timeout_keep_alive": 75,
     }
     if settings.server_workers <= 1:
         from lmsa.server.app import create_app

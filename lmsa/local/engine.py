@@ -35,7 +35,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -261,6 +261,9 @@ def build_prediction(body: Mapping[str, Any], default_max_tokens: int | None) ->
         kwargs["grammar"] = grammar_for(
             None if schema is None else json.dumps(schema, sort_keys=True)
         )
+        # llama-cpp-python's default repeat penalty (1.1) punishes the quotes, commas and colons
+        # JSON is made of, pushing a small model to never close a string.
+        kwargs.setdefault("repeat_penalty", 1.0)
     options = body.get("stream_options")
     include_usage = bool(isinstance(options, Mapping) and options.get("include_usage"))
     return Prediction(normalise_messages(messages), kwargs, include_usage)
@@ -368,14 +371,14 @@ class LlamaEngine:
             text_parts: list[str] = []
             finish_reason: str | None = None
             first: float | None = None
-            chunks = self._llama.create_chat_completion(
+            chunks: Any = self._llama.create_chat_completion(
                 messages=prediction.messages,  # type: ignore[arg-type]
                 stream=True,
                 **prediction.kwargs,
             )
             try:
-                for chunk in chunks:  # type: ignore[union-attr]
-                    choice = chunk["choices"][0]
+                for chunk in chunks:
+                    choice: dict[str, Any] = chunk["choices"][0]
                     delta = choice.get("delta") or {}
                     piece = delta.get("content")
                     if piece:
@@ -421,7 +424,7 @@ class LlamaEngine:
         stats = await asyncio.to_thread(self._run, prediction, emit, threading.Event())
         return "".join(parts), (finish[0] if finish else "stop"), stats
 
-    async def stream(self, prediction: Prediction) -> AsyncIterator[tuple[str | None, Any]]:
+    async def stream(self, prediction: Prediction) -> AsyncGenerator[tuple[str | None, Any]]:
         """Yields ``(piece, None)`` per text chunk, then ``(None, finish_reason)`` and finally
         ``(None, stats)``; stops the prediction if the consumer goes away."""
         loop = asyncio.get_running_loop()

@@ -55,6 +55,8 @@ class ContextFilter(logging.Filter):
             record.thread_id = THREAD_ID.get() or graph_thread
         if getattr(record, "node", None) is None:
             record.node = node
+        if hasattr(record, "color_message"):  # uvicorn's ANSI-coloured duplicate of the message
+            del record.color_message
         return True
 
 
@@ -91,9 +93,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 
 
 @contextmanager
-def log_context(
-    *, request_id: str | None = None, thread_id: str | None = None
-) -> Iterator[None]:
+def log_context(*, request_id: str | None = None, thread_id: str | None = None) -> Iterator[None]:
     """Sets the ids for everything logged inside the block (and tasks started from it)."""
     tokens: list[tuple[ContextVar[str | None], Any]] = []
     if request_id is not None:

@@ -7,10 +7,11 @@ itself, which would end up in Redis and logs), or the client address when auth i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import inspect
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -18,7 +19,6 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from lmsa.config import Settings
-from lmsa.observability.metrics import RATE_LIMITED
 from lmsa.server.errors import ApiError
 from lmsa.server.middleware import client_address
 
@@ -27,8 +27,8 @@ log = logging.getLogger("lmsa.server")
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer <LMSA_API_KEYS>")
 header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
-RateCheck = Callable[[str], Awaitable[float | None]]
-"""``await check(key)`` -> None when allowed, else seconds until a retry may succeed."""
+RateCheck = Callable[[str, str], Awaitable[tuple[float, str] | None]]
+"""``await check(key, scope)`` -> None when allowed, else (retry-after seconds, message)."""
 
 
 def key_digest(key: str) -> str:
@@ -69,30 +69,28 @@ def make_authenticator(settings: Settings) -> Callable[..., Awaitable[str | None
 
 
 def make_rate_check(settings: Settings) -> RateCheck | None:
-    """The security layer's limiter as an async check, or None when it is not available.
+    """The security layer's limiter as an async check, or None when rate limiting is off.
 
     This is the single hook between the API and :mod:`lmsa.security`'s
-    ``RateLimiter.from_settings(settings).hit(key) -> decision(allowed, retry_after_s)``.
+    ``RateLimiter.from_settings(settings).hit(key, scope=...)``. With Redis storage (shared by
+    every instance) the limiter's blocking calls run in a worker thread so a slow Redis never
+    stalls the event loop; in-memory counting is cheaper than the thread hop.
     """
-    try:
-        from lmsa.security import RateLimiter  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from lmsa.security.ratelimit import RateLimiter  # type: ignore[no-redef]
-        except ImportError:
-            log.info("no rate limiter in lmsa.security; per-key rate limits are off")
-            return None
+    from lmsa.security.ratelimit import RateLimiter
+
     limiter = RateLimiter.from_settings(settings)
     if limiter is None:
         return None
+    in_memory = type(limiter.storage).__name__.lower().startswith("memory")
 
-    async def check(key: str) -> float | None:
-        decision = limiter.hit(key)
-        if inspect.isawaitable(decision):
-            decision = await decision
-        if getattr(decision, "allowed", True):
+    async def check(key: str, scope: str) -> tuple[float, str] | None:
+        if in_memory:
+            decision = limiter.hit(key, scope=scope)
+        else:
+            decision = await asyncio.to_thread(limiter.hit, key, scope=scope)
+        if decision.allowed:
             return None
-        return float(getattr(decision, "retry_after_s", 1.0) or 1.0)
+        return decision.retry_after_s, decision.message()
 
     return check
 
@@ -104,16 +102,15 @@ def make_rate_limiter_dep(check: RateCheck | None) -> Callable[..., Awaitable[No
         identity = getattr(request.state, "identity", None)
         scope = "api_key" if identity else "client"
         key = f"{scope}:{identity or client_address(request.scope)}"
-        retry_after = await check(key)
-        if retry_after is not None:
-            RATE_LIMITED.labels(scope=scope).inc()
-            seconds = max(1, int(retry_after + 0.999))
+        refused = await check(key, scope)
+        if refused is not None:
+            retry_after, message = refused
             raise ApiError(
                 429,
-                f"Rate limit exceeded; retry in {seconds} s.",
+                message,
                 type="rate_limit_error",
                 code="rate_limited",
-                headers={"Retry-After": str(seconds)},
+                headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
             )
 
     return rate_limit

@@ -41,7 +41,7 @@ class ServerState:
 
     settings: Settings
     services: Services
-    graph: CompiledStateGraph
+    graph: CompiledStateGraph[Any, Any, Any, Any]
     checkpointer: BaseCheckpointSaver
     locks: ThreadLocks = field(default_factory=ThreadLocks)
     started: float = field(default_factory=time.time)
@@ -97,8 +97,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
-    from lmsa.server import ops, threads
     from lmsa.server import openai as openai_routes
+    from lmsa.server import ops, threads
 
     guarded: list[Any] = []
     if settings.api_keys:

@@ -11,7 +11,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +22,7 @@ log = logging.getLogger(ACCESS_LOGGER)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNTIMED = {"/metrics", "/health"}
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -67,6 +67,7 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
+            method = method if method in _METHODS else "OTHER"  # bounded label values
             HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
             if template not in _UNTIMED:
                 HTTP_LATENCY.labels(method=method, route=template).observe(seconds)
@@ -151,7 +152,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-def client_address(scope: dict[str, Any]) -> str:
+def client_address(scope: Scope) -> str:
     """The peer address; uvicorn's ``--proxy-headers`` already replaced it with the
     ``X-Forwarded-For`` client when the peer is a trusted proxy (``FORWARDED_ALLOW_IPS``)."""
     client = scope.get("client")

@@ -31,8 +31,8 @@ from lmsa.server.runner import (
     thread_config,
 )
 from lmsa.server.schemas import (
-    SSE_EVENT_SCHEMA,
     ASSISTANT_MODEL_ID,
+    SSE_EVENT_SCHEMA,
     THREAD_ID_PATTERN,
     AssistantMessage,
     ChatCompletion,
@@ -144,7 +144,13 @@ async def chat_completions(
     try:
         async with state.locks.hold(thread_id):
             async for _ in run_turn(
-                state.graph, thread_id, payload, kind=kind, endpoint=state.endpoint, result=results
+                state.graph,
+                thread_id,
+                payload,
+                kind=kind,
+                endpoint=state.endpoint,
+                result=results,
+                stream_tokens=False,
             ):
                 pass
     except ThreadBusy as busy:

@@ -54,23 +54,34 @@ async def ready(state: State) -> JSONResponse:
 
 
 async def _check_llm(state: ServerState) -> CheckResult:
+    """Ready when at least one configured endpoint answers with a usable model (the router
+    falls back to it); the detail names every endpoint that does not."""
+    from lmsa.llm.endpoints import build_endpoints
     from lmsa.llm.models import probe_endpoint
 
     settings = state.settings
     if getattr(state.services.llm, "_custom", None) is not None:
         return CheckResult(ok=True, detail="host-supplied chat model")
-    probe = await probe_endpoint(settings.base_url, settings.api_key, settings.connect_timeout)
-    ENDPOINT_HEALTHY.labels(endpoint=settings.base_url).set(1 if probe.reachable else 0)
-    if not probe.reachable:
-        return CheckResult(ok=False, detail=f"{settings.base_url} unreachable ({probe.error})")
-    available = probe.loaded if probe.loaded is not None else probe.models
-    if not available:
-        return CheckResult(ok=False, detail=f"{settings.base_url} has no model loaded")
-    if settings.model and probe.loaded is not None and settings.model not in probe.loaded:
-        return CheckResult(
-            ok=False, detail=f"{settings.base_url} has not loaded LMSA_MODEL={settings.model}"
-        )
-    return CheckResult(ok=True, detail=f"{settings.base_url} serves {', '.join(available)}")
+    endpoints = build_endpoints(settings)
+    probes = await asyncio.gather(
+        *(probe_endpoint(e.base_url, e.api_key, settings.connect_timeout) for e in endpoints)
+    )
+    good: list[str] = []
+    problems: list[str] = []
+    for endpoint, probe in zip(endpoints, probes, strict=True):
+        ENDPOINT_HEALTHY.labels(endpoint=endpoint.name).set(1 if probe.reachable else 0)
+        available = probe.loaded if probe.loaded is not None else probe.models
+        if not probe.reachable:
+            problems.append(f"{endpoint.base_url} unreachable ({probe.error})")
+        elif not available:
+            problems.append(f"{endpoint.base_url} has no model loaded")
+        elif endpoint.model and probe.loaded is not None and endpoint.model not in probe.loaded:
+            problems.append(f"{endpoint.base_url} has not loaded {endpoint.model}")
+        else:
+            good.append(f"{endpoint.base_url} serves {', '.join(available)}")
+    if good:
+        return CheckResult(ok=True, detail="; ".join(good + problems))
+    return CheckResult(ok=False, detail="; ".join(problems))
 
 
 async def _check_store(state: ServerState) -> CheckResult:

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StreamMode
 
 from lmsa.observability.logging import REQUEST_ID
 from lmsa.observability.tracing import run_metadata, trace_turn
@@ -59,9 +60,7 @@ class ThreadLocks:
     fork its history. Across instances the load balancer's ordering is relied on."""
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
@@ -91,9 +90,14 @@ async def run_turn(
     endpoint: str | None,
     result: list[TurnResult],
     run_id: str | None = None,
+    stream_tokens: bool = True,
 ) -> AsyncIterator[TurnEvent]:
     """Yields token and node events; on success appends the :class:`TurnResult` to ``result``
-    (an async generator cannot return a value)."""
+    (an async generator cannot return a value).
+
+    ``stream_tokens=False`` (a client that wants the whole answer at once) leaves out the
+    ``messages`` stream mode: with it LangGraph makes every LLM call stream, and parsing a
+    stream chunk by chunk costs several times the CPU of one response body."""
     run_id = run_id or str(uuid.uuid4())
     timer = TurnTimer(thread_id=thread_id, kind=kind)
     config = thread_config(thread_id)
@@ -107,14 +111,15 @@ async def run_turn(
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     try:
         async with trace_turn("lmsa turn", metadata=dict(config["metadata"])) as trace:
-            async for mode, chunk in graph.astream(
-                payload, config, stream_mode=["messages", "tasks"]
-            ):
+            modes: list[StreamMode] = ["messages", "tasks"] if stream_tokens else ["tasks"]
+            async for mode, chunk in graph.astream(payload, config, stream_mode=modes):
                 if mode == "tasks":
                     timer.on_task(chunk)
                     if isinstance(chunk, dict) and "result" in chunk:
                         name = str(chunk.get("name"))
                         update = chunk.get("result") or {}
+                        if not stream_tokens and isinstance(update, dict):
+                            _add_usage(usage, update.get("messages") or [])
                         if name == "classify_intent" and isinstance(update, dict):
                             intent = (update.get("intent") or {}).get("intent") or intent
                             trace.set_intent(intent)
@@ -172,6 +177,14 @@ async def run_turn(
             streamed=streamed,
         )
     )
+
+
+def _add_usage(usage: dict[str, int], messages: list[Any]) -> None:
+    for message in messages:
+        metadata = getattr(message, "usage_metadata", None)
+        if metadata:
+            usage["prompt_tokens"] += metadata.get("input_tokens", 0)
+            usage["completion_tokens"] += metadata.get("output_tokens", 0)
 
 
 def question_text(interrupt: InterruptInfo) -> str:

@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ThreadId = Annotated[str, StringConstraints(pattern=THREAD_ID_PATTERN, max_length=128)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=1_000_000, pattern=r"\S")]
+NON_BLANK = r"[^\s\x1c-\x1f]"
+"""At least one non-blank character. ``\x1c-\x1f`` are spelled out because Python's ``\\s``
+counts them as whitespace and the Rust engine pydantic validates with does not; so clients that
+check the OpenAPI pattern with either engine agree with the server."""
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100_000, pattern=NON_BLANK)]
 """Text with at least one non-blank character (the pattern puts that rule in the OpenAPI)."""
 STRICT = ConfigDict(strict=True, extra="forbid")
 """Request bodies: a JSON ``0`` is not ``false`` and unknown fields are mistakes."""
@@ -88,7 +92,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = LENIENT
 
     model: str | None = Field(default=None, max_length=256)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=10_000)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=2_000)
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: ThreadId | None = Field(default=None, description="Thread id when no X-Thread-Id.")

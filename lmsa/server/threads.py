@@ -50,7 +50,7 @@ router = APIRouter(prefix="/v1/threads", tags=["threads"])
 State = Annotated[ServerState, Depends(server_state)]
 ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN, max_length=128)]
 RESPONSES = {**ERROR_RESPONSES, **THREAD_RESPONSES}
-SSE_OR_JSON = {
+SSE_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         "description": "RunResult, or Server-Sent Events when `stream` is true.",
@@ -199,7 +199,13 @@ async def _run(state: ServerState, thread_id: str, payload: Any, kind: str, stre
     try:
         async with state.locks.hold(thread_id):
             async for _ in run_turn(
-                state.graph, thread_id, payload, kind=kind, endpoint=state.endpoint, result=results
+                state.graph,
+                thread_id,
+                payload,
+                kind=kind,
+                endpoint=state.endpoint,
+                result=results,
+                stream_tokens=False,
             ):
                 pass
     except ThreadBusy as busy:
@@ -244,7 +250,9 @@ async def _events(
             ):
                 yield _event(event.kind, event.data)
     except ThreadBusy:
-        yield _event("error", error_payload(f"A turn is already running on {thread_id}.", code="busy"))
+        yield _event(
+            "error", error_payload(f"A turn is already running on {thread_id}.", code="busy")
+        )
         return
     except Exception as failure:
         error = classify(failure, state.settings)

@@ -20,6 +20,8 @@ Replies come from a *scenario*::
         "loaded": True,               # False -> chat completions fail with "No models loaded"
         "context_length": 8192,
         "latency_ms": 0,              # added to every scripted chat completion
+        "max_concurrency": None,      # N: at most N completions in progress (like LM Studio's
+                                      # parallel slots); later requests wait for a free slot
         "echo": False,                # unmatched plain-text requests -> "echo: <last user text>"
         "text": ["Hello there!", {"status": 500}, "second"],
         "IntentResult": [{"intent": "chat"}],   # keyed by response_format.json_schema.name
@@ -120,7 +122,7 @@ REPLY_OPTION_KEYS = frozenset(
     }
 )
 SCENARIO_OPTION_KEYS = frozenset(
-    {"model", "loaded", "context_length", "latency_ms", "echo", "replies"}
+    {"model", "loaded", "context_length", "latency_ms", "echo", "replies", "max_concurrency"}
 )
 
 _MAX_HEAD_BYTES = 1 << 20
@@ -234,6 +236,7 @@ class Scenario:
     context_length: int = DEFAULT_CONTEXT_LENGTH
     latency_ms: float = 0
     echo: bool = False
+    max_concurrency: int | None = None
     queues: Mapping[str, tuple[Reply, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -265,9 +268,18 @@ class Scenario:
             loaded=bool(raw.get("loaded", True)),
             context_length=int(raw.get("context_length", DEFAULT_CONTEXT_LENGTH)),
             latency_ms=float(raw.get("latency_ms", 0)),
+            max_concurrency=_positive_int_or_none(raw.get("max_concurrency")),
             echo=bool(raw.get("echo", False)),
             queues=queues,
         )
+
+
+def _positive_int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ScenarioError(f"'max_concurrency' must be an int >= 1, got {value!r}")
+    return value
 
 
 class RecordedRequest(NamedTuple):
@@ -678,6 +690,19 @@ class StubServer:
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots: tuple[int, asyncio.Semaphore] | None = None
+        self.peak_in_progress = 0
+        self._in_progress = 0
+
+    def _slot(self, scenario: Scenario) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A completion slot when the scenario limits concurrency (the semaphore is made on the
+        server's loop, and anew when the limit changes)."""
+        limit = scenario.max_concurrency
+        if limit is None:
+            return contextlib.nullcontext()
+        if self._slots is None or self._slots[0] != limit:
+            self._slots = (limit, asyncio.Semaphore(limit))
+        return self._slots[1]
 
     @property
     def base_url(self) -> str:
@@ -791,6 +816,7 @@ class StubServer:
             payload = {
                 "requests": [r._asdict() for r in self.state.requests()],
                 "counts": self.state.counts(),
+                "peak_in_progress": self.peak_in_progress,
             }
             await conn.send_json(200, payload, keep_alive=keep_alive)
         elif route == ("POST", "/_stub/reset"):
@@ -859,6 +885,17 @@ class StubServer:
             )
             reply = Reply(content=f"echo: {last_user}")
 
+        async with self._slot(scenario):
+            self._in_progress += 1
+            self.peak_in_progress = max(self.peak_in_progress, self._in_progress)
+            try:
+                await self._reply(scenario, reply, body, conn, keep_alive)
+            finally:
+                self._in_progress -= 1
+
+    async def _reply(
+        self, scenario: Scenario, reply: Reply, body: Any, conn: _Connection, keep_alive: bool
+    ) -> None:
         delay = (scenario.latency_ms + reply.delay_ms) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
@@ -1032,6 +1069,11 @@ class LMStudioStub:
         """Number of requests received per path."""
         return self._server.state.counts()
 
+    @property
+    def peak_in_progress(self) -> int:
+        """Most chat completions that were in progress at once."""
+        return self._server.peak_in_progress
+
     def count(self, path: str = CHAT_PATH) -> int:
         return self.counts.get(path, 0)
 
@@ -1062,6 +1104,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (default: echo)")
     parser.add_argument("--latency-ms", type=float, help="override the scenario's latency_ms")
     parser.add_argument(
+        "--max-concurrency", type=int, help="completions in progress at once (parallel slots)"
+    )
+    parser.add_argument(
         "--no-models-loaded", action="store_true", help="report the model as not loaded"
     )
     return parser.parse_args(argv)
@@ -1088,6 +1133,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = json.loads(args.scenario.read_text(encoding="utf-8"))
     if args.latency_ms is not None:
         raw["latency_ms"] = args.latency_ms
+    if args.max_concurrency is not None:
+        raw["max_concurrency"] = args.max_concurrency
     if args.no_models_loaded:
         raw["loaded"] = False
     try:

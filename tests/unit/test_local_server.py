@@ -174,3 +174,16 @@ def test_local_endpoint_disabled_leaves_settings_alone() -> None:
     settings = Settings()
     with local_endpoint(settings, enabled=False) as used:
         assert used is settings
+
+
+def test_json_requests_get_a_grammar_and_no_repeat_penalty() -> None:
+    pytest.importorskip("llama_cpp", reason="grammars need the [local] extra")
+    body: dict[str, Any] = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "X", "schema": SCHEMA}},
+    }
+    prediction = build_prediction(body, None)
+    assert prediction.kwargs["grammar"] is build_prediction(body, None).kwargs["grammar"]  # cached
+    assert prediction.kwargs["repeat_penalty"] == 1.0
+    assert build_prediction({**body, "repeat_penalty": 1.3}, None).kwargs["repeat_penalty"] == 1.3
+    assert "repeat_penalty" not in build_prediction({"messages": body["messages"]}, None).kwargs

@@ -1,0 +1,566 @@
+"""The HTTP API as clients use it: ``lmsa serve`` in a subprocess on a loopback port, talking
+real HTTP to the scripted LM Studio stub, driven by httpx and by the official openai SDK.
+
+Assertions are on status codes, bodies, headers, what the stub was asked, the process's
+``/metrics`` and its JSON log lines; never on lmsa internals.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import base_env, closed_port, lmsa_command
+from tests.integration.test_cli import COMPLETE, body_text, intent, plan, queue_of, step
+from tests.stubs.lmstudio import LMStudioStub
+
+pytestmark = pytest.mark.integration
+
+START_TIMEOUT = 60.0
+
+
+class ServerProcess:
+    """``lmsa serve`` on a free loopback port; stderr (the JSON log) goes to a file."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, cwd: Path) -> None:
+        self.port = closed_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            env=dict(env),
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lmsa serve exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"lmsa serve did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        records = []
+        for line in self.log().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                records.append(json.loads(line))
+        return records
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._log.close()
+
+
+def server_env(stub: LMStudioStub | None, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir(exist_ok=True)
+    (workspace / "notes.txt").write_text("The launch code is PINEAPPLE-42.\n", encoding="utf-8")
+    base_url = stub.base_url if stub else f"http://127.0.0.1:{closed_port()}/v1"
+    env = base_env(
+        LMSA_BASE_URL=base_url,
+        LMSA_CHECKPOINTER="sqlite",
+        LMSA_DATA_DIR=str(tmp_path / "data"),
+        LMSA_WORKSPACE=str(workspace),
+        LMSA_READY_CACHE_SECONDS="0",
+        LMSA_RATE_LIMIT="",
+        LMSA_LLM_CACHE="false",
+    )
+    env.update(overrides)
+    return env
+
+
+def start_server(env: Mapping[str, str], tmp_path: Path, name: str = "server") -> ServerProcess:
+    cwd = tmp_path / f"{name}-cwd"
+    cwd.mkdir(exist_ok=True)
+    return ServerProcess(env, tmp_path / f"{name}.log", cwd)
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in a Prometheus exposition (0 when absent)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        metric, _, value = line.rpartition(" ")
+        if metric.split("{")[0] != name:
+            continue
+        if all(f'{key}="{val}"' in metric for key, val in labels.items()):
+            total += float(value)
+    return total
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, str]]:
+    """(event name, data) pairs of a Server-Sent Events body ("message" when unnamed)."""
+    events = []
+    for block in response.text.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data.append(line[len("data:") :].strip())
+        if data:
+            events.append((name, "\n".join(data)))
+    return events
+
+
+CHAT = {"IntentResult": [intent("conversation")], "echo": True}
+CLARIFY = {
+    "IntentResult": [
+        intent("file_operation", 0.3, question="Which file should I summarise?"),
+        intent("file_operation", entities=("notes.txt",)),
+    ],
+    "Plan": [plan(step("s1", "read_file", path="notes.txt"))],
+    "Validation": [COMPLETE],
+    "text": ["Summary: it holds the launch code."],
+}
+
+
+@pytest.fixture
+def server(stub: LMStudioStub, tmp_path: Path) -> Iterator[ServerProcess]:
+    stub.set_scenario(CHAT)
+    running = start_server(server_env(stub, tmp_path), tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        yield http
+
+
+# ---- operations -----------------------------------------------------------------------------
+
+
+def test_health_ready_and_metrics(client: httpx.Client, stub: LMStudioStub) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+    ready = client.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
+    assert "test-model" in ready.json()["checks"]["llm"]["detail"]
+
+    stub.set_scenario({**CHAT, "loaded": False})
+    not_ready = client.get("/ready")
+    assert not_ready.status_code == 503
+    assert any("no model loaded" in reason for reason in not_ready.json()["reasons"])
+
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert metric_value(metrics.text, "lmsa_http_requests_total", route="/ready", status="503") == 1
+
+
+def test_ready_names_an_unreachable_llm(tmp_path: Path) -> None:
+    running = start_server(server_env(None, tmp_path), tmp_path)
+    try:
+        ready = httpx.get(f"{running.url}/ready", timeout=30)
+    finally:
+        running.stop()
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["checks"]["checkpointer"]["ok"] is True
+    assert body["checks"]["llm"]["ok"] is False
+    assert "unreachable" in body["reasons"][0]
+
+
+def test_openapi_and_docs_are_served(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/chat/completions", "/v1/models", "/v1/threads/{thread_id}/resume"} <= set(
+        spec["paths"]
+    )
+    assert client.get("/docs").status_code == 200
+
+
+# ---- OpenAI compatibility -------------------------------------------------------------------
+
+
+def test_openai_sdk_chat_keeps_the_thread(server: ServerProcess, stub: LMStudioStub) -> None:
+    import openai
+
+    sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+    models = sdk.models.list()
+    assert [m.id for m in models.data] == ["lmsa"]
+
+    headers = {"X-Thread-Id": "sdk-thread-1"}
+    first = sdk.chat.completions.create(
+        model="lmsa",
+        messages=[{"role": "user", "content": "my name is Ada"}],
+        extra_headers=headers,
+    )
+    assert first.choices[0].message.content == "echo: my name is Ada"
+    assert first.model_extra is not None
+    assert first.model_extra["lmsa"]["thread_id"] == "sdk-thread-1"
+    assert first.model_extra["lmsa"]["status"] == "completed"
+
+    stub.reset()
+    second = sdk.chat.completions.create(
+        model="lmsa",
+        messages=[
+            {"role": "user", "content": "my name is Ada"},
+            {"role": "assistant", "content": "echo: my name is Ada"},
+            {"role": "user", "content": "what is my name?"},
+        ],
+        extra_headers=headers,
+    )
+    assert second.choices[0].message.content == "echo: what is my name?"
+    answer_prompt = [b for b in stub.chat_requests() if queue_of(b) == "text"][-1]
+    # The thread's own history (from the checkpointer) reaches the model exactly once.
+    assert body_text(answer_prompt).count('"content": "my name is Ada"') == 1
+
+    stream = sdk.chat.completions.create(
+        model="lmsa",
+        messages=[{"role": "user", "content": "stream this please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers=headers,
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "echo: stream this please"
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_openai_clarification_round_trip(client: httpx.Client, stub: LMStudioStub) -> None:
+    stub.set_scenario(CLARIFY)
+    headers = {"X-Thread-Id": "clarify-1"}
+    asked = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "summarise the file"}]},
+        headers=headers,
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["choices"][0]["message"]["content"] == "Which file should I summarise?"
+    assert asked.json()["lmsa"]["status"] == "interrupted"
+    assert asked.json()["lmsa"]["interrupt"]["value"]["kind"] == "clarification"
+
+    answered = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "the notes.txt one"}]},
+        headers=headers,
+    )
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["choices"][0]["message"]["content"] == (
+        "Summary: it holds the launch code."
+    )
+    final_prompt = [b for b in stub.chat_requests() if queue_of(b) == "text"][-1]
+    assert "PINEAPPLE-42" in body_text(final_prompt)
+    assert "the notes.txt one" in body_text(final_prompt)
+
+
+def test_stateless_chat_seeds_a_fresh_thread(client: httpx.Client, stub: LMStudioStub) -> None:
+    reply = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "anything",
+            "temperature": 0.1,
+            "messages": [
+                {"role": "system", "content": "You are a pirate."},
+                {"role": "user", "content": "earlier question"},
+                {"role": "assistant", "content": "earlier answer"},
+                {"role": "user", "content": [{"type": "text", "text": "and now?"}]},
+            ],
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    thread_id = reply.headers["x-thread-id"]
+    assert reply.json()["lmsa"]["thread_id"] == thread_id
+    prompt = body_text([b for b in stub.chat_requests() if queue_of(b) == "text"][-1])
+    assert "earlier question" in prompt and "earlier answer" in prompt
+    assert "pirate" not in prompt
+    state = client.get(f"/v1/threads/{thread_id}").json()
+    assert [m["type"] for m in state["messages"]] == ["human", "ai", "human", "ai"]
+
+
+# ---- threads and runs -----------------------------------------------------------------------
+
+
+def test_thread_lifecycle(client: httpx.Client) -> None:
+    created = client.post("/v1/threads", json={"thread_id": "life-1"})
+    assert created.status_code == 201, created.text
+    assert client.post("/v1/threads", json={"thread_id": "life-1"}).status_code == 409
+    generated = client.post("/v1/threads")
+    assert generated.status_code == 201 and generated.json()["thread_id"]
+
+    run = client.post("/v1/threads/life-1/runs", json={"message": "hello"})
+    assert run.status_code == 200, run.text
+    assert run.json()["status"] == "completed"
+    assert run.json()["answer"] == "echo: hello"
+    assert run.json()["intent"] == "conversation"
+    assert set(run.json()["nodes"]) == {"guard", "classify_intent", "respond"}
+
+    state = client.get("/v1/threads/life-1").json()
+    assert state["status"] == "idle"
+    assert [m["content"] for m in state["messages"]] == ["hello", "echo: hello"]
+    history = client.get("/v1/threads/life-1/history", params={"limit": 3}).json()
+    assert len(history["checkpoints"]) == 3
+    assert history["checkpoints"][0]["messages"] == 2
+
+    assert client.delete("/v1/threads/life-1").status_code == 204
+    gone = client.get("/v1/threads/life-1")
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "thread_not_found"
+
+
+def test_run_streams_tokens_and_node_updates(client: httpx.Client) -> None:
+    client.post("/v1/threads", json={"thread_id": "stream-1"})
+    response = client.post(
+        "/v1/threads/stream-1/runs", json={"message": "tell me a story", "stream": True}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "metadata" and names[-1] == "end"
+    nodes = [json.loads(data)["node"] for name, data in events if name == "node"]
+    assert nodes == ["guard", "classify_intent", "respond"]
+    tokens = [json.loads(data)["text"] for name, data in events if name == "token"]
+    assert len(tokens) > 1 and "".join(tokens) == "echo: tell me a story"
+    # Tokens arrive before the respond node reports it finished.
+    assert names.index("token") < len(names) - 2
+    end = json.loads(events[-1][1])
+    assert end["answer"] == "echo: tell me a story"
+
+
+def test_resume_a_clarification(client: httpx.Client, stub: LMStudioStub) -> None:
+    stub.set_scenario(CLARIFY)
+    client.post("/v1/threads", json={"thread_id": "resume-1"})
+    asked = client.post("/v1/threads/resume-1/runs", json={"message": "summarise the file"})
+    assert asked.json()["status"] == "interrupted"
+    assert asked.json()["interrupt"]["value"]["question"] == "Which file should I summarise?"
+    assert client.get("/v1/threads/resume-1").json()["status"] == "interrupted"
+
+    blocked = client.post("/v1/threads/resume-1/runs", json={"message": "something else"})
+    assert blocked.status_code == 409
+    assert blocked.json()["error"]["code"] == "interrupt_pending"
+    wrong_kind = client.post("/v1/threads/resume-1/resume", json={"decision": "approve"})
+    assert wrong_kind.status_code == 422
+
+    resumed = client.post(
+        "/v1/threads/resume-1/resume", json={"answer": "the notes.txt one", "stream": True}
+    )
+    events = sse_events(resumed)
+    end = json.loads(events[-1][1])
+    assert events[-1][0] == "end", events
+    assert end["status"] == "completed"
+    assert end["answer"] == "Summary: it holds the launch code."
+    again = client.post("/v1/threads/resume-1/resume", json={"answer": "more"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "no_interrupt"
+
+
+# ---- client mistakes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/v1/chat/completions", b"{not json", 400),
+        ("POST", "/v1/chat/completions", b'{"messages": "hi"}', 422),
+        ("POST", "/v1/chat/completions", b'{"messages": []}', 422),
+        ("POST", "/v1/chat/completions", b'{"messages": [{"role": "user", "content": " "}]}', 422),
+        (
+            "POST",
+            "/v1/chat/completions",
+            b'{"messages": [{"role": "wizard", "content": "x"}]}',
+            422,
+        ),
+        ("POST", "/v1/chat/completions", b'{"messages": [{"role": "user"}], "stream": 1}', 422),
+        ("POST", "/v1/threads/ghost/runs", b'{"message": "hi"}', 404),
+        ("POST", "/v1/threads/ghost/resume", b'{"answer": "hi"}', 404),
+        ("GET", "/v1/threads/ghost/history", b"", 404),
+        ("DELETE", "/v1/threads/ghost", b"", 404),
+        ("POST", "/v1/threads/bad%20id/runs", b'{"message": "hi"}', 422),
+        ("POST", "/v1/threads", b'{"thread_id": 7}', 422),
+        ("POST", "/v1/threads", b'{"unknown": true}', 422),
+        ("GET", "/v1/threads/ghost/history?limit=0", b"", 422),
+        ("GET", "/v1/nowhere", b"", 404),
+        ("PUT", "/v1/chat/completions", b"{}", 405),
+    ],
+)
+def test_client_mistakes_get_a_4xx_json_error(
+    client: httpx.Client, method: str, path: str, body: bytes, status: int
+) -> None:
+    response = client.request(
+        method, path, content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"] and error["type"]
+
+
+def test_oversize_bodies_are_refused(stub: LMStudioStub, tmp_path: Path) -> None:
+    stub.set_scenario(CHAT)
+    running = start_server(server_env(stub, tmp_path, LMSA_MAX_BODY_BYTES="2048"), tmp_path)
+    big = json.dumps({"messages": [{"role": "user", "content": "x" * 5000}]}).encode()
+    try:
+        declared = httpx.post(f"{running.url}/v1/chat/completions", content=big)
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the limit must still hold
+            for start in range(0, len(big), 1000):
+                yield big[start : start + 1000]
+
+        streamed = httpx.post(f"{running.url}/v1/chat/completions", content=chunked())
+        small = httpx.post(
+            f"{running.url}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "fits"}]},
+            timeout=30,
+        )
+    finally:
+        running.stop()
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "body_too_large"
+    assert small.status_code == 200
+    assert stub.count() == 2  # only the small request reached the model (intent + answer)
+
+
+def test_llm_down_mid_conversation_is_a_503_with_a_sentence(
+    client: httpx.Client, stub: LMStudioStub
+) -> None:
+    warm = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert warm.status_code == 200
+    stub.set_scenario({**CHAT, "loaded": False})
+    response = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi again"}]}
+    )
+    assert response.status_code == 503, response.text
+    assert "no model loaded" in response.json()["error"]["message"]
+    streamed = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "and now"}], "stream": True},
+    )
+    events = [data for _, data in sse_events(streamed)]
+    assert "no model loaded" in json.loads(events[-1])["error"]["message"]
+    metrics = client.get("/metrics").text
+    assert metric_value(metrics, "lmsa_graph_turns_total", outcome="error") == 2
+
+
+# ---- auth and observability -----------------------------------------------------------------
+
+
+def test_api_keys_guard_the_api_but_not_operations(stub: LMStudioStub, tmp_path: Path) -> None:
+    stub.set_scenario(CHAT)
+    running = start_server(server_env(stub, tmp_path, LMSA_API_KEYS="k-one, k-two"), tmp_path)
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    url = f"{running.url}/v1/chat/completions"
+    try:
+        missing = httpx.post(url, json=body)
+        wrong = httpx.post(url, json=body, headers={"Authorization": "Bearer nope"})
+        bearer = httpx.post(url, json=body, headers={"Authorization": "Bearer k-two"}, timeout=30)
+        header = httpx.post(url, json=body, headers={"X-API-Key": "k-one"}, timeout=30)
+        health = httpx.get(f"{running.url}/health")
+        metrics = httpx.get(f"{running.url}/metrics")
+    finally:
+        running.stop()
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "missing_api_key"
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+    assert bearer.status_code == 200 and header.status_code == 200
+    assert health.status_code == 200 and metrics.status_code == 200
+    assert "k-one" not in running.log() and "k-two" not in running.log()
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(
+    stub: LMStudioStub, tmp_path: Path
+) -> None:
+    stub.set_scenario(CHAT)
+    env = server_env(stub, tmp_path, LMSA_API_KEYS="a-key,b-key", LMSA_RATE_LIMIT="2/minute")
+    running = start_server(env, tmp_path)
+    url = f"{running.url}/v1/models"
+    try:
+        a = [httpx.get(url, headers={"X-API-Key": "a-key"}).status_code for _ in range(3)]
+        b = httpx.get(url, headers={"X-API-Key": "b-key"})
+        refused = httpx.get(url, headers={"X-API-Key": "a-key"})
+        metrics = httpx.get(f"{running.url}/metrics").text
+    finally:
+        running.stop()
+    assert a == [200, 200, 429]
+    assert b.status_code == 200  # limits are per key
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert metric_value(metrics, "lmsa_rate_limited_total") == 2
+
+
+def test_turn_metrics_and_json_logs(server: ServerProcess, client: httpx.Client) -> None:
+    client.post("/v1/threads", json={"thread_id": "obs-1"})
+    run = client.post(
+        "/v1/threads/obs-1/runs", json={"message": "observe me"}, headers={"X-Request-Id": "req-42"}
+    )
+    assert run.status_code == 200
+    assert run.headers["x-request-id"] == "req-42"
+    metrics = client.get("/metrics").text
+    assert metric_value(metrics, "lmsa_graph_turns_total", outcome="completed") == 1
+    assert metric_value(metrics, "lmsa_graph_turn_seconds_count") == 1
+    for node in ("guard", "classify_intent", "respond"):
+        assert metric_value(metrics, "lmsa_node_seconds_count", node=node) == 1
+    assert (
+        metric_value(
+            metrics,
+            "lmsa_http_requests_total",
+            method="POST",
+            route="/v1/threads/{thread_id}/runs",
+            status="200",
+        )
+        == 1
+    )
+
+    deadline = time.monotonic() + 5
+    turns: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not turns:
+        turns = [r for r in server.log_records() if r.get("event") == "turn"]
+        time.sleep(0.05)
+    assert len(turns) == 1
+    turn = turns[0]
+    assert turn["thread_id"] == "obs-1"
+    assert turn["request_id"] == "req-42"
+    assert turn["outcome"] == "completed" and turn["intent"] == "conversation"
+    assert set(turn["nodes"]) == {"guard", "classify_intent", "respond"}
+    access = [r for r in server.log_records() if r.get("event") == "http"]
+    assert any(r["request_id"] == "req-42" and r["status"] == 200 for r in access)
+
+
+def test_sigterm_stops_the_server_cleanly(stub: LMStudioStub, tmp_path: Path) -> None:
+    stub.set_scenario(CHAT)
+    running = start_server(server_env(stub, tmp_path), tmp_path)
+    running.stop()
+    # uvicorn re-raises the signal it caught once shutdown is done, so the exit says SIGTERM.
+    assert running.proc.returncode in (0, -signal.SIGTERM), running.log()
+    assert "Application shutdown complete" in running.log()
+    assert "Traceback" not in running.log()
