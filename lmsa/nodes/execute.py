@@ -273,6 +273,28 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         result["quarantined"] = True
         return quarantine(raw, verdict, source=source)
 
+    async def _audit_decisions(
+        layers: list[list[dict[str, Any]]], verdicts: dict[str, _Verdict]
+    ) -> None:
+        """One audit line per human decision and per refused call. Reached only once every
+        approval of the plan is in (earlier runs of this node stopped at an interrupt), so each
+        decision is written once. Arguments are not logged: they may carry secrets."""
+        ids = run_ids()
+        for step in (s for layer in layers for s in layer):
+            verdict = verdicts.get(step["id"])
+            if verdict is None or verdict.approval == "auto":
+                continue
+            event = "tool_refused" if verdict.approval == "refused" else "approval_decision"
+            await security_for(services).audit_event(
+                event,
+                ids=ids,
+                tool=step["tool"],
+                step_id=step["id"],
+                decision=verdict.approval,
+                risk=verdict.risk,
+                reason=verdict.error,
+            )
+
     async def execute(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         plan = state.get("plan") or {}
@@ -280,6 +302,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         results = list(state.get("results") or [])
         layers = dependency_layers(list(plan.get("steps") or []))
         verdicts = await gather(layers)  # may interrupt; nothing has run yet
+        await _audit_decisions(layers, verdicts)
         failed: set[str] = set()
         for layer in layers:
             runnable = []

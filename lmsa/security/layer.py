@@ -78,6 +78,11 @@ class SecurityLayer:
             )
         return dataclasses.replace(verdict, reasons=reasons)
 
+    async def audit_event(self, event: str, *, ids: dict[str, str | None], **fields: Any) -> None:
+        """An audit line for a decision that is not a guard verdict (approvals, refused tool
+        calls), written off the event loop like verdicts."""
+        await asyncio.to_thread(self.audit.record, event, **ids, **fields)
+
     async def record(
         self, guard: str, verdict: Verdict, *, ids: dict[str, str | None], **fields: Any
     ) -> None:

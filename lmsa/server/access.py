@@ -76,11 +76,13 @@ def make_rate_check(settings: Settings) -> RateCheck | None:
     every instance) the limiter's blocking calls run in a worker thread so a slow Redis never
     stalls the event loop; in-memory counting is cheaper than the thread hop.
     """
+    from lmsa.security.audit import AuditLog
     from lmsa.security.ratelimit import RateLimiter
 
     limiter = RateLimiter.from_settings(settings)
     if limiter is None:
         return None
+    audit = AuditLog.from_settings(settings)
     in_memory = type(limiter.storage).__name__.lower().startswith("memory")
 
     async def check(key: str, scope: str) -> tuple[float, str] | None:
@@ -90,6 +92,10 @@ def make_rate_check(settings: Settings) -> RateCheck | None:
             decision = await asyncio.to_thread(limiter.hit, key, scope=scope)
         if decision.allowed:
             return None
+        # The key is a client address or an API-key digest, never the key itself.
+        await asyncio.to_thread(
+            audit.record, "rate_limited", scope=scope, key=key, retry_after_s=decision.retry_after_s
+        )
         return decision.retry_after_s, decision.message()
 
     return check

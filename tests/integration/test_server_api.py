@@ -516,6 +516,10 @@ def test_rate_limit_per_key_answers_429_with_retry_after(
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"]["type"] == "rate_limit_error"
     assert metric_value(metrics, "lmsa_rate_limited_total") == 2
+    audit = (tmp_path / "data" / "audit.jsonl").read_text()
+    hits = [json.loads(line) for line in audit.splitlines() if '"rate_limited"' in line]
+    assert len(hits) == 2 and all(hit["scope"] == "api_key" for hit in hits)
+    assert "a-key" not in audit  # only the key's digest is recorded
 
 
 def test_turn_metrics_and_json_logs(server: ServerProcess, client: httpx.Client) -> None:

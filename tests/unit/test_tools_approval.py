@@ -3,6 +3,7 @@ model, in-memory checkpointer, real tools over a temporary workspace)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +389,35 @@ async def test_execute_never_blocks_the_event_loop(tmp_path: Path) -> None:
     problems = {r["step_id"]: r["error"] for r in update["results"] if not r["ok"]}
     assert problems == {}
     assert (tmp_path / "c.txt").read_text() == "x"
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / ".data" / "audit.jsonl"  # settings(tmp_path) puts data_dir there
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_approval_decisions_are_audited_once_without_arguments(tmp_path: Path) -> None:
+    graph, _ = make_graph(tmp_path, script(write_plan(content="s3cr3t-body")))
+    config = thread()
+    await graph.ainvoke(ask("save it"), config)
+    assert [e for e in audit_lines(tmp_path) if e["event"] == "approval_decision"] == []
+
+    await graph.ainvoke(Command(resume={"decision": "reject", "reason": "no"}), config)
+
+    decisions = [e for e in audit_lines(tmp_path) if e["event"] == "approval_decision"]
+    assert len(decisions) == 1
+    assert decisions[0]["tool"] == "write_file" and decisions[0]["decision"] == "rejected"
+    assert decisions[0]["thread_id"] == config["configurable"]["thread_id"]
+    assert "s3cr3t-body" not in (tmp_path / ".data" / "audit.jsonl").read_text()
+
+
+async def test_refused_dangerous_call_is_audited(tmp_path: Path) -> None:
+    steps = plan(step("c1", "run_command", {"command": "rm -rf /", "shell": True}))
+    graph, _ = make_graph(tmp_path, script(steps), auto_approve="write")
+    await graph.ainvoke(ask("clean up"), thread())
+
+    refusals = [e for e in audit_lines(tmp_path) if e["event"] == "tool_refused"]
+    assert [(e["tool"], e["decision"]) for e in refusals] == [("run_command", "refused")]
