@@ -45,6 +45,7 @@ from lmsa.server.schemas import (
     TurnInfo,
     Usage,
 )
+from lmsa.server.turns import complete_turn
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -140,24 +141,7 @@ async def chat_completions(
             headers=headers,
             ping=15,
         )
-    results: list[TurnResult] = []
-    try:
-        async with state.locks.hold(thread_id):
-            async for _ in run_turn(
-                state.graph,
-                thread_id,
-                payload,
-                kind=kind,
-                endpoint=state.endpoint,
-                result=results,
-                stream_tokens=False,
-            ):
-                pass
-    except ThreadBusy as busy:
-        raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
-    except Exception as error:
-        raise classify(error, state.settings) from error
-    result = results[0]
+    result = await complete_turn(state, thread_id, payload, kind)
     completion = ChatCompletion(
         id=f"chatcmpl-{result.run_id}",
         created=int(time.time()),

@@ -44,6 +44,7 @@ from lmsa.server.schemas import (
     ThreadHistory,
     ThreadState,
 )
+from lmsa.server.turns import complete_turn
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
@@ -195,24 +196,7 @@ async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State)
 async def _run(state: ServerState, thread_id: str, payload: Any, kind: str, stream: bool) -> Any:
     if stream:
         return EventSourceResponse(_events(state, thread_id, payload, kind), ping=15)
-    results: list[TurnResult] = []
-    try:
-        async with state.locks.hold(thread_id):
-            async for _ in run_turn(
-                state.graph,
-                thread_id,
-                payload,
-                kind=kind,
-                endpoint=state.endpoint,
-                result=results,
-                stream_tokens=False,
-            ):
-                pass
-    except ThreadBusy as busy:
-        raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
-    except Exception as error:
-        raise classify(error, state.settings) from error
-    return JSONResponse(_result(results[0]).model_dump())
+    return JSONResponse(_result(await complete_turn(state, thread_id, payload, kind)).model_dump())
 
 
 def _result(result: TurnResult) -> RunResult:
