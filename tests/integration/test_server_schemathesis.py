@@ -45,19 +45,38 @@ def api(stub: LMStudioStub, tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.mark.timeout(900)
 def test_schemathesis_finds_no_server_errors_or_schema_violations(api: ServerProcess) -> None:
-    proc = subprocess.run(
+    report = ""
+    for seed in ("20261125", "20261126"):
+        proc = _schemathesis(api.url, seed)
+        report = proc.stdout + proc.stderr
+        # A failed Hypothesis health check judges the data generator (too many generated bodies
+        # filtered out under a loaded machine), not the API: only then is one re-run with
+        # another seed allowed. Any check failure fails at once.
+        if proc.returncode == 0 or not _only_generator_health_failed(report):
+            break
+    assert proc.returncode == 0, report
+    assert "11 selected / 11 total" in report, report
+    assert "Traceback" not in api.log()
+
+
+def _only_generator_health_failed(report: str) -> bool:
+    return "Failed Health Check" in report and "FAILURES" not in report
+
+
+def _schemathesis(url: str, seed: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-c",
             "from schemathesis.cli import schemathesis; schemathesis()",
             "run",
-            f"{api.url}/openapi.json",
+            f"{url}/openapi.json",
             "--checks",
             ",".join(CHECKS),
             "--max-examples",
             "15",
             "--seed",
-            "20261125",
+            seed,
             "--request-timeout",
             "30",
             "--no-color",
@@ -68,10 +87,6 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api: ServerPro
         ],
         capture_output=True,
         text=True,
-        timeout=840,
+        timeout=420,
         check=False,
     )
-    report = proc.stdout + proc.stderr
-    assert proc.returncode == 0, report
-    assert "11 selected / 11 total" in report, report
-    assert "Traceback" not in api.log()
