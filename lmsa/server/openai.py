@@ -24,10 +24,8 @@ from sse_starlette import EventSourceResponse
 from lmsa.server.app import ServerState, server_state
 from lmsa.server.errors import ERROR_RESPONSES, ApiError, classify, error_payload
 from lmsa.server.runner import (
-    ThreadBusy,
     TurnResult,
     question_text,
-    run_turn,
     thread_config,
 )
 from lmsa.server.schemas import (
@@ -45,7 +43,7 @@ from lmsa.server.schemas import (
     TurnInfo,
     Usage,
 )
-from lmsa.server.turns import complete_turn
+from lmsa.server.turns import complete_turn, turn_events
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -191,24 +189,10 @@ async def _stream(
     yield chunk({"role": "assistant", "content": ""})
     results: list[TurnResult] = []
     try:
-        async with state.locks.hold(thread_id):
-            async for event in run_turn(
-                state.graph,
-                thread_id,
-                payload,
-                kind=kind,
-                endpoint=state.endpoint,
-                result=results,
-                run_id=run_id,
-            ):
-                if event.kind == "token":
-                    yield chunk({"content": event.data["text"]})
-    except ThreadBusy:
-        error = ApiError(409, f"A turn is already running on thread {thread_id}.", code="busy")
-        yield {"data": json.dumps(error_payload(error.message, code=error.code))}
-        return
-    except Exception as failure:
-        error = classify(failure, state.settings)
+        async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
+            if event.kind == "token":
+                yield chunk({"content": event.data["text"]})
+    except ApiError as error:
         yield {"data": json.dumps(error_payload(error.message, type=error.type, code=error.code))}
         return
     result = results[0]

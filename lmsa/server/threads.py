@@ -29,7 +29,7 @@ from lmsa.server.errors import (
     error_payload,
     not_found_thread,
 )
-from lmsa.server.runner import ThreadBusy, TurnResult, run_turn, thread_config
+from lmsa.server.runner import TurnResult, thread_config
 from lmsa.server.schemas import (
     SSE_EVENT_SCHEMA,
     THREAD_ID_PATTERN,
@@ -44,7 +44,7 @@ from lmsa.server.schemas import (
     ThreadHistory,
     ThreadState,
 )
-from lmsa.server.turns import complete_turn
+from lmsa.server.turns import complete_turn, turn_events
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
@@ -222,24 +222,9 @@ async def _events(
     yield _event("metadata", {"thread_id": thread_id, "run_id": run_id, "kind": kind})
     results: list[TurnResult] = []
     try:
-        async with state.locks.hold(thread_id):
-            async for event in run_turn(
-                state.graph,
-                thread_id,
-                payload,
-                kind=kind,
-                endpoint=state.endpoint,
-                result=results,
-                run_id=run_id,
-            ):
-                yield _event(event.kind, event.data)
-    except ThreadBusy:
-        yield _event(
-            "error", error_payload(f"A turn is already running on {thread_id}.", code="busy")
-        )
-        return
-    except Exception as failure:
-        error = classify(failure, state.settings)
+        async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
+            yield _event(event.kind, event.data)
+    except ApiError as error:
         yield _event("error", error_payload(error.message, type=error.type, code=error.code))
         return
     result = _result(results[0])

@@ -1,31 +1,52 @@
-"""Running one turn to completion for a JSON (non-streaming) response, shared by the OpenAI
-endpoint and the threads API so both serialise turns per thread and map failures the same way."""
+"""Running one turn for an API request, shared by the OpenAI endpoint and the threads API so
+both serialise turns per thread and map failures to the same API errors."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lmsa.server.app import ServerState
 from lmsa.server.errors import ApiError, classify
-from lmsa.server.runner import ThreadBusy, TurnResult, run_turn
+from lmsa.server.runner import ThreadBusy, TurnEvent, TurnResult, run_turn
 
 
-async def complete_turn(state: ServerState, thread_id: str, payload: Any, kind: str) -> TurnResult:
-    results: list[TurnResult] = []
+async def turn_events(
+    state: ServerState,
+    thread_id: str,
+    payload: Any,
+    kind: str,
+    results: list[TurnResult],
+    *,
+    run_id: str | None = None,
+    stream_tokens: bool = True,
+) -> AsyncIterator[TurnEvent]:
+    """The turn's events while holding the thread; any failure surfaces as an :class:`ApiError`
+    and the finished turn is appended to ``results``."""
     try:
         async with state.locks.hold(thread_id):
-            async for _ in run_turn(
+            async for event in run_turn(
                 state.graph,
                 thread_id,
                 payload,
                 kind=kind,
                 endpoint=state.endpoint,
                 result=results,
-                stream_tokens=False,
+                run_id=run_id,
+                stream_tokens=stream_tokens,
             ):
-                pass
+                yield event
     except ThreadBusy as busy:
         raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
+    except ApiError:
+        raise
     except Exception as error:
         raise classify(error, state.settings) from error
+
+
+async def complete_turn(state: ServerState, thread_id: str, payload: Any, kind: str) -> TurnResult:
+    """The whole turn at once, for JSON responses (no token streaming upstream either)."""
+    results: list[TurnResult] = []
+    async for _ in turn_events(state, thread_id, payload, kind, results, stream_tokens=False):
+        pass
     return results[0]
