@@ -13,7 +13,7 @@ import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -120,3 +120,27 @@ def make_rate_limiter_dep(check: RateCheck | None) -> Callable[..., Awaitable[No
             )
 
     return rate_limit
+
+
+async def reject_unknown_query_params(request: Request) -> None:
+    """A misspelt query parameter is a client mistake; FastAPI would silently ignore it and
+    answer as if it were absent, which hides the mistake (and contradicts the OpenAPI spec)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ApiError(
+            422,
+            f"Unknown query parameter(s): {', '.join(repr(name) for name in unknown[:5])}.",
+            code="unknown_query_parameter",
+        )
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """Query parameter names a route accepts, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names

@@ -25,7 +25,12 @@ from langgraph.graph.state import CompiledStateGraph
 from lmsa.config import Settings, load_settings
 from lmsa.context import Services
 from lmsa.observability.tracing import configure_tracing
-from lmsa.server.access import make_authenticator, make_rate_check, make_rate_limiter_dep
+from lmsa.server.access import (
+    make_authenticator,
+    make_rate_check,
+    make_rate_limiter_dep,
+    reject_unknown_query_params,
+)
 from lmsa.server.errors import install_error_handlers
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from lmsa.server.runner import ThreadLocks
@@ -100,7 +105,7 @@ def create_app(
     from lmsa.server import openai as openai_routes
     from lmsa.server import ops, threads
 
-    guarded: list[Any] = []
+    guarded: list[Any] = [Depends(reject_unknown_query_params)]
     if settings.api_keys:
         guarded.append(Depends(make_authenticator(settings)))
     guarded.append(Depends(make_rate_limiter_dep(make_rate_check(settings))))

@@ -407,6 +407,8 @@ def test_resume_a_clarification(client: httpx.Client, stub: LMStudioStub) -> Non
         ("POST", "/v1/threads", b'{"thread_id": 7}', 422),
         ("POST", "/v1/threads", b'{"unknown": true}', 422),
         ("GET", "/v1/threads/ghost/history?limit=0", b"", 422),
+        ("GET", "/v1/threads/ghost/history?limt=3", b"", 422),
+        ("GET", "/v1/models?verbose=1", b"", 422),
         ("GET", "/v1/nowhere", b"", 404),
         ("PUT", "/v1/chat/completions", b"{}", 405),
     ],
