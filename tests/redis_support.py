@@ -7,6 +7,8 @@ error, so a broken pipeline cannot pass by skipping.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -34,3 +36,17 @@ def require_redis() -> None:
         f"Redis does not answer PING at {REDIS_URL}; start it to run these tests",
         allow_module_level=True,
     )
+
+
+def fresh_key_prefix(label: str) -> Iterator[str]:
+    """Body of a fixture: a key prefix no other test uses, whose keys (whatever the key layout
+    puts around it) are deleted when the test is done."""
+    prefix = f"lmsa-{label}-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from tests.integration.test_cli import (
     output,
     queue_of,
 )
-from tests.redis_support import REDIS_URL, require_redis
+from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
@@ -35,12 +34,7 @@ require_redis()
 
 @pytest.fixture
 def key_prefix() -> Iterator[str]:
-    prefix = f"lmsa-test-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"*{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
+    yield from fresh_key_prefix("cli")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, TypedDict, cast
 
@@ -26,7 +25,7 @@ from lmsa.checkpoint.redis import (
     RedisSaver,
     async_redis_checkpointer,
 )
-from tests.redis_support import REDIS_URL, require_redis
+from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 
 require_redis()
 
@@ -49,12 +48,8 @@ def sync_client() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def prefix(sync_client: redis.Redis) -> Iterator[str]:
-    name = f"lmsa-test-{uuid.uuid4().hex}"
-    yield name
-    keys = _keys_of(sync_client, name)
-    if keys:
-        sync_client.delete(*keys)
+def prefix() -> Iterator[str]:
+    yield from fresh_key_prefix("saver")
 
 
 @pytest.fixture

@@ -23,23 +23,18 @@ from tests.integration.test_server_api import (
     server_env,
     start_server,
 )
+from tests.redis_support import REDIS_URL, fresh_key_prefix
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 INSTANCES = 3
 KEY = "scale-key"
 
 
 @pytest.fixture
 def key_prefix() -> Iterator[str]:
-    prefix = f"lmsa-scale-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"*{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
+    yield from fresh_key_prefix("scale")
 
 
 @pytest.fixture

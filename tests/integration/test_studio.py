@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import pytest
 import redis
 from langgraph_sdk import get_client
 
-from tests.redis_support import REDIS_URL, require_redis
+from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
 pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem] for `langgraph dev`")
@@ -219,13 +218,9 @@ def redis_client() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+def redis_prefix() -> Iterator[str]:
     """A key prefix no other test uses; its keys are deleted after the server has stopped."""
-    prefix = f"lmsa-studio-test-{uuid.uuid4().hex}"
-    yield prefix
-    keys = keys_of(redis_client, prefix)
-    if keys:
-        redis_client.delete(*keys)
+    yield from fresh_key_prefix("studio")
 
 
 @pytest.fixture
