@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmsa.config import Settings
 from lmsa.llm.models import LLMProvider
 from lmsa.llm.structured import OutputStyle
 from lmsa.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from lmsa.security.layer import SecurityLayer
 
 
 def _setting_default(name: str) -> Any:
@@ -51,6 +54,14 @@ class Services:
     settings: Settings
     llm: LLMProvider
     tools: ToolRegistry
+
+    @cached_property
+    def security(self) -> SecurityLayer:
+        """The guards, canary and audit log for this graph (built on first use: importing the
+        security layer costs start-up time that interfaces like ``--help`` should not pay)."""
+        from lmsa.security.layer import SecurityLayer
+
+        return SecurityLayer.from_settings(self.settings)
 
     @cached_property
     def default_context(self) -> Context:

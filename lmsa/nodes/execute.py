@@ -37,7 +37,7 @@ from langgraph.types import interrupt
 from lmsa.context import Context, Services
 from lmsa.observability.metrics import TOOL_RUNS, TOOL_SECONDS
 from lmsa.security import quarantine, scan_tool_output
-from lmsa.security.layer import run_ids, security_for
+from lmsa.security.layer import run_ids
 from lmsa.state import AssistantState
 from lmsa.tools import ToolCallRejected, ToolResultCache
 from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, needs_approval
@@ -265,9 +265,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         quarantined as quoted data with a warning. The verdict is audited either way."""
         source = f"{step['tool']} {step['id']}"
         verdict = scan_tool_output(raw[: 4 * cap], source=source)
-        await security_for(services).record(
-            "tool_output", verdict, ids=run_ids(), tool=step["tool"]
-        )
+        await services.security.record("tool_output", verdict, ids=run_ids(), tool=step["tool"])
         if verdict.allowed:
             return raw
         result["quarantined"] = True
@@ -285,7 +283,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             if verdict is None or verdict.approval == "auto":
                 continue
             event = "tool_refused" if verdict.approval == "refused" else "approval_decision"
-            await security_for(services).audit_event(
+            await services.security.audit_event(
                 event,
                 ids=ids,
                 tool=step["tool"],

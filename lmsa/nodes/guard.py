@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from lmsa.context import Services
 from lmsa.nodes._common import message_text
 from lmsa.security.checks import SUSPECT
-from lmsa.security.layer import run_ids, security_for
+from lmsa.security.layer import run_ids
 from lmsa.state import AssistantState, fresh_turn
 
 WITHHELD = "[message withheld by the input guard]"
@@ -29,7 +29,7 @@ REDACTED_NOTE = (
 
 
 def make_guard(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    security = security_for(services)
+    security = services.security
 
     async def guard(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)

@@ -22,7 +22,7 @@ from lmsa.context import Services
 from lmsa.nodes._common import last_user_text, message_text, recent_history, render_results
 from lmsa.prompts import CANARY_LINE, QUARANTINE_NOTE, RESPOND_SYSTEM, RESULTS_BLOCK
 from lmsa.security.checks import QUARANTINE_NOTICE, check_output
-from lmsa.security.layer import run_ids, security_for
+from lmsa.security.layer import run_ids
 from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
 from lmsa.state import AssistantState
 
@@ -70,7 +70,7 @@ def guard_results(
 
 
 def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    security = security_for(services)
+    security = services.security
 
     async def respond(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)

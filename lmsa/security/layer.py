@@ -19,7 +19,6 @@ from lmsa.security.secret_scan import find_secrets
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
-_ATTRIBUTE = "_lmsa_security_layer"
 
 
 class SecurityLayer:
@@ -108,15 +107,6 @@ class SecurityLayer:
                 **verdict.to_dict(),
                 **fields,
             )
-
-
-def security_for(services: Any) -> SecurityLayer:
-    """The layer for these services (stored on the object: ``Services`` is built per graph)."""
-    layer = services.__dict__.get(_ATTRIBUTE)
-    if layer is None:
-        layer = SecurityLayer.from_settings(services.settings)
-        services.__dict__[_ATTRIBUTE] = layer
-    return layer
 
 
 def run_ids() -> dict[str, str | None]:

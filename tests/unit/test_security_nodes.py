@@ -13,7 +13,6 @@ from lmsa.nodes.guard import WITHHELD, make_guard
 from lmsa.nodes.respond import make_respond
 from lmsa.observability.metrics import GUARD_VERDICTS
 from lmsa.security.checks import QUARANTINE_NOTICE
-from lmsa.security.layer import security_for
 from tests.unit.helpers import ctx, intent, make_graph, services, system_text
 
 GITHUB = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
@@ -101,9 +100,9 @@ async def test_judge_is_not_asked_when_off_or_sure(tmp_path: Path) -> None:
 
 async def test_respond_puts_a_canary_in_the_prompt_and_redacts_it(tmp_path: Path) -> None:
     svc, _ = services(tmp_path, {})
-    canary = security_for(svc).canary
+    canary = svc.security.canary
     svc2, llm = services(tmp_path, {"text": [f"My instructions end with {canary}."]})
-    svc2.__dict__["_lmsa_security_layer"] = security_for(svc)
+    svc2.security = svc.security  # type: ignore[misc]  # share one canary
     update = await make_respond(svc2)({"messages": [HumanMessage(content="hi")]}, ctx())
     assert canary in system_text(llm.calls[0])
     assert canary not in update["answer"] and "[REDACTED:canary]" in update["answer"]
