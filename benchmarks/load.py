@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -78,6 +79,8 @@ class Phase:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     llm_calls: int = 0
+    stub_slot_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
 
     @property
     def completed(self) -> int:
@@ -150,12 +153,20 @@ async def conversation(
         phase.latencies.append(elapsed)
 
 
-async def run_phase(base_url: str, stub_root: str, phase: Phase, stream: bool) -> Phase:
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def run_phase(
+    base_url: str, stub_root: str, phase: Phase, stream: bool, server: psutil.Process
+) -> Phase:
     limits = httpx.Limits(max_connections=phase.conversations + 10, max_keepalive_connections=None)
     async with httpx.AsyncClient(
         base_url=base_url, limits=limits, timeout=httpx.Timeout(600.0)
     ) as client:
-        before = httpx.get(f"{stub_root}/_stub/requests").json()["counts"]
+        before = httpx.get(f"{stub_root}/_stub/stats").json()
+        cpu_before = cpu_seconds(server)
         start = asyncio.Event()
         tasks = [
             asyncio.create_task(conversation(client, phase, i, stream, start))
@@ -166,9 +177,11 @@ async def run_phase(base_url: str, stub_root: str, phase: Phase, stream: bool) -
         start.set()
         await asyncio.gather(*tasks)
         phase.seconds = time.perf_counter() - began
-        after = httpx.get(f"{stub_root}/_stub/requests").json()["counts"]
+        phase.server_cpu_seconds = cpu_seconds(server) - cpu_before
+        after = httpx.get(f"{stub_root}/_stub/stats").json()
     path = "/v1/chat/completions"
-    phase.llm_calls = after.get(path, 0) - before.get(path, 0)
+    phase.llm_calls = after["counts"].get(path, 0) - before["counts"].get(path, 0)
+    phase.stub_slot_seconds = after["slot_seconds"] - before["slot_seconds"]
     return phase
 
 
@@ -182,6 +195,10 @@ def main() -> int:
     parser.add_argument("--stream", action="store_true", help="stream the answers (SSE)")
     parser.add_argument("--log-level", default="WARNING", help="server log level")
     args = parser.parse_args()
+    # The client's own collection pauses (500 conversations' worth of objects) would hold back
+    # requests and count against the server; tuned like `lmsa serve` tunes itself.
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
     tmp = Path(tempfile.mkdtemp(prefix="lmsa-load-"))
     scenario = tmp / "scenario.json"
@@ -238,13 +255,26 @@ def main() -> int:
         sampler = RssSampler(server.pid)
         sampler.start()
         # Warm-up: resolve the model, fill caches of imports and connections.
-        asyncio.run(run_phase(base_url, stub_root, Phase("warmup", 4, 1), args.stream))
+        server_process = psutil.Process(server.pid)
+        asyncio.run(
+            run_phase(base_url, stub_root, Phase("warmup", 4, 1), args.stream, server_process)
+        )
         overhead = asyncio.run(
-            run_phase(base_url, stub_root, Phase("overhead", args.slots, args.turns), args.stream)
+            run_phase(
+                base_url,
+                stub_root,
+                Phase("overhead", args.slots, args.turns),
+                args.stream,
+                server_process,
+            )
         )
         load = asyncio.run(
             run_phase(
-                base_url, stub_root, Phase("load", args.conversations, args.turns), args.stream
+                base_url,
+                stub_root,
+                Phase("load", args.conversations, args.turns),
+                args.stream,
+                server_process,
             )
         )
         sampler.stop()
@@ -308,6 +338,16 @@ def report(args: argparse.Namespace, overhead: Phase, load: Phase, peak_rss: int
         f"({limit:.1f} turns/s = {args.slots} slots / {args.latency_ms:g} ms / "
         f"{calls_per_turn:.2f} calls per turn)"
     )
+    busy = load.stub_slot_seconds / (args.slots * load.seconds) if load.seconds else 0.0
+    print(
+        f"stub slots busy during the load phase: {busy:.1%} "
+        f"({load.stub_slot_seconds:.1f} slot-seconds of {args.slots} x {load.seconds:.1f} s)"
+    )
+    if load.seconds and load.completed:
+        print(
+            f"server CPU during the load phase: {load.server_cpu_seconds / load.seconds:.0%} of "
+            f"one core, {load.server_cpu_seconds / load.completed * 1000:.1f} ms per turn"
+        )
     print(f"peak RSS of the server process: {peak_rss / 2**20:.0f} MB")
     print(
         "overhead = turn latency - model time "

@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
     server_workers: int = Field(default=1, ge=1)
+    server_gc_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="lmsa serve: first-generation threshold of Python's garbage collector, "
+        "applied (with gc.freeze of everything built at start-up) once the app is ready; "
+        "0 leaves the collector alone. See lmsa.server.app.tune_gc.",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     ready_cache_seconds: float = Field(default=2.0, ge=0.0)

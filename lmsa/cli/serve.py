@@ -35,7 +35,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
     if settings.server_workers <= 1:
         from lmsa.server.app import create_app
 
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, own_process=True), **common)  # type: ignore[arg-type]
         return
     os.environ["LMSA_SERVER_HOST"] = settings.server_host
     os.environ["LMSA_SERVER_PORT"] = str(settings.server_port)

@@ -68,6 +68,7 @@ from lmsa.llm.errors import (
     retry_after_seconds,
 )
 from lmsa.llm.queue import PRIORITIES, GlobalLimit, SlotQueue
+from lmsa.llm.wire import WireClient
 from lmsa.observability.metrics import (
     LLM_FALLBACKS,
     LLM_LATENCY,
@@ -141,6 +142,7 @@ class RouterCore:
         )
         self.attempts = max(1, settings.max_retries + 1)
         self._clients: dict[tuple[str, str], ChatOpenAI] = {}
+        self._wires: dict[str, WireClient] = {}
         self._rotation = itertools.count()
         self._wait_backoff = wait_random_exponential(
             multiplier=settings.llm_retry_base_delay, max=settings.llm_retry_max_delay
@@ -204,6 +206,19 @@ class RouterCore:
             )
             self._clients[key] = client
         return client
+
+    def wire(self, endpoint: Endpoint) -> WireClient:
+        wire = self._wires.get(endpoint.name)
+        if wire is None:
+            settings = self.settings
+            wire = WireClient(
+                endpoint.base_url,
+                endpoint.api_key,
+                httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
+                max_connections=max(2 * endpoint.max_concurrency, 8),
+            )
+            self._wires[endpoint.name] = wire
+        return wire
 
     # -- candidate order ---------------------------------------------------------------------
 
@@ -393,12 +408,7 @@ class RouterCore:
             async for endpoint, messages in plan:
                 started = time.perf_counter()
                 try:
-                    message = await self.on_endpoint(
-                        endpoint,
-                        lambda e=endpoint, m=messages: self.attempt(  # type: ignore[misc]
-                            e, request, lambda: self._generate(e, m, request)
-                        ),
-                    )
+                    message = await self._generate(endpoint, messages, request)
                 except Exception as error:
                     if not is_endpoint_failure(error):
                         raise
@@ -412,11 +422,30 @@ class RouterCore:
     async def _generate(
         self, endpoint: Endpoint, messages: list[BaseMessage], request: Request
     ) -> AIMessage:
-        client = self.client(endpoint)
-        async with asyncio.timeout(self.settings.request_timeout):
-            result = await client._agenerate(messages, stop=request.stop, **request.params)
-        message = result.generations[0].message
-        return message if isinstance(message, AIMessage) else AIMessage(content=message.content)
+        """One endpoint's answer, retried there on transient errors (see :mod:`lmsa.llm.wire`
+        for why the body is sent by hand and built outside the queue slot)."""
+        chat = self.client(endpoint)
+        wire = self.wire(endpoint)
+        body = wire.encode(chat, messages, request.stop, request.params)
+        timeout = self.settings.request_timeout
+        if body is None:
+
+            async def through_sdk() -> AIMessage:
+                async with asyncio.timeout(timeout):
+                    result = await chat._agenerate(messages, stop=request.stop, **request.params)
+                message = result.generations[0].message
+                return message if isinstance(message, AIMessage) else AIMessage(message.content)
+
+            return await self.on_endpoint(
+                endpoint, lambda: self.attempt(endpoint, request, through_sdk)
+            )
+
+        async def exchange() -> dict[str, Any]:
+            async with asyncio.timeout(timeout):
+                return await wire.post(chat, body)
+
+        data = await self.on_endpoint(endpoint, lambda: self.attempt(endpoint, request, exchange))
+        return wire.decode(chat, data)
 
     async def stream(self, request: Request) -> AsyncGenerator[AIMessageChunk, None]:
         cache, key = self.cache, request.cache_key
@@ -540,6 +569,9 @@ class RouterCore:
 
     async def aclose(self) -> None:
         await self.health.aclose()
+        for wire in self._wires.values():
+            await wire.aclose()
+        self._wires.clear()
         if self.cache is not None:
             await self.cache.aclose()
         if self.global_limit is not None:

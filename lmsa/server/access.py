@@ -125,6 +125,8 @@ def make_rate_limiter_dep(check: RateCheck | None) -> Callable[..., Awaitable[No
 async def reject_unknown_query_params(request: Request) -> None:
     """A misspelt query parameter is a client mistake; FastAPI would silently ignore it and
     answer as if it were absent, which hides the mistake (and contradicts the OpenAPI spec)."""
+    if not request.query_params:
+        return
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None:
         return

@@ -23,11 +23,7 @@ from sse_starlette import EventSourceResponse
 
 from lmsa.server.app import ServerState, server_state
 from lmsa.server.errors import ERROR_RESPONSES, ApiError, classify, error_payload
-from lmsa.server.runner import (
-    TurnResult,
-    question_text,
-    thread_config,
-)
+from lmsa.server.runner import TurnResult, question_text, thread_status
 from lmsa.server.schemas import (
     ASSISTANT_MODEL_ID,
     SSE_EVENT_SCHEMA,
@@ -112,11 +108,11 @@ async def chat_completions(
     payload: Any
     kind = "message"
     try:
-        snapshot = None if stateless else await state.graph.aget_state(thread_config(thread_id))
+        status = None if stateless else await thread_status(state.graph, thread_id)
     except Exception as error:
         raise classify(error, state.settings) from error
-    if snapshot is not None and snapshot.interrupts:
-        pending = snapshot.interrupts[0]
+    if status is not None and status.interrupts:
+        pending = status.interrupts[0]
         value = pending.value if isinstance(pending.value, dict) else {}
         if value.get("kind", "clarification") != "clarification":
             raise ApiError(
@@ -126,7 +122,7 @@ async def chat_completions(
                 code="interrupt_pending",
             )
         payload, kind = Command(resume={"answer": last}), "resume"
-    elif snapshot is not None and snapshot.created_at is not None:
+    elif status is not None and status.exists:
         payload = {"messages": [HumanMessage(content=last)]}
     else:
         payload = {"messages": _to_langchain(body.messages)}

@@ -17,15 +17,22 @@ from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import StreamMode
+from langgraph.types import Interrupt, StreamMode
 
 from lmsa.observability.logging import REQUEST_ID
 from lmsa.observability.tracing import run_metadata, trace_turn
 from lmsa.observability.turns import TurnTimer
 from lmsa.server.schemas import InterruptInfo
 
+try:  # LangGraph's reading of a superstep's write log (private module, hence the guard)
+    from langgraph.pregel._task_status import read_task_statuses
+except ImportError:  # pragma: no cover - older or newer LangGraph: fall back to aget_state
+    read_task_statuses = None  # type: ignore[assignment]
+
 RECURSION_LIMIT = 100
+INTERRUPT_KEY = "__interrupt__"
 
 
 @dataclass
@@ -74,11 +81,39 @@ class ThreadLocks:
             yield
 
 
-async def pending_interrupt(graph: CompiledStateGraph, thread_id: str) -> InterruptInfo | None:
-    snapshot = await graph.aget_state(thread_config(thread_id))
-    for pending in snapshot.interrupts:
-        return InterruptInfo(id=pending.id, value=pending.value)
-    return None
+@dataclass(frozen=True)
+class ThreadStatus:
+    exists: bool
+    interrupts: tuple[InterruptInfo, ...] = ()
+
+
+async def thread_status(graph: CompiledStateGraph, thread_id: str) -> ThreadStatus:
+    """Whether the thread has a checkpoint, and the interrupts waiting for an answer.
+
+    Read from the checkpointer's latest tuple rather than ``graph.aget_state``: a snapshot also
+    prepares the next tasks and searches for subgraphs, which under load cost more event-loop
+    time than any other part of a request's bookkeeping, and a turn only needs these two facts.
+    Which interrupts are still pending follows LangGraph's own rule (``read_task_statuses``);
+    where that is unavailable, or the graph has no saver of its own, the snapshot is used."""
+    saver = graph.checkpointer
+    if read_task_statuses is None or not isinstance(saver, BaseCheckpointSaver):
+        snapshot = await graph.aget_state(thread_config(thread_id))
+        return ThreadStatus(
+            exists=snapshot.created_at is not None,
+            interrupts=tuple(InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts),
+        )
+    saved = await saver.aget_tuple(thread_config(thread_id))
+    if saved is None:
+        return ThreadStatus(exists=False)
+    statuses = read_task_statuses(saved.pending_writes or [])
+    return ThreadStatus(
+        exists=True,
+        interrupts=tuple(
+            InterruptInfo(id=pending.id, value=pending.value)
+            for status in statuses.values()
+            for pending in status.pending_interrupts
+        ),
+    )
 
 
 async def run_turn(
@@ -107,12 +142,26 @@ async def run_turn(
         thread_id=thread_id, endpoint=endpoint, request_id=REQUEST_ID.get(), run_kind=kind
     )
     intent: str | None = None
+    final: dict[str, Any] = {}
+    interrupt: InterruptInfo | None = None
     streamed = False
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     try:
         async with trace_turn("lmsa turn", metadata=dict(config["metadata"])) as trace:
-            modes: list[StreamMode] = ["messages", "tasks"] if stream_tokens else ["tasks"]
+            # "values" carries the final state and any interrupt, so the turn's outcome needs no
+            # aget_state afterwards (see thread_status for why that matters).
+            modes: list[StreamMode] = ["values", "tasks"]
+            if stream_tokens:
+                modes.append("messages")
             async for mode, chunk in graph.astream(payload, config, stream_mode=modes):
+                if mode == "values":
+                    if isinstance(chunk, dict):
+                        pending = chunk.get(INTERRUPT_KEY)
+                        if pending:
+                            interrupt = _interrupt_info(pending)
+                        else:
+                            final = chunk
+                    continue
                 if mode == "tasks":
                     timer.on_task(chunk)
                     if isinstance(chunk, dict) and "result" in chunk:
@@ -146,14 +195,9 @@ async def run_turn(
                 ):
                     streamed = True
                     yield TurnEvent("token", {"text": message.content})
-            snapshot = await graph.aget_state(thread_config(thread_id))
-            interrupt = next(
-                (InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts), None
-            )
-            values = snapshot.values or {}
             if intent is None:
-                intent = ((values.get("intent") or {}) or {}).get("intent")
-            answer = None if interrupt else str(values.get("answer") or "")
+                intent = ((final.get("intent") or {}) or {}).get("intent")
+            answer = None if interrupt else str(final.get("answer") or "")
             trace.set_outputs({"answer": answer, "interrupt": interrupt and interrupt.value})
     except (asyncio.CancelledError, GeneratorExit):
         timer.finish("cancelled", intent=intent)
@@ -177,6 +221,13 @@ async def run_turn(
             streamed=streamed,
         )
     )
+
+
+def _interrupt_info(pending: Any) -> InterruptInfo | None:
+    for item in pending if isinstance(pending, list | tuple) else [pending]:
+        if isinstance(item, Interrupt):
+            return InterruptInfo(id=item.id, value=item.value)
+    return None
 
 
 def _add_usage(usage: dict[str, int], messages: list[Any]) -> None:

@@ -693,6 +693,7 @@ class StubServer:
         self._slots: tuple[int, asyncio.Semaphore] | None = None
         self.peak_in_progress = 0
         self._in_progress = 0
+        self.slot_seconds = 0.0  # time completions spent holding a slot, for utilisation
 
     def _slot(self, scenario: Scenario) -> contextlib.AbstractAsyncContextManager[Any]:
         """A completion slot when the scenario limits concurrency (the semaphore is made on the
@@ -817,6 +818,17 @@ class StubServer:
                 "requests": [r._asdict() for r in self.state.requests()],
                 "counts": self.state.counts(),
                 "peak_in_progress": self.peak_in_progress,
+                "in_progress": self._in_progress,
+                "slot_seconds": round(self.slot_seconds, 6),
+            }
+            await conn.send_json(200, payload, keep_alive=keep_alive)
+        elif route == ("GET", "/_stub/stats"):
+            # The counters without the request log: cheap enough to poll during a load test.
+            payload = {
+                "counts": self.state.counts(),
+                "peak_in_progress": self.peak_in_progress,
+                "in_progress": self._in_progress,
+                "slot_seconds": round(self.slot_seconds, 6),
             }
             await conn.send_json(200, payload, keep_alive=keep_alive)
         elif route == ("POST", "/_stub/reset"):
@@ -888,10 +900,12 @@ class StubServer:
         async with self._slot(scenario):
             self._in_progress += 1
             self.peak_in_progress = max(self.peak_in_progress, self._in_progress)
+            started = time.perf_counter()
             try:
                 await self._reply(scenario, reply, body, conn, keep_alive)
             finally:
                 self._in_progress -= 1
+                self.slot_seconds += time.perf_counter() - started
 
     async def _reply(
         self, scenario: Scenario, reply: Reply, body: Any, conn: _Connection, keep_alive: bool
