@@ -115,10 +115,18 @@ class RssSampler(threading.Thread):
 
 
 async def conversation(
-    client: httpx.AsyncClient, phase: Phase, index: int, stream: bool, start: asyncio.Event
+    base_url: str, phase: Phase, index: int, stream: bool, start: asyncio.Event
 ) -> None:
+    """One user: its own client and connection. (One shared httpx pool of 500 connections
+    costs the client O(connections) per request and stalled it for seconds at a time, which
+    then showed up as idle LLM slots, i.e. as the server's fault.)"""
+    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(600.0)) as client:
+        await start.wait()
+        await _turns(client, phase, index, stream)
+
+
+async def _turns(client: httpx.AsyncClient, phase: Phase, index: int, stream: bool) -> None:
     thread_id = f"load-{phase.name}-{index}-{uuid.uuid4().hex[:8]}"
-    await start.wait()
     for turn in range(phase.turns):
         text = f"conversation {index} turn {turn} {uuid.uuid4().hex[:6]}"
         body = {"model": "lmsa", "messages": [{"role": "user", "content": text}], "stream": stream}
@@ -161,24 +169,20 @@ def cpu_seconds(process: psutil.Process) -> float:
 async def run_phase(
     base_url: str, stub_root: str, phase: Phase, stream: bool, server: psutil.Process
 ) -> Phase:
-    limits = httpx.Limits(max_connections=phase.conversations + 10, max_keepalive_connections=None)
-    async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=httpx.Timeout(600.0)
-    ) as client:
-        before = httpx.get(f"{stub_root}/_stub/stats").json()
-        cpu_before = cpu_seconds(server)
-        start = asyncio.Event()
-        tasks = [
-            asyncio.create_task(conversation(client, phase, i, stream, start))
-            for i in range(phase.conversations)
-        ]
-        await asyncio.sleep(0.2)
-        began = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        phase.seconds = time.perf_counter() - began
-        phase.server_cpu_seconds = cpu_seconds(server) - cpu_before
-        after = httpx.get(f"{stub_root}/_stub/stats").json()
+    before = httpx.get(f"{stub_root}/_stub/stats").json()
+    cpu_before = cpu_seconds(server)
+    start = asyncio.Event()
+    tasks = [
+        asyncio.create_task(conversation(base_url, phase, i, stream, start))
+        for i in range(phase.conversations)
+    ]
+    await asyncio.sleep(0.2)
+    began = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    phase.seconds = time.perf_counter() - began
+    phase.server_cpu_seconds = cpu_seconds(server) - cpu_before
+    after = httpx.get(f"{stub_root}/_stub/stats").json()
     path = "/v1/chat/completions"
     phase.llm_calls = after["counts"].get(path, 0) - before["counts"].get(path, 0)
     phase.stub_slot_seconds = after["slot_seconds"] - before["slot_seconds"]

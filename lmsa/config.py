@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
     server_workers: int = Field(default=1, ge=1)
+    server_max_concurrent_turns: int = Field(
+        default=64,
+        ge=0,
+        description="Turns one API process runs at once; later requests wait their turn "
+        "(first come, first served) and get 503 after server_turn_queue_timeout. 0: no limit.",
+    )
+    server_turn_queue_timeout: float = Field(default=300.0, gt=0)
     server_gc_threshold: int = Field(
         default=20_000,
         ge=0,

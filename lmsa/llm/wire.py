@@ -22,6 +22,7 @@ app) also goes the SDK way, which knows how to convert it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -34,7 +35,12 @@ class WireClient:
     """Whole completions against one endpoint, sharing one connection pool."""
 
     def __init__(
-        self, base_url: str, api_key: str | None, timeout: httpx.Timeout, max_connections: int
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if api_key:
@@ -46,6 +52,7 @@ class WireClient:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            transport=transport,
         )
 
     @staticmethod
@@ -56,7 +63,7 @@ class WireClient:
         params: dict[str, Any],
     ) -> bytes | None:
         """The request body, or None when only the SDK can send this payload."""
-        payload = chat._get_request_payload(messages, stop=stop, **params)
+        payload = chat._get_request_payload(list(messages), stop=stop, **params)
         if "messages" not in payload:  # langchain-openai chose the Responses API
             return None
         payload.pop("stream", None)

@@ -41,6 +41,18 @@ HTTP_LATENCY = Histogram(
 GRAPH_TURNS = Counter(
     "lmsa_graph_turns_total", "Assistant turns by outcome.", ["outcome"], registry=REGISTRY
 )
+TURNS_ADMITTED = Gauge(
+    "lmsa_http_turns_running",
+    "Turns the HTTP API is running (bounded by LMSA_SERVER_MAX_CONCURRENT_TURNS).",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+TURNS_WAITING = Gauge(
+    "lmsa_http_turns_waiting",
+    "HTTP turns waiting to be admitted.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 GRAPH_TURN_SECONDS = Histogram(
     "lmsa_graph_turn_seconds",
     "Wall time of a whole turn.",

@@ -5,7 +5,6 @@ prompts carry, plus the small amount of glue (metrics, audit records, the judge)
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -80,22 +79,13 @@ class SecurityLayer:
     async def audit_event(self, event: str, *, ids: dict[str, str | None], **fields: Any) -> None:
         """An audit line for a decision that is not a guard verdict (approvals, refused tool
         calls)."""
-        await self._write_audit(event, **ids, **fields)
-
-    async def _write_audit(self, event: str, **fields: Any) -> None:
-        """The file line is written in place, as a logging handler would (an append to an open
-        file); a hop to a worker thread cost a turn more waiting for the GIL than the write.
-        A Redis stream is a network round trip on a blocking client: that one goes to a
-        thread."""
-        if self.audit.stream:
-            await asyncio.to_thread(self.audit.record, event, **fields)
-        else:
-            self.audit.record(event, **fields)
+        self.audit.record(event, **ids, **fields)
 
     async def record(
         self, guard: str, verdict: Verdict, *, ids: dict[str, str | None], **fields: Any
     ) -> None:
-        """Counts the verdict and writes the audit record."""
+        """Counts the verdict and queues the audit record (written by the audit log's own
+        thread, see :mod:`lmsa.security.audit`)."""
         if not verdict.allowed:
             outcome = "block" if guard != "tool_output" else "quarantine"
         elif "redacted" in verdict.categories:
@@ -107,7 +97,7 @@ class SecurityLayer:
         for category in verdict.categories or ["none"]:
             GUARD_VERDICTS.labels(guard=guard, verdict=outcome, category=category).inc()
         if outcome != "allow" or guard == "input":
-            await self._write_audit(
+            self.audit.record(
                 "guard_verdict",
                 guard=guard,
                 outcome=outcome,

@@ -93,9 +93,7 @@ def make_rate_check(settings: Settings) -> RateCheck | None:
         if decision.allowed:
             return None
         # The key is a client address or an API-key digest, never the key itself.
-        await asyncio.to_thread(
-            audit.record, "rate_limited", scope=scope, key=key, retry_after_s=decision.retry_after_s
-        )
+        audit.record("rate_limited", scope=scope, key=key, retry_after_s=decision.retry_after_s)
         return decision.retry_after_s, decision.message()
 
     return check

@@ -32,6 +32,7 @@ from lmsa.server.access import (
     make_rate_limiter_dep,
     reject_unknown_query_params,
 )
+from lmsa.server.admission import TurnGate
 from lmsa.server.errors import install_error_handlers
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from lmsa.server.runner import ThreadLocks
@@ -50,6 +51,7 @@ class ServerState:
     graph: CompiledStateGraph[Any, Any, Any, Any]
     checkpointer: BaseCheckpointSaver
     locks: ThreadLocks = field(default_factory=ThreadLocks)
+    gate: TurnGate = field(default_factory=lambda: TurnGate(0, 1.0))
     started: float = field(default_factory=time.time)
     ready_cache: tuple[float, Readiness] | None = None
 
@@ -85,7 +87,13 @@ def create_app(
         async with open_checkpointer(settings) as checkpointer:
             graph = build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
             app.state.lmsa = ServerState(
-                settings=settings, services=services, graph=graph, checkpointer=checkpointer
+                settings=settings,
+                services=services,
+                graph=graph,
+                checkpointer=checkpointer,
+                gate=TurnGate(
+                    settings.server_max_concurrent_turns, settings.server_turn_queue_timeout
+                ),
             )
             log.info(
                 "lmsa API ready: LLM %s, store %s, auth %s",

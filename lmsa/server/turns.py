@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from lmsa.server.admission import TurnQueueTimeout
 from lmsa.server.app import ServerState
 from lmsa.server.errors import ApiError, classify
 from lmsa.server.runner import ThreadBusy, TurnEvent, TurnResult, run_turn
@@ -21,10 +22,11 @@ async def turn_events(
     run_id: str | None = None,
     stream_tokens: bool = True,
 ) -> AsyncIterator[TurnEvent]:
-    """The turn's events while holding the thread; any failure surfaces as an :class:`ApiError`
-    and the finished turn is appended to ``results``."""
+    """The turn's events while holding the thread and one of the process's turn slots (see
+    :mod:`lmsa.server.admission`); any failure surfaces as an :class:`ApiError` and the
+    finished turn is appended to ``results``."""
     try:
-        async with state.locks.hold(thread_id):
+        async with state.locks.hold(thread_id), state.gate.admit():
             async for event in run_turn(
                 state.graph,
                 thread_id,
@@ -38,6 +40,14 @@ async def turn_events(
                 yield event
     except ThreadBusy as busy:
         raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
+    except TurnQueueTimeout as busy:
+        raise ApiError(
+            503,
+            str(busy),
+            type="service_unavailable",
+            code="overloaded",
+            headers={"Retry-After": str(busy.retry_after)},
+        ) from busy
     except ApiError:
         raise
     except Exception as error:

@@ -619,3 +619,34 @@ async def test_tools_pass_through_the_router(stubs: Any) -> None:
     (body,) = a.chat_requests()
     assert body["tool_choice"] == "required"
     assert json.dumps(body["tools"]).count("lookup") == 1
+
+
+async def test_a_whole_reply_keeps_usage_finish_reason_and_model(stubs: Any) -> None:
+    a, _ = stubs
+    provider = LLMProvider(settings(endpoint(a.base_url)))
+    reply = await ask(provider, "hello there")
+    assert reply.content == "primary says hi"
+    assert reply.usage_metadata and reply.usage_metadata["total_tokens"] > 0
+    assert reply.response_metadata["finish_reason"] == "stop"
+    assert reply.response_metadata["lmsa_endpoint"] == provider.endpoints[0].name
+    (body,) = a.chat_requests()
+    assert body["model"] == "test-model" and "stream" not in body
+    assert body["messages"] == [{"role": "user", "content": "hello there"}]
+
+
+class Weather(BaseModel):
+    city: str
+    degrees: int
+
+
+async def test_a_payload_only_the_sdk_can_encode_still_works(stubs: Any) -> None:
+    """A host app binding a pydantic class as ``response_format`` (not plain JSON) is sent by
+    the openai SDK, which turns the class into a JSON schema."""
+    a, _ = stubs
+    a.set_scenario({"Weather": [{"city": "Oslo", "degrees": 3}]})
+    provider = LLMProvider(settings(endpoint(a.base_url)))
+    reply = await ask(provider, "weather?", response_format=Weather)
+    assert Weather.model_validate_json(str(reply.content)) == Weather(city="Oslo", degrees=3)
+    (body,) = a.chat_requests()
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "Weather"

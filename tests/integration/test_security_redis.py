@@ -45,6 +45,7 @@ def test_audit_records_go_to_the_stream_without_secrets(prefix: str, tmp_path) -
         request_id="r1",
         reason="token ghp_16C7e42F292c6912E7710c838347Ae178B4a was used",
     )
+    assert audit.flush()
     entries = redis.Redis.from_url(REDIS_URL).xrange(stream)
     assert len(entries) == 1
     record = json.loads(entries[0][1][b"entry"])

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from lmsa.nodes.guard import WITHHELD, make_guard
 from lmsa.nodes.respond import make_respond
 from lmsa.observability.metrics import GUARD_VERDICTS
+from lmsa.security.audit import flush_all
 from lmsa.security.checks import QUARANTINE_NOTICE
 from tests.unit.helpers import ctx, intent, make_graph, services, system_text
 
@@ -19,6 +20,7 @@ GITHUB = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
 
 
 def _audit(tmp_path: Path) -> list[dict[str, Any]]:
+    flush_all()
     path = tmp_path / ".data" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -51,6 +53,7 @@ async def test_guard_redacts_secrets_in_place(tmp_path: Path) -> None:
     assert replaced.id == "m-1"
     assert GITHUB not in replaced.content and "[REDACTED:github_token]" in replaced.content
     assert any("credentials" in note for note in update["notes"])
+    flush_all()
     assert GITHUB not in (tmp_path / ".data" / "audit.jsonl").read_text()
 
 

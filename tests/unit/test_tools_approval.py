@@ -13,6 +13,7 @@ from langgraph.types import Command
 from pydantic import BaseModel
 
 from lmsa.nodes.execute import to_observation
+from lmsa.security.audit import flush_all
 from lmsa.tools import ApprovalDecision, build_registry
 from lmsa.tools.approval import parse_reply
 from tests.unit.helpers import ask, intent, make_graph, plan, settings, step, thread, validation
@@ -299,6 +300,7 @@ async def test_listing_cache_sees_new_files_and_commands_invalidate(tmp_path: Pa
     seen = []
     for _ in range(4):
         await graph.ainvoke(ask("go"), config)
+        flush_all()  # the audit file lives in the listed workspace; let its creation land first
         seen.append((await results(graph, config))[0])
     assert seen[1]["cached"] is True
     assert "made.txt" in seen[3]["output"] and not seen[3].get("cached")
@@ -395,6 +397,7 @@ async def test_execute_never_blocks_the_event_loop(tmp_path: Path) -> None:
 
 
 def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    flush_all()
     path = tmp_path / ".data" / "audit.jsonl"  # settings(tmp_path) puts data_dir there
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -411,6 +414,7 @@ async def test_approval_decisions_are_audited_once_without_arguments(tmp_path: P
     assert len(decisions) == 1
     assert decisions[0]["tool"] == "write_file" and decisions[0]["decision"] == "rejected"
     assert decisions[0]["thread_id"] == config["configurable"]["thread_id"]
+    flush_all()
     assert "s3cr3t-body" not in (tmp_path / ".data" / "audit.jsonl").read_text()
 
 
