@@ -58,7 +58,7 @@ class WireClient:
     @staticmethod
     def encode(
         chat: ChatOpenAI,
-        messages: list[BaseMessage],
+        messages: Sequence[BaseMessage],
         stop: list[str] | None,
         params: dict[str, Any],
     ) -> bytes | None:
