@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=None, description="Seconds a thread lives after its last write; None keeps it."
     )
     redis_key_prefix: str = "lmsa"
+    redis_max_connections: int = Field(
+        default=64, ge=1, description="Checkpointer connections per process; more turns wait."
+    )
+    redis_pool_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds a checkpoint read/write waits for a connection."
+    )
 
     # Tools.
     workspace: Path = Field(default_factory=Path.cwd)

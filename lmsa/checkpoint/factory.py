@@ -61,6 +61,8 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
                         settings.redis_url,
                         ttl=settings.redis_ttl,
                         key_prefix=settings.redis_key_prefix,
+                        max_connections=settings.redis_max_connections,
+                        pool_timeout=settings.redis_pool_timeout,
                     )
                 )
             except CheckpointerUnavailable as error:

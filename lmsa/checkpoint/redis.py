@@ -109,6 +109,8 @@ __all__ = [
 ]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_POOL_TIMEOUT = 20.0
 
 T = TypeVar("T")
 
@@ -999,10 +1001,24 @@ class RedisSaver(_RedisSaverBase):
         ttl: int | None = None,
         key_prefix: str = "lmsa",
         serde: SerializerProtocol | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> Iterator[RedisSaver]:
-        """Open a client for ``url``, fail fast if Redis is down, close it on exit."""
+        """Open a client for ``url``, fail fast if Redis is down, close it on exit.
+
+        The pool is bounded and *blocking*: a burst of concurrent turns waits up to
+        ``pool_timeout`` for a free connection. redis-py's default pool raises
+        ``MaxConnectionsError`` at once when its 100 connections are taken, which under load
+        turned busy moments into failed turns."""
         try:
-            client = redis.Redis.from_url(url, socket_connect_timeout=5)
+            client = redis.Redis.from_pool(  # the client owns (and closes) the pool
+                redis.BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=max_connections,
+                    timeout=pool_timeout,
+                    socket_connect_timeout=5,
+                )
+            )
         except ValueError as exc:
             raise _unavailable(url, exc) from exc
         try:
@@ -1188,10 +1204,20 @@ class AsyncRedisSaver(_RedisSaverBase):
         ttl: int | None = None,
         key_prefix: str = "lmsa",
         serde: SerializerProtocol | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> AsyncIterator[AsyncRedisSaver]:
-        """Open a client for ``url``, fail fast if Redis is down, close it on exit."""
+        """Open a client for ``url``, fail fast if Redis is down, close it on exit (the pool
+        is bounded and blocking, see :meth:`RedisSaver.from_conn_string`)."""
         try:
-            client = aredis.Redis.from_url(url, socket_connect_timeout=5)
+            client = aredis.Redis.from_pool(  # the client owns (and closes) the pool
+                aredis.BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=max_connections,
+                    timeout=pool_timeout,
+                    socket_connect_timeout=5,
+                )
+            )
         except ValueError as exc:
             raise _unavailable(url, exc) from exc
         try:
@@ -1389,9 +1415,13 @@ async def async_redis_checkpointer() -> AsyncIterator[AsyncRedisSaver]:
     """The checkpointer for ``langgraph.json`` (``checkpointer.path``), configured from env.
 
     ``LMSA_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``), ``LMSA_REDIS_TTL`` (seconds,
-    unset = keep forever) and ``LMSA_REDIS_KEY_PREFIX`` (default ``lmsa``).
+    unset = keep forever), ``LMSA_REDIS_KEY_PREFIX`` (default ``lmsa``) and
+    ``LMSA_REDIS_MAX_CONNECTIONS`` (default 64).
     """
     url = os.environ.get("LMSA_REDIS_URL") or DEFAULT_REDIS_URL
     prefix = os.environ.get("LMSA_REDIS_KEY_PREFIX") or "lmsa"
-    async with AsyncRedisSaver.from_conn_string(url, ttl=_env_ttl(), key_prefix=prefix) as saver:
+    connections = int(os.environ.get("LMSA_REDIS_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
+    async with AsyncRedisSaver.from_conn_string(
+        url, ttl=_env_ttl(), key_prefix=prefix, max_connections=connections
+    ) as saver:
         yield saver

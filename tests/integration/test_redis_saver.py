@@ -505,3 +505,30 @@ def test_sync_graph_with_subgraph_round_trips(sync_client: redis.Redis, prefix: 
     # Without a namespace, list covers the subgraph's checkpoints too, newest first.
     all_ns = [t.checkpoint["id"] for t in saver.list(config)]
     assert len(all_ns) > len(everything) and all_ns == sorted(all_ns, reverse=True)
+
+
+async def test_a_burst_beyond_the_pool_waits_for_connections(prefix: str) -> None:
+    """More concurrent reads and writes than the pool has connections: they queue for one
+    (redis-py's default pool raised MaxConnectionsError here and the turns failed)."""
+    async with AsyncRedisSaver.from_conn_string(
+        REDIS_URL, key_prefix=prefix, ttl=600, max_connections=3
+    ) as saver:
+
+        async def put_and_read(index: int) -> Any:
+            stored = await saver.aput(
+                _config(f"t{index}"), _checkpoint({"n": index}, {"n": 1}), {}, {"n": 1}
+            )
+            return await saver.aget_tuple(stored)
+
+        tuples = await asyncio.gather(*(put_and_read(i) for i in range(60)))
+        pool = saver.client.connection_pool
+    assert [t.checkpoint["channel_values"]["n"] for t in tuples] == list(range(60))
+    assert pool.max_connections == 3
+
+
+def test_the_sync_saver_pool_is_bounded_and_blocking(prefix: str) -> None:
+    with RedisSaver.from_conn_string(REDIS_URL, key_prefix=prefix, max_connections=2) as saver:
+        assert isinstance(saver.client.connection_pool, redis.BlockingConnectionPool)
+        assert saver.client.connection_pool.max_connections == 2
+        saver.put(_config("t"), _checkpoint({"a": 1}, {"a": 1}), {}, {"a": 1})
+        assert saver.get_tuple(_config("t")) is not None
