@@ -94,6 +94,10 @@ def create_app(
                 gate=TurnGate(
                     settings.server_max_concurrent_turns, settings.server_turn_queue_timeout
                 ),
+                locks=ThreadLocks(
+                    settings.redis_url if settings.checkpointer == "redis" else None,
+                    key_prefix=settings.redis_key_prefix,
+                ),
             )
             log.info(
                 "lmsa API ready: LLM %s, store %s, auth %s",
@@ -103,7 +107,10 @@ def create_app(
             )
             if own_process and settings.server_gc_threshold:
                 tune_gc(settings.server_gc_threshold)
-            yield
+            try:
+                yield
+            finally:
+                await app.state.lmsa.locks.aclose()
 
     app = FastAPI(
         title="lmsa",

@@ -8,6 +8,8 @@ timings (see :mod:`lmsa.observability.turns`); ``messages`` gives the answer's t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -30,6 +32,8 @@ try:  # LangGraph's reading of a superstep's write log (private module, hence th
     from langgraph.pregel._task_status import read_task_statuses
 except ImportError:  # pragma: no cover - older or newer LangGraph: fall back to aget_state
     read_task_statuses = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 100
 INTERRUPT_KEY = "__interrupt__"
@@ -59,15 +63,35 @@ def thread_config(thread_id: str) -> RunnableConfig:
 
 
 class ThreadBusy(RuntimeError):
-    """Another request of this process is running a turn on the thread."""
+    """Another request is running a turn on the thread (in this process or, with Redis, in any
+    instance sharing it)."""
 
 
 class ThreadLocks:
-    """One turn at a time per thread within a process: two concurrent turns on one thread would
-    fork its history. Across instances the load balancer's ordering is relied on."""
+    """One turn at a time per thread: two concurrent turns on one thread would fork its history.
 
-    def __init__(self) -> None:
+    Within a process an ``asyncio.Lock`` per thread. When instances share threads through Redis
+    (``LMSA_CHECKPOINTER=redis``) each turn also holds a lease in Redis (redis-py's ``Lock``:
+    a token-checked key with an expiry), so a second instance behind the load balancer answers
+    409 too instead of forking the thread. The lease is renewed while the turn runs and expires
+    on its own if the instance dies mid-turn."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        key_prefix: str = "lmsa",
+        lease_seconds: float = 30.0,
+    ) -> None:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._redis_url = redis_url
+        self._redis: Any = None
+        self._prefix = key_prefix
+        self._lease = lease_seconds
+
+    @property
+    def shared(self) -> bool:
+        return self._redis_url is not None
 
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
@@ -78,7 +102,47 @@ class ThreadLocks:
         if lock.locked():
             raise ThreadBusy(thread_id)
         async with lock:
+            if self._redis_url is None:
+                yield
+                return
+            async with self._lease_on(thread_id):
+                yield
+
+    @asynccontextmanager
+    async def _lease_on(self, thread_id: str) -> AsyncIterator[None]:
+        if self._redis is None:
+            import redis.asyncio as aredis
+
+            self._redis = aredis.Redis.from_url(self._redis_url or "", socket_timeout=5.0)
+        lease = self._redis.lock(
+            f"{{{self._prefix}:{thread_id}}}:turn", timeout=self._lease, blocking=False
+        )
+        if not await lease.acquire():
+            raise ThreadBusy(thread_id)
+        renewal = asyncio.create_task(self._renew(lease))
+        try:
             yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            try:
+                await lease.release()
+            except Exception as error:  # expired or Redis gone: the lease times out by itself
+                log.warning("could not release the turn lease of %s: %s", thread_id, error)
+
+    async def _renew(self, lease: Any) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await lease.reacquire()
+            except Exception as error:
+                log.warning("could not renew a turn lease: %s", error)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
 
 
 @dataclass(frozen=True)

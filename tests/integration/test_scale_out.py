@@ -7,6 +7,7 @@ endpoint.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +141,30 @@ def test_a_breaker_opened_on_one_instance_holds_on_the_others(
     assert metric_value(metrics, "lmsa_llm_breaker_state") == 2
 
     stub.set_scenario({**CHAT, "IntentResult": [intent("conversation")]})
+
+
+def test_a_thread_runs_one_turn_at_a_time_across_instances(
+    cluster: list[ServerProcess], stub: LMStudioStub
+) -> None:
+    """While one instance runs a turn, another instance refuses a turn on the same thread (409)
+    instead of forking its history; once the turn is over the thread is free everywhere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stub.set_scenario({**CHAT, "text": [{"content": "slow answer", "delay_ms": 2500}]})
+    thread_id = f"busy-{uuid.uuid4().hex[:8]}"
+    first, second, third = cluster
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(_chat, first, thread_id, "take your time")
+        deadline = time.monotonic() + 10
+        while stub.count() < 2 and time.monotonic() < deadline:  # intent done, answer under way
+            time.sleep(0.05)
+        refused = _chat(second, thread_id, "me too")
+        answered = running.result(timeout=60)
+    assert answered.status_code == 200, answered.text
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "busy"
+    stub.set_scenario(CHAT)
+    after = _chat(third, thread_id, "now")
+    assert (
+        after.status_code == 200 and after.json()["choices"][0]["message"]["content"] == "echo: now"
+    )
