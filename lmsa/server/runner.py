@@ -89,10 +89,6 @@ class ThreadLocks:
         self._prefix = key_prefix
         self._lease = lease_seconds
 
-    @property
-    def shared(self) -> bool:
-        return self._redis_url is not None
-
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
         lock = self._locks.get(thread_id)
@@ -102,18 +98,24 @@ class ThreadLocks:
         if lock.locked():
             raise ThreadBusy(thread_id)
         async with lock:
-            if self._redis_url is None:
-                yield
-                return
-            async with self._lease_on(thread_id):
-                yield
+            yield
 
     @asynccontextmanager
-    async def _lease_on(self, thread_id: str) -> AsyncIterator[None]:
+    async def lease(self, thread_id: str) -> AsyncIterator[None]:
+        """The cross-instance part, taken once the turn is admitted to run (a request waiting
+        for a turn slot forks nothing, and holding no lease keeps Redis traffic bounded by the
+        turns that run)."""
+        if self._redis_url is None:
+            yield
+            return
         if self._redis is None:
             import redis.asyncio as aredis
 
-            self._redis = aredis.Redis.from_url(self._redis_url or "", socket_timeout=5.0)
+            self._redis = aredis.Redis.from_pool(  # bounded and blocking, as for checkpoints
+                aredis.BlockingConnectionPool.from_url(
+                    self._redis_url, max_connections=32, timeout=20.0, socket_timeout=5.0
+                )
+            )
         lease = self._redis.lock(
             f"{{{self._prefix}:{thread_id}}}:turn", timeout=self._lease, blocking=False
         )

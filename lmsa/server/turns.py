@@ -26,7 +26,11 @@ async def turn_events(
     :mod:`lmsa.server.admission`); any failure surfaces as an :class:`ApiError` and the
     finished turn is appended to ``results``."""
     try:
-        async with state.locks.hold(thread_id), state.gate.admit():
+        async with (
+            state.locks.hold(thread_id),
+            state.gate.admit(),
+            state.locks.lease(thread_id),
+        ):
             async for event in run_turn(
                 state.graph,
                 thread_id,
