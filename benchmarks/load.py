@@ -6,7 +6,7 @@ loopback LM Studio stub with fixed latency and a fixed number of parallel slots.
 
 Processes (all on 127.0.0.1, stopped at the end): the stub (``tests/stubs/lmstudio.py`` with
 ``--latency-ms`` and ``--max-concurrency``), one ``lmsa serve`` instance, and this client
-(httpx, one connection per conversation). Each turn is an OpenAI-style chat completion on the
+(httpx, one client and connection per conversation). Each turn is an OpenAI-style chat completion on the
 conversation's thread (``X-Thread-Id``); a turn is an error unless it is HTTP 200 and the answer
 is the stub's echo of that turn's message.
 
@@ -14,7 +14,9 @@ Two phases:
   overhead    as many conversations as the stub has slots (no request ever waits for a slot):
               turn latency minus the model time (LLM calls per turn x latency) is what lmsa adds.
   load        ``--conversations`` at once: completed turns per second beside the stub's own
-              limit (slots / latency / LLM calls per turn), latency percentiles, errors.
+              limit (slots / latency / LLM calls per turn), latency percentiles, errors, how
+              busy the stub's slots were (its own slot-seconds count) and the server's CPU
+              time per turn.
 Peak RSS of the server process is sampled every 50 ms throughout.
 """
 
