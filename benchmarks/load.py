@@ -6,9 +6,9 @@ loopback LM Studio stub with fixed latency and a fixed number of parallel slots.
 
 Processes (all on 127.0.0.1, stopped at the end): the stub (``tests/stubs/lmstudio.py`` with
 ``--latency-ms`` and ``--max-concurrency``), one ``lmsa serve`` instance, and this client
-(httpx, one client and connection per conversation). Each turn is an OpenAI-style chat completion on the
-conversation's thread (``X-Thread-Id``); a turn is an error unless it is HTTP 200 and the answer
-is the stub's echo of that turn's message.
+(httpx, one client and connection per conversation). Each turn is an OpenAI-style chat
+completion on the conversation's thread (``X-Thread-Id``); a turn is an error unless it is
+HTTP 200 and the answer is the stub's echo of that turn's message.
 
 Two phases:
   overhead    as many conversations as the stub has slots (no request ever waits for a slot):
