@@ -148,7 +148,7 @@ def classify(error: BaseException) -> ErrorKind:
         return ErrorKind.BREAKER_OPEN
     if isinstance(error, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
         return ErrorKind.TIMEOUT
-    if isinstance(error, openai.APIConnectionError | httpx.TransportError):
+    if isinstance(error, openai.APIConnectionError | httpx.RequestError):
         return ErrorKind.CONNECTION
     if isinstance(error, openai.APIStatusError):
         text = _error_message(error).lower()

@@ -30,6 +30,9 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_openai import ChatOpenAI
 
+SDK_ONLY = ("extra_body", "extra_headers", "extra_query", "timeout")
+"""Call options the openai SDK merges into the request rather than sending as body fields."""
+
 
 class WireClient:
     """Whole completions against one endpoint, sharing one connection pool."""
@@ -63,6 +66,8 @@ class WireClient:
         params: dict[str, Any],
     ) -> bytes | None:
         """The request body, or None when only the SDK can send this payload."""
+        if any(key in params for key in SDK_ONLY):
+            return None
         payload = chat._get_request_payload(list(messages), stop=stop, **params)
         if "messages" not in payload:  # langchain-openai chose the Responses API
             return None

@@ -62,17 +62,25 @@ class _Sinks:
         self._redis: Any = None
         self._maxlen = maxlen
         self._file: _AuditFile | None = None
+        self._stream_paused_until = 0.0
 
     def write(self, line: str) -> None:
         if self.path is not None:
             self._write_file(self.path, line)
-        if self.stream:
+        if self.stream and time.monotonic() >= self._stream_paused_until:
             try:
                 self._client().xadd(
                     self.stream, {"entry": line}, maxlen=self._maxlen, approximate=True
                 )
             except Exception as error:  # Redis down must not fail the turn
-                log.warning("audit stream write failed: %s", error)
+                # Each attempt can take a second; retrying every record would leave the file
+                # (and the queue's memory) ever further behind.
+                self._stream_paused_until = time.monotonic() + STREAM_RETRY_SECONDS
+                log.warning(
+                    "audit stream write failed (%s); records go to the file only for %g s",
+                    error,
+                    STREAM_RETRY_SECONDS,
+                )
 
     def _write_file(self, path: Path, line: str) -> None:
         if self._file is None:
@@ -100,6 +108,7 @@ class _Sinks:
         return self._redis
 
 
+STREAM_RETRY_SECONDS = 30.0
 _STOP = object()
 _Item = str | threading.Event | object
 

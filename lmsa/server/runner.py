@@ -8,7 +8,6 @@ timings (see :mod:`lmsa.observability.turns`); ``messages`` gives the answer's t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import weakref
@@ -17,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import anyio
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -121,25 +121,39 @@ class ThreadLocks:
         )
         if not await lease.acquire():
             raise ThreadBusy(thread_id)
-        renewal = asyncio.create_task(self._renew(lease))
+        renewal = asyncio.create_task(self._renew(lease, thread_id))
         try:
             yield
         finally:
             renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-            try:
-                await lease.release()
-            except Exception as error:  # expired or Redis gone: the lease times out by itself
-                log.warning("could not release the turn lease of %s: %s", thread_id, error)
+            # Shielded: a streaming client that hangs up cancels this generator through an
+            # anyio scope that would cancel the release too, leaving the thread "busy" (409)
+            # until the lease expired.
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(renewal, return_exceptions=True)
+                try:
+                    with anyio.fail_after(5):
+                        await lease.release()
+                except Exception as error:  # expired or Redis gone: the lease times out itself
+                    log.warning("could not release the turn lease of %s: %s", thread_id, error)
 
-    async def _renew(self, lease: Any) -> None:
+    async def _renew(self, lease: Any, thread_id: str) -> None:
+        from redis.exceptions import LockNotOwnedError
+
         while True:
             await asyncio.sleep(self._lease / 3)
             try:
                 await lease.reacquire()
+            except LockNotOwnedError:
+                log.error(
+                    "the turn lease of %s expired while its turn ran (Redis unreachable for %g "
+                    "s?); another instance may run a turn on it",
+                    thread_id,
+                    self._lease,
+                )
+                return
             except Exception as error:
-                log.warning("could not renew a turn lease: %s", error)
+                log.warning("could not renew the turn lease of %s: %s", thread_id, error)
 
     async def aclose(self) -> None:
         if self._redis is not None:

@@ -157,5 +157,17 @@ def test_payloads_only_the_sdk_can_send_are_left_to_it() -> None:
     model = chat()
     messages = [HumanMessage(content="hello")]
     assert WireClient.encode(model, messages, None, {"response_format": Answer}) is None
+    assert WireClient.encode(model, messages, None, {"extra_body": {"top_k": 5}}) is None
     plain = {"type": "json_schema", "json_schema": {"name": "Answer", "schema": {}}}
     assert WireClient.encode(model, messages, ["\n"], {"response_format": plain}) is not None
+
+
+def test_every_httpx_request_error_is_a_connection_failure() -> None:
+    """The SDK wraps them all as APIConnectionError; undecodable or redirect-looping replies
+    must fall back too, not end the turn."""
+    request = httpx.Request("POST", f"{BASE}/chat/completions")
+    for error in (
+        httpx.DecodingError("bad gzip", request=request),
+        httpx.TooManyRedirects("loop", request=request),
+    ):
+        assert classify(error) is ErrorKind.CONNECTION
