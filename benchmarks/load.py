@@ -262,27 +262,14 @@ def main() -> int:
         sampler.start()
         # Warm-up: resolve the model, fill caches of imports and connections.
         server_process = psutil.Process(server.pid)
-        asyncio.run(
-            run_phase(base_url, stub_root, Phase("warmup", 4, 1), args.stream, server_process)
-        )
-        overhead = asyncio.run(
-            run_phase(
-                base_url,
-                stub_root,
-                Phase("overhead", args.slots, args.turns),
-                args.stream,
-                server_process,
-            )
-        )
-        load = asyncio.run(
-            run_phase(
-                base_url,
-                stub_root,
-                Phase("load", args.conversations, args.turns),
-                args.stream,
-                server_process,
-            )
-        )
+
+        def run(name: str, conversations: int, turns: int) -> Phase:
+            phase = Phase(name, conversations, turns)
+            return asyncio.run(run_phase(base_url, stub_root, phase, args.stream, server_process))
+
+        run("warmup", 4, 1)
+        overhead = run("overhead", args.slots, args.turns)
+        load = run("load", args.conversations, args.turns)
         sampler.stop()
         report(args, overhead, load, sampler.peak)
         return 0 if not load.errors and not overhead.errors else 1

@@ -112,6 +112,16 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_POOL_TIMEOUT = 20.0
 
+
+def _pool_options(max_connections: int, pool_timeout: float) -> dict[str, Any]:
+    """One bounded, blocking pool configuration for the sync and async savers."""
+    return {
+        "max_connections": max_connections,
+        "timeout": pool_timeout,
+        "socket_connect_timeout": 5,
+    }
+
+
 T = TypeVar("T")
 
 # Commands per pipeline when fanning out over many threads or checkpoints: large enough to
@@ -1013,10 +1023,7 @@ class RedisSaver(_RedisSaverBase):
         try:
             client = redis.Redis.from_pool(  # the client owns (and closes) the pool
                 redis.BlockingConnectionPool.from_url(
-                    url,
-                    max_connections=max_connections,
-                    timeout=pool_timeout,
-                    socket_connect_timeout=5,
+                    url, **_pool_options(max_connections, pool_timeout)
                 )
             )
         except ValueError as exc:
@@ -1212,10 +1219,7 @@ class AsyncRedisSaver(_RedisSaverBase):
         try:
             client = aredis.Redis.from_pool(  # the client owns (and closes) the pool
                 aredis.BlockingConnectionPool.from_url(
-                    url,
-                    max_connections=max_connections,
-                    timeout=pool_timeout,
-                    socket_connect_timeout=5,
+                    url, **_pool_options(max_connections, pool_timeout)
                 )
             )
         except ValueError as exc:

@@ -97,6 +97,8 @@ def create_app(
                 locks=ThreadLocks(
                     settings.redis_url if settings.checkpointer == "redis" else None,
                     key_prefix=settings.redis_key_prefix,
+                    max_connections=settings.redis_max_connections,
+                    pool_timeout=settings.redis_pool_timeout,
                 ),
             )
             log.info(

@@ -82,12 +82,15 @@ class ThreadLocks:
         *,
         key_prefix: str = "lmsa",
         lease_seconds: float = 30.0,
+        max_connections: int = 32,
+        pool_timeout: float = 20.0,
     ) -> None:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._redis_url = redis_url
         self._redis: Any = None
         self._prefix = key_prefix
         self._lease = lease_seconds
+        self._pool = {"max_connections": max_connections, "timeout": pool_timeout}
 
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
@@ -113,7 +116,7 @@ class ThreadLocks:
 
             self._redis = aredis.Redis.from_pool(  # bounded and blocking, as for checkpoints
                 aredis.BlockingConnectionPool.from_url(
-                    self._redis_url, max_connections=32, timeout=20.0, socket_timeout=5.0
+                    self._redis_url, socket_timeout=5.0, **self._pool
                 )
             )
         lease = self._redis.lock(
