@@ -10,11 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "http://localhost:1234/v1"
+
+
+def default_cache_dir() -> Path:
+    """Where assembled embedded models and the CPU-mode verdict live."""
+    return Path(user_cache_dir("lmsa", appauthor=False))
 
 
 def default_data_dir() -> Path:
@@ -188,8 +193,14 @@ class Settings(BaseSettings):
         return self.llm_redis_url or (self.redis_url if self.llm_redis else None)
 
     # -- local model (lmsa/local, ``lmsa local-server``, ``--local``) ---------------------------
-    # ``local_model``: a GGUF file; None serves the packaged Gemma 3 270M ([local] extra).
-    local_model: Path | None = None
+    # ``local_model``: a packaged model's name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b,
+    # gemma-3-270m) or a GGUF file; None serves the default, Qwen2.5-Coder-0.5B ([local] extra).
+    # ``local_cpu_mode``: auto probes once whether native llama.cpp runs on this CPU
+    # (lmsa/local/cpu.py).
+    # ``local_cache_dir``: assembled models and the CPU verdict (default: the user cache dir).
+    local_model: str | None = None
+    local_cpu_mode: Literal["auto", "native", "safe"] = "auto"
+    local_cache_dir: Path = Field(default_factory=default_cache_dir)
     local_context_length: int = Field(default=8192, ge=512)
     local_threads: int = Field(default=2, ge=1)
     local_max_tokens: int | None = Field(

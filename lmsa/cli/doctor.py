@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,7 +44,27 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(_routing_check(endpoint, label, settings))
     checks.append(await _checkpointer_check(settings))
     checks.append(_workspace_check(settings))
+    local = await asyncio.to_thread(_local_model_check, settings)
+    if local is not None:
+        checks.append(local)
     return checks
+
+
+def _local_model_check(settings: Settings) -> Check | None:
+    """The embedded model and the CPU mode llama.cpp runs it in; None without the [local]
+    extra (it is optional, so its absence is no finding)."""
+    from lmsa.local.cpu import choose_cpu_mode
+    from lmsa.local.model import LocalModelUnavailable, missing_extra, resolve_model_path
+
+    if missing_extra():
+        return None
+    name = "Embedded model (--local)"
+    try:
+        path = resolve_model_path(settings.local_model, settings.local_cache_dir)
+        verdict = choose_cpu_mode(path, settings.local_cpu_mode, settings.local_cache_dir)
+    except LocalModelUnavailable as error:
+        return Check(name, "WARN", str(error), "Only needed for --local and lmsa local-server.")
+    return Check(name, "OK", f"{path.name}; CPU mode {verdict.describe()}")
 
 
 def _routing_check(endpoint: Any, label: str, settings: Settings) -> Check:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
@@ -40,7 +39,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 
-def _start(settings: Settings, model: Path | None, host: str, port: int) -> Any:
+def _start(settings: Settings, model: str | None, host: str, port: int) -> Any:
     from lmsa.local import LocalModelUnavailable, start_local_server
 
     try:
@@ -51,6 +50,8 @@ def _start(settings: Settings, model: Path | None, host: str, port: int) -> Any:
             context_length=settings.local_context_length,
             threads=settings.local_threads,
             default_max_tokens=settings.local_max_tokens,
+            cpu_mode=settings.local_cpu_mode,
+            cache_dir=settings.local_cache_dir,
         )
     except LocalModelUnavailable as error:
         _fail(str(error))
@@ -66,7 +67,8 @@ def local_endpoint(settings: Settings, enabled: bool) -> Iterator[Settings]:
     server = _start(settings, None, "127.0.0.1", 0)
     _err.print(
         f"local model {server.model_id} ready at {server.base_url} "
-        f"(loaded in {server.engine.load_seconds:.1f} s)"
+        f"(loaded in {server.engine.load_seconds:.1f} s; CPU mode "
+        f"{server.engine.cpu_mode}: {server.engine.cpu_mode_reason})"
     )
     try:
         yield settings.model_copy(
@@ -85,11 +87,12 @@ def local_endpoint(settings: Settings, enabled: bool) -> Iterator[Settings]:
 
 def local_server(
     model: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--model",
             "-m",
-            help="GGUF file to serve (default: LMSA_LOCAL_MODEL, else the packaged Gemma 3 270M).",
+            help="A packaged model (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, gemma-3-270m) or a "
+            "GGUF file (default: LMSA_LOCAL_MODEL, else qwen2.5-coder-0.5b).",
         ),
     ] = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 1234,
@@ -101,7 +104,8 @@ def local_server(
     engine = server.engine
     _out.print(
         f"lmsa local-server: {engine.model_id} ({engine.model_path}, {engine.quantization}, "
-        f"context {engine.context_length}, loaded in {engine.load_seconds:.1f} s)"
+        f"context {engine.context_length}, loaded in {engine.load_seconds:.1f} s, "
+        f"CPU mode {engine.cpu_mode}: {engine.cpu_mode_reason})"
     )
     _out.print(f"READY {server.base_url}")
     _out.print(f"use it with: LMSA_BASE_URL={server.base_url} lmsa chat   (Ctrl-C stops)")

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from lmsa.local.cpu import CpuMode, choose_cpu_mode
 from lmsa.local.engine import DEFAULT_CONTEXT_LENGTH, DEFAULT_THREADS, LlamaEngine
 from lmsa.local.model import LocalModelUnavailable, require_extra, resolve_model_path
 
@@ -27,19 +28,30 @@ def load_engine(
     context_length: int = DEFAULT_CONTEXT_LENGTH,
     threads: int = DEFAULT_THREADS,
     default_max_tokens: int | None = None,
+    cpu_mode: CpuMode = "auto",
+    cache_dir: Path | None = None,
 ) -> LlamaEngine:
-    """Checks the extra is installed, finds the GGUF file and loads it."""
+    """Checks the extra is installed, finds (or assembles) the GGUF file, decides the CPU mode
+    (probing once in a child process when ``auto``) and loads the model."""
     require_extra()
-    path = resolve_model_path(model)
+    if cache_dir is None:
+        from lmsa.config import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    path = resolve_model_path(model, cache_dir)
+    verdict = choose_cpu_mode(path, cpu_mode, cache_dir)
     try:
-        return LlamaEngine(
+        engine = LlamaEngine(
             path,
             context_length=context_length,
             threads=threads,
             default_max_tokens=default_max_tokens,
+            cpu_mode=verdict.mode,
         )
     except (OSError, ValueError, RuntimeError) as error:
         raise LocalModelUnavailable(f"llama.cpp could not load {path}: {error}") from error
+    engine.cpu_mode_reason = verdict.reason
+    return engine
 
 
 class LocalServer:
@@ -171,9 +183,16 @@ def start_local_server(
     context_length: int = DEFAULT_CONTEXT_LENGTH,
     threads: int = DEFAULT_THREADS,
     default_max_tokens: int | None = None,
+    cpu_mode: CpuMode = "auto",
+    cache_dir: Path | None = None,
 ) -> LocalServer:
     """Loads the model and serves it on a background thread; ``stop()`` when done."""
     engine = load_engine(
-        model, context_length=context_length, threads=threads, default_max_tokens=default_max_tokens
+        model,
+        context_length=context_length,
+        threads=threads,
+        default_max_tokens=default_max_tokens,
+        cpu_mode=cpu_mode,
+        cache_dir=cache_dir,
     )
     return LocalServer(engine, host=host, port=port, owns_engine=True).start()

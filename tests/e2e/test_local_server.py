@@ -42,7 +42,7 @@ async def test_model_lists_report_the_model_loaded(local_server: Any) -> None:
     assert probe.reachable
     assert probe.models == [local_server.model_id]
     assert probe.loaded == [local_server.model_id]
-    assert probe.context_lengths[local_server.model_id] == local_server.engine.context_length
+    assert probe.context_lengths[local_server.model_id] == local_server.context_length
     native = httpx.get(f"{local_server.root_url}/api/v0/models/{local_server.model_id}").json()
     assert native["state"] == "loaded"
     assert native["type"] == "llm"
