@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     max_clarify_rounds: int = 2
     max_iterations: int = 3
     max_plan_attempts: int = 3
+    # ``validate_reads``: also self-check (one more model call) a plan whose steps were all
+    # read-only and all succeeded; off, such a turn answers from the results directly.
+    validate_reads: bool = False
     history_turns: int = 6
     max_input_chars: int = 32_000
 

@@ -35,6 +35,7 @@ class Context:
     max_clarify_rounds: int = _setting_default("max_clarify_rounds")
     max_iterations: int = _setting_default("max_iterations")
     max_plan_attempts: int = _setting_default("max_plan_attempts")
+    validate_reads: bool = _setting_default("validate_reads")
     history_turns: int = _setting_default("history_turns")
     max_input_chars: int = _setting_default("max_input_chars")
     tool_timeout: float = _setting_default("tool_timeout")

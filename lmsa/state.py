@@ -29,6 +29,13 @@ class OutputState(TypedDict, total=False):
     intent: dict[str, Any] | None
 
 
+class WorkspaceInfo(TypedDict):
+    """What the planner was shown of the workspace this turn (``lmsa.tools.grounding``)."""
+
+    overview: str
+    named_files: list[str]
+
+
 class AssistantState(InputState, total=False):
     """Everything the nodes share within a turn."""
 
@@ -44,6 +51,7 @@ class AssistantState(InputState, total=False):
     iteration: int
     notes: list[str]
     error: str | None
+    workspace: WorkspaceInfo | None
 
 
 def fresh_turn() -> dict[str, Any]:
@@ -61,4 +69,5 @@ def fresh_turn() -> dict[str, Any]:
         "iteration": 0,
         "notes": [],
         "error": None,
+        "workspace": None,
     }

@@ -72,7 +72,7 @@ def build_assistant(
     builder.add_conditional_edges("classify_intent", routes.after_intent)
     builder.add_edge("clarify", "classify_intent")
     builder.add_conditional_edges("plan", routes.after_plan)
-    builder.add_edge("execute", "validate")
+    builder.add_conditional_edges("execute", routes.after_execute)
     builder.add_conditional_edges("validate", routes.after_validate)
     builder.add_edge("respond", END)
     return builder

@@ -32,8 +32,9 @@ class Routes:
         rounds = state.get("clarification_rounds", 0)
         if is_unsure(intent, context) and rounds < context.max_clarify_rounds:
             return "clarify"
-        if intent.get("intent") == "conversation":
-            return "respond"
+        workspace = state.get("workspace")
+        if intent.get("intent") == "conversation" and not (workspace and workspace["named_files"]):
+            return "respond"  # a message that names a file in the workspace is about the file
         return "plan"
 
     async def after_plan(self, state: AssistantState) -> Literal["execute", "plan", "respond"]:
@@ -43,6 +44,23 @@ class Routes:
         if plan is None:
             return "plan"
         return "execute" if plan.get("steps") else "respond"
+
+    async def after_execute(
+        self, state: AssistantState, runtime: Runtime
+    ) -> Literal["validate", "respond"]:
+        """A plan of read-only steps that all succeeded has its answer in the results: checking
+        it would cost a model call and cannot change what is read (``validate_reads`` turns the
+        check on anyway). Anything that wrote, failed or was refused is checked."""
+        results = state.get("results") or []
+        tools = self._services.tools
+        if self._services.context_of(runtime.context).validate_reads:
+            return "validate"
+        if results and all(
+            r.get("ok") and r.get("tool") in tools and tools.risk(r["tool"]) == "read"
+            for r in results
+        ):
+            return "respond"
+        return "validate"
 
     async def after_validate(
         self, state: AssistantState, runtime: Runtime

@@ -81,7 +81,18 @@ def parse_reply(schema: type[ModelT], content: Any) -> ModelT:
     match = _FENCE.match(text)
     if match:
         text = match.group(1)
-    return schema.model_validate_json(text)
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as error:
+        if not any(e["type"] == "json_invalid" for e in error.errors()):
+            raise
+        # A grammar lets raw control characters (a newline, a tab) into a JSON string; strict
+        # JSON forbids them, but the meaning is clear, so read the reply leniently.
+        try:
+            value = json.loads(text, strict=False)
+        except ValueError:
+            raise error from None
+        return schema.model_validate(value)
 
 
 def _text_of(content: Any) -> str:
@@ -102,13 +113,17 @@ async def ainvoke_structured(
     style: OutputStyle = "json_schema",
     config: RunnableConfig | None = None,
     role: str | None = None,
+    constrain_to: type[BaseModel] | None = None,
 ) -> ModelT:
     """Ask for ``schema`` as JSON; on a reply that does not validate, show the model its error
     once and ask again. Tagged ``nostream`` so graph token streams carry only the answer.
 
     ``role`` (``"fast"``/``"main"``) overrides the router's guess from the schema name
-    (``LMSA_LLM_FAST_SCHEMAS``)."""
-    model = await llm.model(role=role, response_format=response_format_for(schema, style))
+    (``LMSA_LLM_FAST_SCHEMAS``). ``constrain_to`` is a narrower schema to send to the server
+    (its grammar then admits only replies of that shape) while the reply is still read as
+    ``schema``, so a server that ignores the grammar gets the same checks and feedback."""
+    response_format = response_format_for(constrain_to or schema, style)
+    model = await llm.model(role=role, response_format=response_format)
     model = model.with_config(tags=[TAG_NOSTREAM], run_name=f"structured:{schema.__name__}")
     history = list(messages)
     parsed, reply_text, problem = await _attempt(model, history, schema, config)

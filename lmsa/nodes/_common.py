@@ -62,3 +62,10 @@ def render_results(results: Sequence[dict[str, Any]], cap: int) -> str:
         else:
             lines.append(f"{header} -> error: {result['error']}")
     return "\n\n".join(lines)
+
+
+def turn_request(messages: Sequence[AnyMessage]) -> str:
+    """The user's words in the current turn: the request and any clarification answers."""
+    return "\n".join(
+        message_text(m) for m in recent_history(messages, 1) if isinstance(m, HumanMessage)
+    )

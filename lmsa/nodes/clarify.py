@@ -18,8 +18,6 @@ from lmsa.context import Services
 from lmsa.nodes._common import CLARIFICATION_MARK
 from lmsa.state import AssistantState
 
-DEFAULT_QUESTION = "Could you say a little more about what you would like me to do?"
-
 
 class ClarificationRequest(BaseModel):
     """What an interface shows the user while the graph waits."""
@@ -41,7 +39,8 @@ def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         context = services.context_of(runtime.context)
         intent = state.get("intent") or {}
         rounds = state.get("clarification_rounds", 0)
-        question = (intent.get("clarifying_question") or "").strip() or DEFAULT_QUESTION
+        # Routing comes here only with the model's own question (``is_unsure``).
+        question = str(intent.get("clarifying_question") or "").strip()
         request = ClarificationRequest(
             question=question, round=rounds + 1, max_rounds=context.max_clarify_rounds
         )

@@ -3,6 +3,7 @@ language and phrasing they did not foresee)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -12,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from lmsa.context import Context, Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured
-from lmsa.nodes._common import recent_history
+from lmsa.nodes._common import recent_history, turn_request
 from lmsa.prompts import INTENT_SYSTEM
-from lmsa.state import AssistantState
+from lmsa.state import AssistantState, WorkspaceInfo
 
 IntentName = Literal[
     "information_request",
@@ -54,27 +55,49 @@ class IntentResult(BaseModel):
 
 
 def is_unsure(intent: dict[str, Any], context: Context) -> bool:
-    """Whether the user should be asked before acting: the model said so, or it is not sure."""
+    """Whether the user should be asked before acting: the model said so, or it is not sure,
+    and it wrote the question to ask. Without a question of its own the request is clear
+    enough to act on: a generic "say more" question only delays a task the user already
+    stated."""
+    if not str(intent.get("clarifying_question") or "").strip():
+        return False
     return bool(intent.get("needs_clarification")) or (
         float(intent.get("confidence", 0.0)) < context.clarify_threshold
     )
+
+
+async def workspace_info(services: Services, state: AssistantState) -> WorkspaceInfo | None:
+    """The workspace as the model sees it this turn: computed once per turn (a clarification
+    answer may name another file, so it is recomputed after one)."""
+    known = state.get("workspace")
+    request = turn_request(state["messages"])
+    if known is not None and state.get("clarification_rounds", 0) == 0:
+        return known
+    view = await asyncio.to_thread(services.tools.view_workspace, request)
+    if view is None:
+        return None
+    return {"overview": view.render(), "named_files": view.named_files}
 
 
 def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def classify_intent(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         history = recent_history(state["messages"], context.history_turns)
+        workspace = await workspace_info(services, state)
+        system = INTENT_SYSTEM
+        if workspace is not None:
+            system += "\n\n" + workspace["overview"]
         try:
             result = await ainvoke_structured(
                 services.llm,
-                [SystemMessage(content=INTENT_SYSTEM), *history],
+                [SystemMessage(content=system), *history],
                 IntentResult,
                 style=context.structured_output,
             )
         except StructuredOutputError as error:
-            return {"error": str(error)}
+            return {"error": str(error), "workspace": workspace}
         intent = result.model_dump()
-        update: dict[str, Any] = {"intent": intent}
+        update: dict[str, Any] = {"intent": intent, "workspace": workspace}
         rounds = state.get("clarification_rounds", 0)
         if is_unsure(intent, context) and rounds >= context.max_clarify_rounds:
             update["notes"] = [

@@ -8,18 +8,18 @@ number of times, because small models often fix a plan once they see the schema 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Literal, Union
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results
-from lmsa.nodes.intent import SHORT_TEXT
+from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.prompts import PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
-from lmsa.state import AssistantState
+from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
 MAX_STEPS = 12
@@ -73,6 +73,44 @@ def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], l
     return steps, errors
 
 
+def unused_named_files(plan: Plan, named_files: Sequence[str]) -> list[str]:
+    """Files the request names (and that exist) that no step touches. A plan that answers a
+    question about ``notes.txt`` without reading it can only guess."""
+    used = " ".join(dumps(step.args) for step in plan.steps)
+    return [name for name in named_files if name not in used]
+
+
+def constrained_plan_schema(tools: ToolRegistry) -> type[BaseModel]:
+    """:class:`Plan` with each step narrowed to a real call: one alternative per tool, its name
+    a constant and its ``args`` that tool's own schema. Sent as the response format, the
+    server's grammar then cannot produce an unknown tool or a malformed argument, which is
+    most of what goes wrong in a small model's plans. Replies are still read as :class:`Plan`
+    and checked by :func:`check_plan`."""
+    alternatives: list[Any] = []
+    for name in tools.names():
+        args_model: Any = tools.args_model(name) or dict[str, Any]
+        constant: Any = Literal[name]  # type: ignore[valid-type]
+        alternatives.append(
+            create_model(
+                f"{''.join(part.title() for part in name.split('_'))}Step",
+                id=(str, Field(description="Short unique id, e.g. 's1'.", max_length=40)),
+                tool=(constant, ...),
+                args=(args_model, ...),
+                purpose=(str, Field(default="", max_length=SHORT_TEXT)),
+                depends_on=(list[str], Field(default_factory=list, max_length=MAX_STEPS)),
+            )
+        )
+    if not alternatives:
+        return Plan
+    step: Any = alternatives[0] if len(alternatives) == 1 else Union[tuple(alternatives)]  # noqa: UP007
+    return create_model(
+        "Plan",
+        reasoning=(str, Plan.model_fields["reasoning"]),
+        answer_directly=(bool, Plan.model_fields["answer_directly"]),
+        steps=(list[step], Field(default_factory=list, max_length=MAX_STEPS)),
+    )
+
+
 def _has_cycle(steps: Sequence[PlanStep]) -> bool:
     graph = {step.id: set(step.depends_on) for step in steps}
     done: set[str] = set()
@@ -88,20 +126,35 @@ def _has_cycle(steps: Sequence[PlanStep]) -> bool:
 
 def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     tool_catalogue = services.tools.describe_for_planner()
+    grammar = constrained_plan_schema(services.tools)
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         attempts = state.get("plan_attempts", 0) + 1
+        workspace = await workspace_info(services, state)
         messages = _planner_messages(
-            state, tool_catalogue, context.history_turns, context.tool_output_chars
+            state, tool_catalogue, workspace, context.history_turns, context.tool_output_chars
         )
         try:
             proposal = await ainvoke_structured(
-                services.llm, messages, Plan, style=context.structured_output
+                services.llm,
+                messages,
+                Plan,
+                style=context.structured_output,
+                constrain_to=grammar,
             )
         except StructuredOutputError as error:
             return {"error": str(error), "plan_attempts": attempts}
         steps, errors = check_plan(proposal, services.tools)
+        unused = unused_named_files(proposal, workspace["named_files"] if workspace else [])
+        if unused and not state.get("results") and attempts < context.max_plan_attempts:
+            # Held to this only while attempts remain: the last plan runs even if it ignores
+            # the file, rather than ending the turn without an answer.
+            errors.append(
+                f"The request names {', '.join(unused)}, which exists in the workspace. Plan a "
+                "step that uses it (for a question about it, read it); never guess what a file "
+                "contains."
+            )
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
@@ -122,11 +175,17 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
 
 
 def _planner_messages(
-    state: AssistantState, tool_catalogue: str, history_turns: int, output_cap: int
+    state: AssistantState,
+    tool_catalogue: str,
+    workspace: WorkspaceInfo | None,
+    history_turns: int,
+    output_cap: int,
 ) -> list[AnyMessage]:
     """Everything but the conversation goes into the one system message: many local chat
     templates (Gemma's among them) reject two user messages in a row."""
     system = PLAN_SYSTEM.format(tools=tool_catalogue)
+    if workspace is not None:
+        system += "\n\n" + workspace["overview"]
     intent = state.get("intent")
     if intent:
         entities = ", ".join(intent.get("entities") or []) or "none"

@@ -303,7 +303,16 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
 
 
 def make_file_tools(workspace: Workspace) -> list[BaseTool]:
-    """The file tools, each bound to ``workspace`` so no call can reach outside it."""
+    """The file tools, each bound to ``workspace`` so no call can reach outside it. Each
+    carries the root in its metadata (``workspace_root``), so a registry holding them can show
+    the planner the folder (:meth:`ToolRegistry.view_workspace`)."""
+    tools = _file_tools(workspace)
+    for tool in tools:
+        tool.metadata = {**(tool.metadata or {}), "workspace_root": str(workspace.root)}
+    return tools
+
+
+def _file_tools(workspace: Workspace) -> list[BaseTool]:
 
     def read_file(args: ReadFileArgs) -> str:
         real, text = _read_text_file(workspace, args.path)

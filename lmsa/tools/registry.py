@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeGuard, get_args
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
+
+from lmsa.tools.grounding import WorkspaceView, view_workspace
 
 RiskLevel = Literal["read", "write", "dangerous"]
 RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
@@ -149,6 +152,31 @@ class ToolRegistry:
             raise ToolCallRejected(f"Invalid arguments for tool {name!r}: {'; '.join(problems)}.")
         dumped: dict[str, Any] = validated.model_dump(mode="json", by_alias=True)
         return dumped
+
+    def args_model(self, name: str) -> type[BaseModel] | None:
+        """The pydantic model a tool's arguments validate with (``None`` for a raw JSON
+        schema)."""
+        return _model_of(self.get(name))
+
+    @property
+    def workspace_root(self) -> Path | None:
+        """The folder the file tools work in, if the registry has any."""
+        for tool in self._tools.values():
+            root = (tool.metadata or {}).get("workspace_root")
+            if root:
+                return Path(root)
+        return None
+
+    def view_workspace(self, request: str) -> WorkspaceView | None:
+        """A bounded listing of the workspace and the existing paths ``request`` names, for
+        the planner; ``None`` without file tools (or when the folder is gone)."""
+        root = self.workspace_root
+        if root is None:
+            return None
+        try:
+            return view_workspace(root, request)
+        except (OSError, ValueError):
+            return None
 
     def describe_for_planner(self) -> str:
         """One block per tool, in name order so the prompt (and the model's cache) is stable."""

@@ -31,7 +31,7 @@ PARSE_FAILURE = "could not be read as"
 
 def read_tools(workspace: Path) -> ToolRegistry:
     """Two read-only file tools: the planner prompt lists every tool's schema, and a short list
-    keeps a 270M model's prompt (and the test) short; no write tool means no approval step."""
+    keeps a 0.5B model's prompt (and the test) short; no write tool means no approval step."""
     return ToolRegistry(
         tool for tool in make_file_tools(Workspace(workspace)) if tool.name in READ_TOOLS
     )
@@ -67,23 +67,16 @@ def assert_no_parse_failures(values: dict[str, Any]) -> None:
     assert not any(PARSE_FAILURE in note for note in values.get("notes") or [])
 
 
-PLAN_IN_WORDS = (
-    "Read the file notes.txt. Reply with this plan: "
-    '{"reasoning": "The file must be read.", "answer_directly": false, '
-    '"steps": [{"id": "s1", "tool": "read_file", "args": {"path": "notes.txt"}}]}'
-)
-
-
-async def test_file_tool_turn_runs_intent_plan_tool_validate_answer(
+async def test_a_question_about_a_named_file_reads_it_before_answering(
     settings: Settings, workspace: Path
 ) -> None:
+    """Asked in plain words about a file in the workspace, the instruction-tuned model must
+    plan a read of that file (the planner is held to the file the request names), the tool must
+    really run, and an answer must come back; a successful read needs no self-check call."""
     run = Run(settings)
-    """The packaged model is the *base* Gemma 3 270M: asked in words, it plans no step at all
-    (measured: ``answer_directly`` true, ``steps`` []). So the request spells out the step; the
-    model still has to write it as a grammar-valid plan that passes the planner's checks, and
-    everything after that (execution, validation, answer) is real."""
     context = Context(clarify_threshold=0.0, max_clarify_rounds=0, max_iterations=1)
-    nodes, interrupts = await run({"messages": [HumanMessage(content=PLAN_IN_WORDS)]}, context)
+    request = "What is the launch code written in notes.txt?"
+    nodes, interrupts = await run({"messages": [HumanMessage(content=request)]}, context)
     values = await run.values()
 
     assert not interrupts
@@ -93,8 +86,7 @@ async def test_file_tool_turn_runs_intent_plan_tool_validate_answer(
     assert values["intent"]["intent"] in INTENTS
     assert 0.0 <= values["intent"]["confidence"] <= 1.0
 
-    # The request spells out the step: the model must plan it, and the tool must really run.
-    assert "plan" in nodes and "execute" in nodes and "validate" in nodes, nodes
+    assert "plan" in nodes and "execute" in nodes, nodes
     plan = values["plan"]
     assert plan is not None and plan["steps"], plan
     assert {step["tool"] for step in plan["steps"]} <= READ_TOOLS
@@ -104,7 +96,8 @@ async def test_file_tool_turn_runs_intent_plan_tool_validate_answer(
     reads = [r for r in results if r["tool"] == "read_file" and r["ok"]]
     assert reads, results
     assert "PINEAPPLE-42" in reads[0]["output"], "read_file returned the file's real content"
-    assert values["validation"] is None or isinstance(values["validation"]["complete"], bool)
+    if all(r["ok"] for r in results):
+        assert "validate" not in nodes, nodes
 
     assert isinstance(values["answer"], str) and values["answer"].strip()
     assert isinstance(values["messages"][-1], AIMessage)

@@ -68,7 +68,9 @@ async def test_file_request_runs_the_whole_pipeline(workspace: Path) -> None:
     graph, llm = make_graph(workspace, READ_SCRIPT)
     config = thread()
     updates = await _updates(graph, ask("what is in a.txt?"), config)
-    assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "validate", "respond"]
+    # A read that succeeded needs no self-check: three model calls in all.
+    assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "respond"]
+    assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "text"]
     state = (await graph.aget_state(config)).values
     assert state["answer"] == "The file says hello world."
     (result,) = state["results"]
@@ -77,6 +79,30 @@ async def test_file_request_runs_the_whole_pipeline(workspace: Path) -> None:
     # The answer is written with the tool output in front of the model.
     assert "hello world" in system_text(llm.calls_for("text")[0])
     assert isinstance(state["messages"][-1], AIMessage)
+
+
+async def test_validate_reads_checks_a_successful_read_too(workspace: Path) -> None:
+    graph, llm = make_graph(workspace, READ_SCRIPT, validate_reads=True)
+    updates = await _updates(graph, ask("what is in a.txt?"), thread())
+    assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "validate", "respond"]
+    assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "Validation", "text"]
+
+
+async def test_a_failed_read_is_checked(workspace: Path) -> None:
+    script = {**READ_SCRIPT, "Plan": [read_plan("missing.txt")], "text": ["No such file."]}
+    graph, llm = make_graph(workspace, script, max_iterations=1)
+    updates = await _updates(graph, ask("what is in missing.txt?"), thread())
+    assert "validate" in _nodes(updates)
+    assert len(llm.calls_for("Validation")) == 1
+
+
+async def test_a_write_is_checked(workspace: Path) -> None:
+    write = plan(step("s1", "write_file", {"path": "new.txt", "content": "hi"}))
+    script = {**READ_SCRIPT, "Plan": [write], "text": ["Written."]}
+    graph, _ = make_graph(workspace, script, auto_approve="write")
+    updates = await _updates(graph, ask("create new.txt saying hi"), thread())
+    assert _nodes(updates)[-2:] == ["validate", "respond"]
+    assert (workspace / "new.txt").read_text() == "hi"
 
 
 async def test_ainvoke_returns_only_the_output_schema(workspace: Path) -> None:
@@ -182,9 +208,9 @@ async def test_incomplete_results_loop_back_to_plan(workspace: Path) -> None:
         "Validation": [validation(False, "b.txt not read", "read b.txt"), validation(True)],
         "text": ["Both read."],
     }
-    graph, llm = make_graph(workspace, script)
+    graph, llm = make_graph(workspace, script, validate_reads=True)
     config = thread()
-    updates = await _updates(graph, ask("read a.txt and b.txt"), config)
+    updates = await _updates(graph, ask("read both text files"), config)
     assert _nodes(updates) == [
         "guard", "classify_intent",
         "plan", "execute", "validate",
@@ -204,7 +230,7 @@ async def test_iterations_are_capped_with_a_note(workspace: Path) -> None:
         **READ_SCRIPT,
         "Validation": [validation(False, "never enough")],
     }
-    graph, llm = make_graph(workspace, script, max_iterations=2)
+    graph, llm = make_graph(workspace, script, max_iterations=2, validate_reads=True)
     out = await graph.ainvoke(ask("read everything"), thread())
     assert len(llm.calls_for("Plan")) == 2
     assert len(llm.calls_for("Validation")) == 2
@@ -215,7 +241,9 @@ async def test_iterations_are_capped_with_a_note(workspace: Path) -> None:
 
 
 async def test_unreadable_verdict_still_produces_an_answer(workspace: Path) -> None:
-    graph, llm = make_graph(workspace, {**READ_SCRIPT, "Validation": ["?", "??"]})
+    graph, llm = make_graph(
+        workspace, {**READ_SCRIPT, "Validation": ["?", "??"]}, validate_reads=True
+    )
     out = await graph.ainvoke(ask("read a.txt"), thread())
     assert out["answer"] == "The file says hello world."
     assert "Self-check skipped" in system_text(llm.calls_for("text")[0])
@@ -224,12 +252,14 @@ async def test_unreadable_verdict_still_produces_an_answer(workspace: Path) -> N
 
 async def test_context_override_changes_the_iteration_cap(workspace: Path) -> None:
     script = {**READ_SCRIPT, "Validation": [validation(False, "more")]}
-    graph, llm = make_graph(workspace, script)  # settings allow 3 iterations
-    await graph.ainvoke(ask("read"), thread(), context=Context(max_iterations=1))
+    graph, llm = make_graph(workspace, script, validate_reads=True)  # 3 iterations allowed
+    await graph.ainvoke(
+        ask("read"), thread(), context=Context(max_iterations=1, validate_reads=True)
+    )
     assert len(llm.calls_for("Plan")) == 1
     assert "Stopped after 1 attempts" in system_text(llm.calls_for("text")[0])
 
-    graph, llm = make_graph(workspace, script)
+    graph, llm = make_graph(workspace, script, validate_reads=True)
     await graph.ainvoke(ask("read"), thread())
     assert len(llm.calls_for("Plan")) == 3
 
@@ -303,11 +333,22 @@ async def test_clarify_interrupt_and_resume(workspace: Path) -> None:
     ]
 
 
-async def test_clarify_uses_a_default_question(workspace: Path) -> None:
+async def test_unsure_without_a_question_of_its_own_proceeds(workspace: Path) -> None:
+    """No generic "say more" question: a model that is unsure but cannot name what is
+    missing is asked nothing, and the stated task goes ahead."""
     script = {**READ_SCRIPT, "IntentResult": [intent(confidence=0.1)]}
+    graph, llm = make_graph(workspace, script)
+    out = await graph.ainvoke(ask("what is in a.txt?"), thread())
+    assert "__interrupt__" not in out
+    assert out["answer"] == "The file says hello world."
+    assert len(llm.calls_for("Plan")) == 1
+
+
+async def test_low_confidence_with_a_question_asks_it(workspace: Path) -> None:
+    script = {**READ_SCRIPT, "IntentResult": [intent(confidence=0.1, clarifying_question="Which?")]}
     graph, _ = make_graph(workspace, script)
     out = await graph.ainvoke(ask("hmm"), thread())
-    assert out["__interrupt__"][0].value["question"].startswith("Could you say a little more")
+    assert out["__interrupt__"][0].value["question"] == "Which?"
 
 
 async def test_invalid_resume_is_rejected_and_the_interrupt_stays(workspace: Path) -> None:
@@ -371,7 +412,7 @@ async def test_clarified_request_stays_in_the_prompts(
     # ``history_turns``); after a clarification that turn must still include the request
     # itself, or the model judges, plans and answers for "a.txt" alone.
     script = {**READ_SCRIPT, "IntentResult": [unsure("Which file?"), intent()]}
-    graph, llm = make_graph(workspace, script, history_turns=history_turns)
+    graph, llm = make_graph(workspace, script, history_turns=history_turns, validate_reads=True)
     config = thread()
     await graph.ainvoke(ask("summarise the file for me"), config)
     await graph.ainvoke(Command(resume={"answer": "a.txt"}), config)
@@ -462,7 +503,7 @@ async def test_stream_carries_only_answer_tokens(workspace: Path) -> None:
             tokens.append((metadata["langgraph_node"], message))
         else:
             updates.extend(chunk)
-    assert updates == ["guard", "classify_intent", "plan", "execute", "validate", "respond"]
+    assert updates == ["guard", "classify_intent", "plan", "execute", "respond"]
     nodes = {node for node, _ in tokens}
     assert nodes == {"respond"}, nodes  # intent/plan/validate calls are tagged nostream
     pieces = [m.content for _, m in tokens if isinstance(m, AIMessageChunk) and m.content]

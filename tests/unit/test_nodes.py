@@ -256,7 +256,7 @@ async def test_plan_prompt_carries_the_intent(tmp_path: Path) -> None:
 
 
 async def test_plan_direct_answer_is_accepted_without_steps(tmp_path: Path) -> None:
-    update, _, _ = await _plan_once(tmp_path, direct_plan())
+    update, _, _ = await _plan_once(tmp_path, direct_plan(), _state("what is 6*7?"))
     assert update["plan"]["answer_directly"] is True
     assert update["plan"]["steps"] == []
     assert "error" not in update

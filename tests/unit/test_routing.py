@@ -59,9 +59,23 @@ async def test_after_intent_needs_clarification_with_rounds_left_goes_to_clarify
 
 
 async def test_after_intent_low_confidence_alone_goes_to_clarify(routes: Routes) -> None:
-    state = {"messages": [], "intent": intent(confidence=0.59)}
+    state = {"messages": [], "intent": intent(confidence=0.59, clarifying_question="Which?")}
     assert await routes.after_intent(state, ctx(clarify_threshold=0.6)) == "clarify"
     assert await routes.after_intent(state, ctx(clarify_threshold=0.5)) == "plan"
+
+
+async def test_after_intent_never_asks_without_a_question_of_the_models(routes: Routes) -> None:
+    for unclear in (intent(confidence=0.1), intent(needs_clarification=True)):
+        state = {"messages": [], "intent": unclear}
+        assert await routes.after_intent(state, ctx(clarify_threshold=0.6)) == "plan"
+
+
+async def test_after_intent_a_named_workspace_file_is_not_small_talk(routes: Routes) -> None:
+    named = {"overview": "Files in the workspace:\nnotes.txt", "named_files": ["notes.txt"]}
+    state = {"messages": [], "intent": intent("conversation"), "workspace": named}
+    assert await routes.after_intent(state, ctx()) == "plan"
+    state["workspace"] = {**named, "named_files": []}
+    assert await routes.after_intent(state, ctx()) == "respond"
 
 
 async def test_after_intent_unsure_after_max_rounds_goes_to_plan(routes: Routes) -> None:

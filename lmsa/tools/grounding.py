@@ -1,0 +1,79 @@
+"""What the planner is told about the workspace before it plans: a bounded listing, and which
+paths named in the request exist.
+
+A small model that cannot see the folder guesses: it answers a question about ``notes.txt``
+without reading it, or invents ``src/TODO.md``. A few dozen real names cost a few hundred
+tokens and let the plan name real files; knowing that a path the user named exists lets the
+planner be held to reading it (see ``lmsa.nodes.plan``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmsa.tools.workspace import Workspace, WorkspaceEscape
+
+SKIPPED = {".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".ruff_cache"}
+LISTING_LIMIT = 40
+
+# Words that look like paths: a name with an extension (notes.txt, config.json) or with a slash
+# (src/app). Quotes and trailing punctuation are trimmed by the pattern's character class.
+_PATH_LIKE = re.compile(r"(?<![\w/.-])([\w.-]*[\w-]+(?:/[\w.-]+)*(?:\.[A-Za-z0-9]{1,8}|/))")
+
+
+@dataclass
+class WorkspaceView:
+    root: Path
+    listing: list[str] = field(default_factory=list)
+    truncated: bool = False
+    named_files: list[str] = field(default_factory=list)
+    named_dirs: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = ["Files in the workspace" + (" (first entries)" if self.truncated else "") + ":"]
+        lines.append(", ".join(self.listing) if self.listing else "(empty)")
+        if self.named_files or self.named_dirs:
+            named = [*self.named_files, *(f"{d}/" for d in self.named_dirs)]
+            lines.append("The request names these existing paths: " + ", ".join(named) + ".")
+        return "\n".join(lines)
+
+
+def view_workspace(root: Path, request: str, limit: int = LISTING_LIMIT) -> WorkspaceView:
+    """A breadth-first listing of at most ``limit`` entries (directories end in ``/``; hidden
+    and tool directories skipped), plus the request's path-like words that exist inside."""
+    workspace = Workspace(root)
+    view = WorkspaceView(workspace.root)
+    queue = [workspace.root]
+    while queue and not view.truncated:
+        directory = queue.pop(0)
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIPPED:
+                continue
+            if len(view.listing) >= limit:
+                view.truncated = True
+                break
+            relative = Path(entry.path).relative_to(workspace.root).as_posix()
+            if entry.is_dir(follow_symlinks=False):
+                view.listing.append(relative + "/")
+                queue.append(Path(entry.path))
+            else:
+                view.listing.append(relative)
+    for word in dict.fromkeys(_PATH_LIKE.findall(request)):
+        try:
+            real = workspace.resolve(word.rstrip("/"), must_exist=True)
+        except (WorkspaceEscape, OSError, ValueError):
+            continue
+        shown = workspace.relative(real)
+        if real.is_file() and shown not in view.named_files:
+            view.named_files.append(shown)
+        elif real.is_dir() and real != workspace.root and shown not in view.named_dirs:
+            view.named_dirs.append(shown)
+    return view

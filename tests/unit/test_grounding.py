@@ -1,0 +1,117 @@
+"""The planner sees the workspace, may only write real tool calls, and is held to the files the
+request names; replies with raw control characters still parse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from lmsa.llm.structured import inline_refs, parse_reply
+from lmsa.nodes.plan import Plan, constrained_plan_schema, make_plan
+from lmsa.tools import ToolRegistry, Workspace, make_file_tools
+from lmsa.tools.grounding import view_workspace
+from tests.unit.helpers import ctx, direct_plan, intent, make_graph, read_plan, services, thread
+from tests.unit.helpers import system_text as system_of
+
+
+def _workspace(tmp_path: Path) -> Path:
+    (tmp_path / "notes.txt").write_text("Team meeting: Tuesday 10:00\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("# TODO: fix\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref\n")
+    return tmp_path
+
+
+def test_the_view_lists_the_folder_and_the_existing_paths_the_request_names(
+    tmp_path: Path,
+) -> None:
+    view = view_workspace(_workspace(tmp_path), "Read notes.txt, src/app.py, missing.txt, src/")
+    assert view.listing == ["notes.txt", "src/", "src/app.py"]  # .git skipped
+    assert view.named_files == ["notes.txt", "src/app.py"]
+    assert view.named_dirs == ["src"]
+    assert "notes.txt" in view.render()
+
+
+def test_the_view_is_bounded_and_never_names_paths_outside(tmp_path: Path) -> None:
+    for n in range(60):
+        (tmp_path / f"f{n:02d}.txt").write_text("x")
+    outside = tmp_path.parent / "secret.txt"
+    outside.write_text("s")
+    view = view_workspace(tmp_path, "show ../secret.txt and /etc/hostname", limit=10)
+    assert len(view.listing) == 10 and view.truncated
+    assert view.named_files == []
+    assert "first entries" in view.render()
+
+
+def test_registry_finds_the_workspace_of_its_file_tools(tmp_path: Path) -> None:
+    registry = ToolRegistry(make_file_tools(Workspace(tmp_path)))
+    assert registry.workspace_root == tmp_path.resolve()
+    assert ToolRegistry([]).view_workspace("anything") is None
+
+
+def test_the_grammar_schema_admits_only_real_tools_with_their_own_arguments(
+    tmp_path: Path,
+) -> None:
+    registry = ToolRegistry(make_file_tools(Workspace(tmp_path)))
+    schema = inline_refs(constrained_plan_schema(registry).model_json_schema())
+    alternatives = schema["properties"]["steps"]["items"]["anyOf"]
+    tools = {alt["properties"]["tool"]["const"]: alt for alt in alternatives}
+    assert set(tools) == set(registry.names())
+    read = tools["read_file"]["properties"]["args"]
+    assert read["required"] == ["path"]
+    assert set(read["properties"]) == {"path", "start_line", "max_lines"}
+
+
+async def test_the_planner_prompt_shows_the_workspace(tmp_path: Path) -> None:
+    svc, llm = services(_workspace(tmp_path), {"Plan": [read_plan("notes.txt")]})
+    update = await make_plan(svc)(
+        {"messages": [HumanMessage(content="When is the meeting, per notes.txt?")]}, ctx()
+    )
+    assert update["plan"]["steps"][0]["args"]["path"] == "notes.txt"
+    system = system_of(llm.calls[0])
+    assert "src/app.py" in system
+    assert "The request names these existing paths: notes.txt." in system
+    # The server is sent the narrowed schema; the reply is still read as Plan.
+    sent = llm.calls[0]["kwargs"]["response_format"]["json_schema"]
+    assert sent["name"] == "Plan"
+    assert "anyOf" in json.dumps(sent["schema"])
+
+
+async def test_answering_about_a_named_file_without_reading_it_is_sent_back(
+    tmp_path: Path,
+) -> None:
+    svc, _ = services(_workspace(tmp_path), {"Plan": [direct_plan()]})
+    state: dict[str, Any] = {
+        "messages": [HumanMessage(content="When is the meeting, according to notes.txt?")]
+    }
+    update = await make_plan(svc)(state, ctx(max_plan_attempts=3))
+    assert update["plan"] is None
+    assert any("notes.txt, which exists" in problem for problem in update["plan_feedback"])
+    # On the last attempt the plan runs rather than ending the turn without an answer.
+    last = await make_plan(svc)({**state, "plan_attempts": 2}, ctx(max_plan_attempts=3))
+    assert last["plan"] is not None and last["plan"]["answer_directly"] is True
+
+
+async def test_a_read_and_answer_turn_costs_three_model_calls(tmp_path: Path) -> None:
+    script = {
+        "IntentResult": [intent("conversation")],  # even mislabelled as small talk
+        "Plan": [read_plan("notes.txt")],
+        "text": ["Tuesday at 10:00."],
+    }
+    graph, llm = make_graph(_workspace(tmp_path), script)
+    out = await graph.ainvoke(
+        {"messages": [HumanMessage(content="When is the meeting, according to notes.txt?")]},
+        thread(),
+    )
+    assert out["answer"] == "Tuesday at 10:00."
+    assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "text"]
+    assert "Tuesday 10:00" in system_of(llm.calls_for("text")[0])
+
+
+def test_raw_control_characters_in_a_json_string_are_tolerated() -> None:
+    raw = '{"reasoning": "line one\nline\ttwo", "answer_directly": true, "steps": []}'
+    assert parse_reply(Plan, raw).reasoning == "line one\nline\ttwo"
