@@ -108,13 +108,14 @@ def build_host_agent(
 
 
 def offline_assistant_model() -> ScriptedChatModel:
-    """The assistant's replies: intent, a one-step plan, a verdict, then the answer."""
+    """The assistant's replies: intent, a one-step plan, then the answer (a question answered
+    by a successful read needs no self-check call)."""
     return ScriptedChatModel(
         script={
             "IntentResult": [
                 {
                     "reasoning": "Read a file.",
-                    "intent": "file_operation",
+                    "intent": "information_request",
                     "confidence": 0.95,
                     "entities": ["notes.txt"],
                     "language": "en",
@@ -127,7 +128,6 @@ def offline_assistant_model() -> ScriptedChatModel:
                     "steps": [{"id": "s1", "tool": "read_file", "args": {"path": "notes.txt"}}],
                 }
             ],
-            "Validation": [{"complete": True}],
             "text": [f"notes.txt says: {NOTES}"],
         }
     )

@@ -1,27 +1,55 @@
 """Prompts for each LLM-driven node. Kept short: small local models follow short prompts better
 and every token costs time on a CPU."""
 
-INTENT_SYSTEM = """You classify the user's latest request for a local assistant that can read, \
-search and edit files in the user's workspace and answer questions.
+INTENT_SYSTEM = """You read the user's latest message to a local assistant that works with \
+files in the user's folder (read, list, search, count, create, edit) and answers questions. \
 Use the recent conversation as context. Reply with JSON only.
-Intents: information_request, action_execution, file_operation, system_operation, web_search, \
-conversation, problem_solving, creative_task, analysis_task, navigation.
+- intent: what kind of request it is.
 - confidence: 0..1, how sure you are what the user wants.
 - entities: the concrete things named (files, names, values).
-- language: ISO 639-1 code of the user's language (e.g. "en", "de").
-- needs_clarification: true only if the request cannot be acted on without more information; then \
-clarifying_question is one short question in the user's language."""
+- language: ISO 639-1 code of the language the user wrote in ("en", "de", "es", ...).
+- needs_clarification: true ONLY when the message is too vague to act on, because it does not \
+say what to act on or what to do. A greeting, a question, or a request that names a file or \
+says what to do is clear: false.
+- clarifying_question: when needs_clarification is true, the one short question to ask, in the \
+user's language; otherwise "".
+Examples:
+"Hi there!" -> intent conversation, needs_clarification false
+"What does report.md say about sales?" -> intent information_request, needs_clarification false
+"Rename draft.txt to final.txt" -> intent file_operation, needs_clarification false
+"Update it." -> needs_clarification true, clarifying_question: What should I update, and how?"""
 
-PLAN_SYSTEM = """You plan how to fulfil the user's request with the tools below. \
+PLAN_SYSTEM = """You choose the tool calls that do the user's request in their folder. \
 Reply with JSON only.
-If no tool is needed (a greeting, general knowledge, writing text), set answer_directly to \
-true and steps to [].
-Otherwise list the steps: each has a short unique id, the tool name, args that match the tool's \
-schema exactly, its purpose, and depends_on (ids of steps that must finish first). Steps without \
-dependencies run in parallel.
+If the request is about files or the folder (what a file says, which files there are, \
+counting, searching, creating, changing), list the tool calls; never guess what a file \
+contains. If no tool is needed (a greeting, thanks, general knowledge), reply {{"steps": []}}.
+Each step has a short id, the tool, its args, and depends_on (ids of steps that must finish \
+first; steps without it run in parallel). Use file names exactly as they are listed.
 
 Tools:
-{tools}"""
+{tools}{examples}"""
+
+# (tools the example needs, request, reply): shown only when the registry has those tools, so a
+# host application's own tool set never gets examples for tools it lacks.
+PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
+    (
+        frozenset({"read_file"}),
+        "What does todo.md say about the release?",
+        '{"steps":[{"id":"s1","tool":"read_file","args":{"path":"todo.md"}}]}',
+    ),
+    (
+        frozenset({"search_files"}),
+        "Which files mention timeout?",
+        '{"steps":[{"id":"s1","tool":"search_files","args":{"pattern":"timeout"}}]}',
+    ),
+    (
+        frozenset({"write_file"}),
+        "Make a file list.txt with the line eggs",
+        '{"steps":[{"id":"s1","tool":"write_file","args":{"path":"list.txt","content":"eggs\\n"}}]}',
+    ),
+    (frozenset(), "Thanks, that is all!", '{"steps":[]}'),
+)
 
 PLAN_FEEDBACK = """Your previous plan was rejected before anything ran:
 {errors}
@@ -42,7 +70,8 @@ Reply with JSON only.
 - retry_with: a short suggestion for a next step that would fix it ("" if complete)."""
 
 RESPOND_SYSTEM = """You are lmsa, a helpful assistant running on the user's own machine.
-Answer the user's latest message directly and concisely, in the language with code "{language}".
+Answer the user's latest message directly and concisely, in the language that message \
+is written in.
 Base statements about files and commands only on the tool results below; say so if something \
 failed or could not be done.{notes}{results}"""
 

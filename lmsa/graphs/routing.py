@@ -12,6 +12,11 @@ from lmsa.context import Services
 from lmsa.nodes.intent import is_unsure
 from lmsa.state import AssistantState
 
+QUESTION_INTENTS = frozenset(
+    {"information_request", "analysis_task", "navigation", "conversation", "problem_solving"}
+)
+"""Intents whose tool steps only gather what the answer needs."""
+
 
 class Routes:
     """Routers bound to the graph's services (for default context values)."""
@@ -48,16 +53,23 @@ class Routes:
     async def after_execute(
         self, state: AssistantState, runtime: Runtime
     ) -> Literal["validate", "respond"]:
-        """A plan of read-only steps that all succeeded has its answer in the results: checking
-        it would cost a model call and cannot change what is read (``validate_reads`` turns the
-        check on anyway). Anything that wrote, failed or was refused is checked."""
+        """A question answered by read-only steps that all succeeded has its answer in the
+        results: checking it would cost a model call and cannot change what is read
+        (``validate_reads`` turns the check on anyway). A request to act is checked even then,
+        since reading is often only its first step (read a file, then edit it); so is anything
+        that wrote, failed or was refused."""
         results = state.get("results") or []
         tools = self._services.tools
         if self._services.context_of(runtime.context).validate_reads:
             return "validate"
-        if results and all(
-            r.get("ok") and r.get("tool") in tools and tools.risk(r["tool"]) == "read"
-            for r in results
+        intent = (state.get("intent") or {}).get("intent")
+        if (
+            intent in QUESTION_INTENTS
+            and results
+            and all(
+                r.get("ok") and r.get("tool") in tools and tools.risk(r["tool"]) == "read"
+                for r in results
+            )
         ):
             return "respond"
         return "validate"

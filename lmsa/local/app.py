@@ -6,7 +6,9 @@ use, so ``LMSA_BASE_URL`` can point here exactly as it points at LM Studio.
   "loaded"``; the model is loaded before the server listens, so a listed model always answers.
 * ``POST /v1/chat/completions`` - plain or SSE-streamed (``stream_options.include_usage`` adds a
   usage chunk), ``response_format`` ``json_schema`` / ``json_object`` (+``schema``) enforced by
-  grammar.
+  grammar, and OpenAI tool calling (``tools``, ``tool_choice``; see :mod:`lmsa.local.tools`): a
+  streamed reply shows text until a tool call starts and sends the calls as ``tool_calls``
+  deltas at the end, after the one grammar-constrained retry a broken call may need.
 * ``POST /api/v0/chat/completions`` - the same, plus LM Studio's ``stats`` (tokens per second,
   time to first token) in the reply or the final stream chunk.
 
@@ -23,14 +25,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from lmsa.local.engine import (
+from lmsa.local.engine import LlamaEngine, new_completion_id
+from lmsa.local.requests import (
     BadRequest,
-    LlamaEngine,
     Prediction,
     PredictionStats,
     build_prediction,
-    new_completion_id,
+    tool_fallback,
 )
+from lmsa.local.tools import ContentGate, ParsedReply, ToolRequest, interpret, needs_fallback
 
 
 def error_response(
@@ -85,7 +88,10 @@ async def _chat(
     if not isinstance(body, dict):
         return error_response(400, "The request body must be a JSON object.")
     try:
-        prediction = build_prediction(body, engine.default_max_tokens)
+        prediction = build_prediction(
+            body, engine.default_max_tokens, native_tools=engine.supports_tools
+        )
+        engine.check_grammars(prediction)
     except BadRequest as error:
         return error_response(400, str(error), param=error.param)
     completion_id = new_completion_id()
@@ -94,6 +100,10 @@ async def _chat(
         return await _stream_response(engine, prediction, completion_id, created, with_stats)
     try:
         text, finish_reason, stats = await engine.complete(prediction)
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if prediction.tools is not None:
+            reply, stats = await _tool_reply(engine, prediction, prediction.tools, text, stats)
+            message, finish_reason = reply.message(), reply.finish_reason(finish_reason)
     except Exception as error:
         return _prediction_error(error)
     payload: dict[str, Any] = {
@@ -105,7 +115,7 @@ async def _chat(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }
@@ -115,6 +125,34 @@ async def _chat(
     if with_stats:
         payload["stats"] = stats.as_lmstudio()
     return JSONResponse(payload)
+
+
+async def _tool_reply(
+    engine: LlamaEngine,
+    prediction: Prediction,
+    request: ToolRequest,
+    text: str,
+    stats: PredictionStats,
+) -> tuple[ParsedReply, PredictionStats]:
+    """The reply's tool calls; a broken call in a free reply is generated once more under the
+    call grammar (its stats are added: the client waited for both)."""
+    reply = interpret(text, request)
+    fallback = tool_fallback(prediction) if needs_fallback(reply, request) else None
+    if fallback is None:
+        return reply, stats
+    retry_text, _, retry_stats = await engine.complete(fallback)
+    return interpret(retry_text, request).instead_of(reply), _added(stats, retry_stats)
+
+
+def _added(first: PredictionStats, second: PredictionStats) -> PredictionStats:
+    return PredictionStats(
+        prompt_tokens=first.prompt_tokens + second.prompt_tokens,
+        completion_tokens=first.completion_tokens + second.completion_tokens,
+        time_to_first_token=first.time_to_first_token,
+        generation_time=first.generation_time + second.generation_time,
+        queue_wait=first.queue_wait + second.queue_wait,
+        stop_reason=second.stop_reason,
+    )
 
 
 def _prediction_error(error: BaseException) -> JSONResponse:
@@ -155,14 +193,24 @@ async def _stream_response(
 
     async def body() -> AsyncIterator[str]:
         finish_reason = "stop"
+        tools = prediction.tools
+        gate = None if tools is None else ContentGate([tool.name for tool in tools.tools])
         try:
             yield _sse(chunk({"role": "assistant", "content": ""}))
             event: tuple[str | None, Any] | None = first
             while event is not None:
                 piece, extra = event
                 if piece is not None:
-                    yield _sse(chunk({"content": piece}))
+                    shown = piece if gate is None else gate.feed(piece)
+                    if shown:
+                        yield _sse(chunk({"content": shown}))
                 elif isinstance(extra, PredictionStats):
+                    if tools is not None and gate is not None:
+                        deltas, finish_reason, extra = await _streamed_tool_calls(
+                            engine, prediction, tools, gate, finish_reason, extra
+                        )
+                        for delta in deltas:
+                            yield _sse(chunk(delta))
                     final = chunk({}, finish_reason)
                     if with_stats:
                         final["stats"] = extra.as_lmstudio()
@@ -194,6 +242,31 @@ async def _stream_response(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _streamed_tool_calls(
+    engine: LlamaEngine,
+    prediction: Prediction,
+    request: ToolRequest,
+    gate: ContentGate,
+    finish_reason: str,
+    stats: PredictionStats,
+) -> tuple[list[dict[str, Any]], str, PredictionStats]:
+    """The end of a streamed reply that may call tools: the deltas still to send (text held
+    back or after the calls, then one ``tool_calls`` delta per call), the finish reason and the
+    stats."""
+    if not gate.captured:
+        tail = gate.flush()
+        return ([{"content": tail}] if tail else []), finish_reason, stats
+    reply, stats = await _tool_reply(engine, prediction, request, gate.text, stats)
+    if not reply.ok:  # no usable call: the rest of the text is plain content after all
+        return [{"content": gate.text[len(gate.shown) :]}], finish_reason, stats
+    deltas: list[dict[str, Any]] = []
+    rest = reply.rest.strip()
+    if rest:
+        deltas.append({"content": rest})
+    deltas += [{"tool_calls": [call.as_delta(index)]} for index, call in enumerate(reply.calls)]
+    return deltas, reply.finish_reason(finish_reason), stats
 
 
 def _sse(payload: dict[str, Any]) -> str:

@@ -15,6 +15,9 @@ in this module.
 * Structured output: ``json_schema`` (LM Studio, OpenAI) and ``json_object`` with or without a
   ``schema`` (llama.cpp) become a GBNF grammar via ``LlamaGrammar.from_json_schema``, so every
   reply parses. Grammars are cached per schema (lmsa sends the same three schemas every turn).
+* Tool calling (:mod:`lmsa.local.tools` has the logic): a template that renders ``tools`` gets
+  them and structured tool messages, so the model sees its trained format; ``tool_choice``
+  ``required`` or a named tool add the one-call grammar.
 * Chat templates: GGUF templates (Gemma's among them) raise when roles do not alternate or a
   system message is not first; messages are normalised (system messages joined in front,
   consecutive same-role messages merged) instead of failing the request. A Gemma GGUF without
@@ -30,21 +33,27 @@ in this module.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmsa.local import tools as tool_calling
 from lmsa.local.model import model_id_for
+from lmsa.local.requests import (
+    BadRequest,
+    Prediction,
+    PredictionStats,
+    import_llama_cpp,
+    tool_grammar,
+)
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
 
 # Gemma 3's chat template (text only): the system message becomes the first user turn's prefix.
 GEMMA3_TEMPLATE = (
@@ -65,208 +74,39 @@ GEMMA3_TEMPLATE = (
 )
 
 
-def _import_llama_cpp() -> Any:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import llama_cpp
+_PARAMS_LOCK = threading.Lock()
 
-    return llama_cpp
+
+@contextmanager
+def model_params(*, safe: bool) -> Iterator[None]:
+    """While ``Llama(...)`` loads a model: in safe mode, llama.cpp's model parameters with
+    ``use_extra_bufts = False``, which keeps the CPU backend off its extra buffer types (weight
+    repacking and AMX tiles), the code paths that trap on CPUs advertising features the kernel
+    refuses. ``Llama.__init__`` takes no such argument and fills its parameters from
+    ``llama_model_default_params()``, so that function is wrapped for the duration of the load
+    (under a lock: two loads at once must not see each other's wrapper)."""
+    if not safe:
+        yield
+        return
+    from llama_cpp import llama_cpp as bindings
+
+    with _PARAMS_LOCK:
+        original = bindings.llama_model_default_params
+
+        def safe_params() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        bindings.llama_model_default_params = safe_params
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = original
 
 
 DEFAULT_CONTEXT_LENGTH = 8192
 DEFAULT_THREADS = 2
-DEFAULT_TEMPERATURE = 0.2
-
-_ROLE_ALIASES = {"developer": "system"}
-_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "seed", "repeat_penalty")
-
-
-class BadRequest(ValueError):
-    """A request the server refuses (HTTP 400), with an OpenAI-style ``param``."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-@dataclass
-class PredictionStats:
-    """LM Studio's ``stats`` block: how fast this prediction was."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    time_to_first_token: float | None = None
-    generation_time: float = 0.0
-    queue_wait: float = 0.0
-    stop_reason: str | None = None
-
-    @property
-    def tokens_per_second(self) -> float:
-        if self.completion_tokens <= 1 or self.generation_time <= 0:
-            return 0.0
-        return (self.completion_tokens - 1) / self.generation_time
-
-    def as_lmstudio(self) -> dict[str, Any]:
-        return {
-            "tokens_per_second": round(self.tokens_per_second, 3),
-            "time_to_first_token": (
-                None if self.time_to_first_token is None else round(self.time_to_first_token, 4)
-            ),
-            "generation_time": round(self.generation_time, 4),
-            "queue_wait": round(self.queue_wait, 4),
-            "stop_reason": self.stop_reason,
-        }
-
-    def usage(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-        }
-
-
-@dataclass
-class Prediction:
-    """Arguments for ``Llama.create_chat_completion`` plus what the reply must look like."""
-
-    messages: list[dict[str, str]]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    include_usage: bool = False
-
-
-# -- request translation (pure functions; unit-tested without llama.cpp) ----------------------
-
-
-def normalise_messages(raw: Sequence[Any]) -> list[dict[str, str]]:
-    """OpenAI messages -> the ``{"role", "content"}`` list chat templates accept."""
-    system: list[str] = []
-    turns: list[dict[str, str]] = []
-    for index, message in enumerate(raw):
-        if not isinstance(message, Mapping):
-            raise BadRequest(f"messages[{index}] must be an object", "messages")
-        role = _ROLE_ALIASES.get(str(message.get("role")), str(message.get("role")))
-        if role not in ("system", "user", "assistant", "tool"):
-            raise BadRequest(f"messages[{index}].role {role!r} is not supported", "messages")
-        text = content_text(message.get("content"))
-        if role == "system":
-            system.append(text)
-            continue
-        if role == "tool":  # no native tool calling here: a tool result is context for the user
-            role, text = "user", f"Tool result:\n{text}"
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += "\n\n" + text
-        else:
-            turns.append({"role": role, "content": text})
-    if not turns:
-        raise BadRequest("messages must contain at least one user message", "messages")
-    head = [{"role": "system", "content": "\n\n".join(system)}] if system else []
-    return head + turns
-
-
-def content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, Mapping) and part.get("type", "text") == "text":
-                parts.append(str(part.get("text", "")))
-            else:
-                raise BadRequest("only text content parts are supported", "messages")
-        return "".join(parts)
-    raise BadRequest("message content must be a string or a list of text parts", "messages")
-
-
-def response_schema(response_format: Any) -> tuple[bool, dict[str, Any] | None]:
-    """``(constrained, schema)``: whether to constrain the reply to JSON, and to which schema
-    (``None`` = any JSON object)."""
-    if response_format is None:
-        return False, None
-    if not isinstance(response_format, Mapping):
-        raise BadRequest("'response_format' must be an object", "response_format")
-    kind = response_format.get("type")
-    if kind == "text":
-        return False, None
-    if kind == "json_schema":
-        spec = response_format.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, Mapping) else None
-        if not isinstance(schema, Mapping):
-            raise BadRequest(
-                "'response_format.json_schema.schema' must be a JSON schema object",
-                "response_format",
-            )
-        return True, dict(schema)
-    if kind == "json_object":
-        schema = response_format.get("schema")
-        if schema is not None and not isinstance(schema, Mapping):
-            raise BadRequest("'response_format.schema' must be an object", "response_format")
-        return True, None if schema is None else dict(schema)
-    raise BadRequest(
-        "'response_format.type' must be 'json_schema', 'json_object' or 'text'", "response_format"
-    )
-
-
-@lru_cache(maxsize=32)
-def grammar_for(schema_json: str | None) -> LlamaGrammar:
-    """GBNF for a schema (``None``: any JSON). An unsupported schema is a 400, not a silent
-    fall back to unconstrained JSON: the caller relies on the shape."""
-    _import_llama_cpp()
-    from llama_cpp import LlamaGrammar
-    from llama_cpp.llama_grammar import JSON_GBNF
-
-    if schema_json is None:
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-    try:
-        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
-    except Exception as error:
-        raise BadRequest(
-            f"the JSON schema cannot be turned into a grammar: {error}", "response_format"
-        ) from error
-
-
-def build_prediction(body: Mapping[str, Any], default_max_tokens: int | None) -> Prediction:
-    """An OpenAI/LM Studio chat completion request -> a :class:`Prediction`."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty list", "messages")
-    tools = body.get("tools")
-    if tools and body.get("tool_choice", "auto") != "none":
-        raise BadRequest(
-            "tool calling is not supported by lmsa's local server; ask for JSON with "
-            "response_format instead",
-            "tools",
-        )
-    kwargs: dict[str, Any] = {"temperature": DEFAULT_TEMPERATURE}
-    for key in _SAMPLING_KEYS:
-        if body.get(key) is not None:
-            kwargs[key] = body[key]
-    for key in ("presence_penalty", "frequency_penalty"):
-        if body.get(key) is not None:
-            kwargs[key] = float(body[key])
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is None or (isinstance(max_tokens, int) and max_tokens < 0):
-        max_tokens = default_max_tokens  # LM Studio's -1 means "no limit" (up to the context)
-    if max_tokens is not None:
-        if not isinstance(max_tokens, int) or max_tokens == 0:
-            raise BadRequest("'max_tokens' must be a positive integer or -1", "max_tokens")
-        kwargs["max_tokens"] = max_tokens
-    stop = body.get("stop")
-    if stop:
-        kwargs["stop"] = [stop] if isinstance(stop, str) else list(stop)
-    constrained, schema = response_schema(body.get("response_format"))
-    if constrained:
-        kwargs["grammar"] = grammar_for(
-            None if schema is None else json.dumps(schema, sort_keys=True)
-        )
-        # llama-cpp-python's default repeat penalty (1.1) punishes the quotes, commas and colons
-        # JSON is made of, pushing a small model to never close a string.
-        kwargs.setdefault("repeat_penalty", 1.0)
-    options = body.get("stream_options")
-    include_usage = bool(isinstance(options, Mapping) and options.get("include_usage"))
-    return Prediction(normalise_messages(messages), kwargs, include_usage)
 
 
 # -- the engine --------------------------------------------------------------------------------
@@ -283,30 +123,38 @@ class LlamaEngine:
         threads: int = DEFAULT_THREADS,
         default_max_tokens: int | None = None,
         model_id: str | None = None,
+        cpu_mode: str = "native",
     ) -> None:
-        llama_cpp = _import_llama_cpp()
+        llama_cpp = import_llama_cpp()
 
         started = time.perf_counter()
         self.model_path = model_path
         self.model_id = model_id or model_id_for(model_path)
         self.default_max_tokens = default_max_tokens
-        self._llama: Llama = llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=context_length,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        self.cpu_mode = cpu_mode
+        self.cpu_mode_reason = "as requested"
+        with model_params(safe=cpu_mode == "safe"):
+            self._llama: Llama = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_length,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
         self.context_length = self._llama.n_ctx()
         self.load_seconds = time.perf_counter() - started
         metadata = self._llama.metadata
         self.architecture = metadata.get("general.architecture", "unknown")
         self.quantization = _quantization(metadata.get("general.file_type"))
         self.chat_format = self._use_known_template(metadata)
+        self.supports_tools = self.chat_format == "chat_template.default" and (
+            tool_calling.template_supports_tools(metadata.get("tokenizer.chat_template"))
+        )
         self._lock = threading.Lock()
         self.predictions = 0  # how many predictions ran (the benchmark counts model calls)
         self._waiting = 0
         self._counter_lock = threading.Lock()
+        self._parsed_grammars: set[str] = set()
 
     @property
     def waiting(self) -> int:
@@ -342,12 +190,46 @@ class LlamaEngine:
             "state": "loaded",
             "max_context_length": self.context_length,
             "loaded_context_length": self.context_length,
-            "capabilities": [],
+            "capabilities": ["tool_use"] if self.supports_tools else [],
+            "cpu_mode": self.cpu_mode,
         }
 
     def close(self) -> None:
         with self._lock:
             self._llama.close()
+
+    def check_grammars(self, prediction: Prediction) -> None:
+        """Refuses (400) a prediction whose grammar llama.cpp will not parse. llama-cpp-python
+        hands a grammar to llama.cpp only when sampling starts, and a grammar llama.cpp rejects
+        (a schema with a long ``maxLength`` inside a repeated rule exceeds its repetition
+        limit) leaves a null sampler that kills the whole process; parsing it here first, once
+        per grammar, turns that into an error for the one request."""
+        grammars = [prediction.kwargs.get("grammar")]
+        if prediction.tools is not None:
+            with contextlib.suppress(BadRequest):
+                grammars.append(tool_grammar(prediction.tools))
+        for grammar in grammars:
+            if grammar is None or grammar._grammar in self._parsed_grammars:
+                continue
+            llama_cpp = import_llama_cpp()
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self._llama._model.vocab,
+                grammar._grammar.encode("utf-8"),
+                grammar._root.encode("utf-8"),
+            )
+            if not sampler:
+                raise BadRequest(
+                    "llama.cpp cannot use the grammar made from this JSON schema (too many "
+                    "repetitions: lower maxLength/maxItems or simplify the schema)",
+                    "response_format" if grammar is grammars[0] else "tools",
+                )
+            llama_cpp.llama_sampler_free(sampler)
+            self._parsed_grammars.add(grammar._grammar)
+
+    def probe_decode(self, tokens: int = 4) -> None:
+        """Decodes a few tokens: the first decode is where a CPU feature the OS refuses traps."""
+        with self._lock:
+            self._llama.create_completion("Hello", max_tokens=tokens, temperature=0.0)
 
     # -- predictions ---------------------------------------------------------------------------
 

@@ -8,21 +8,24 @@ number of times, because small models often fix a plan once they see the schema 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
+from annotated_types import MaxLen
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
-from lmsa.prompts import PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
 MAX_STEPS = 12
+MAX_GRAMMAR_STEPS = 6  # what the grammar admits; larger plans come from re-planning
+MAX_GRAMMAR_STRING = 1000  # llama.cpp refuses a plan grammar with 2000 (too many repetitions)
 
 
 class PlanStep(BaseModel):
@@ -35,10 +38,20 @@ class PlanStep(BaseModel):
 
 class Plan(BaseModel):
     reasoning: str = Field(
-        description="One short sentence on how to fulfil the request.", max_length=SHORT_TEXT
+        default="",
+        description="One short sentence on how to fulfil the request.",
+        max_length=SHORT_TEXT,
     )
     answer_directly: bool = Field(description="True when no tool is needed.")
     steps: list[PlanStep] = Field(default_factory=list, max_length=MAX_STEPS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _direct_when_no_steps(cls, data: Any) -> Any:
+        # The grammar-constrained form has only ``steps``: none means "answer directly".
+        if isinstance(data, dict) and "answer_directly" not in data:
+            return {**data, "answer_directly": not data.get("steps")}
+        return data
 
 
 def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], list[str]]:
@@ -80,6 +93,16 @@ def unused_named_files(plan: Plan, named_files: Sequence[str]) -> list[str]:
     return [name for name in named_files if name not in used]
 
 
+def plan_examples(tools: ToolRegistry) -> str:
+    """The prompt's worked examples whose tools this registry has."""
+    shown = [
+        f'Request: "{request}"\nReply: {reply}'
+        for needed, request, reply in PLAN_EXAMPLES
+        if all(name in tools for name in needed)
+    ]
+    return "\n\nExamples:\n" + "\n".join(shown) if shown else ""
+
+
 def constrained_plan_schema(tools: ToolRegistry) -> type[BaseModel]:
     """:class:`Plan` with each step narrowed to a real call: one alternative per tool, its name
     a constant and its ``args`` that tool's own schema. Sent as the response format, the
@@ -88,7 +111,7 @@ def constrained_plan_schema(tools: ToolRegistry) -> type[BaseModel]:
     and checked by :func:`check_plan`."""
     alternatives: list[Any] = []
     for name in tools.names():
-        args_model: Any = tools.args_model(name) or dict[str, Any]
+        args_model: Any = _planner_args(tools.args_model(name))
         constant: Any = Literal[name]  # type: ignore[valid-type]
         alternatives.append(
             create_model(
@@ -103,12 +126,47 @@ def constrained_plan_schema(tools: ToolRegistry) -> type[BaseModel]:
     if not alternatives:
         return Plan
     step: Any = alternatives[0] if len(alternatives) == 1 else Union[tuple(alternatives)]  # noqa: UP007
-    return create_model(
-        "Plan",
-        reasoning=(str, Plan.model_fields["reasoning"]),
-        answer_directly=(bool, Plan.model_fields["answer_directly"]),
-        steps=(list[step], Field(default_factory=list, max_length=MAX_STEPS)),
-    )
+    # Only the steps: a small model that first writes a reasoning sentence and an
+    # ``answer_directly`` flag talks itself into answering without tools; an empty list says
+    # the same thing (see ``Plan._direct_when_no_steps``).
+    return create_model("Plan", steps=(list[step], Field(max_length=MAX_GRAMMAR_STEPS)))
+
+
+def _planner_args(model: type[BaseModel] | None) -> Any:
+    """A tool's arguments as the grammar offers them: every required one, and the optional
+    ones that are not numbers. Optional numbers are limits and paging (``max_lines``,
+    ``start_line``) whose defaults are right for a first look; a small model fills them with
+    nonsense such as a start line of 10**15."""
+    if model is None:
+        return dict[str, Any]
+    kept: dict[str, Any] = {}
+    changed = False
+    for name, info in model.model_fields.items():
+        numeric = info.annotation in (int, float)
+        annotation: Any = info.annotation
+        if annotation is str and not any(isinstance(m, MaxLen) for m in info.metadata):
+            # A grammar-bound string must end: without a cap a small model can stay inside
+            # one (a file's "content") until the token limit cuts the whole plan off.
+            annotation = Annotated[str, MaxLen(MAX_GRAMMAR_STRING)]
+            changed = True
+        if info.is_required() or not numeric:
+            kept[name] = (annotation, info)
+    if not changed and len(kept) == len(model.model_fields):
+        return model
+    return create_model(model.__name__, **kept)
+
+
+def unique_steps(plan: Plan) -> Plan:
+    """The plan without repeated calls (same tool, same arguments): a small model under a
+    grammar sometimes writes one call until the list is full."""
+    seen: set[str] = set()
+    steps = []
+    for step in plan.steps:
+        key = dumps([step.tool, step.args])
+        if key not in seen:
+            seen.add(key)
+            steps.append(step)
+    return plan if len(steps) == len(plan.steps) else plan.model_copy(update={"steps": steps})
 
 
 def _has_cycle(steps: Sequence[PlanStep]) -> bool:
@@ -125,7 +183,8 @@ def _has_cycle(steps: Sequence[PlanStep]) -> bool:
 
 
 def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    tool_catalogue = services.tools.describe_for_planner()
+    tool_catalogue = services.tools.describe_briefly()
+    examples = plan_examples(services.tools)
     grammar = constrained_plan_schema(services.tools)
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
@@ -133,7 +192,12 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         attempts = state.get("plan_attempts", 0) + 1
         workspace = await workspace_info(services, state)
         messages = _planner_messages(
-            state, tool_catalogue, workspace, context.history_turns, context.tool_output_chars
+            state,
+            tool_catalogue,
+            examples,
+            workspace,
+            context.history_turns,
+            context.tool_output_chars,
         )
         try:
             proposal = await ainvoke_structured(
@@ -145,6 +209,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             )
         except StructuredOutputError as error:
             return {"error": str(error), "plan_attempts": attempts}
+        proposal = unique_steps(proposal)
         steps, errors = check_plan(proposal, services.tools)
         unused = unused_named_files(proposal, workspace["named_files"] if workspace else [])
         if unused and not state.get("results") and attempts < context.max_plan_attempts:
@@ -177,13 +242,14 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
 def _planner_messages(
     state: AssistantState,
     tool_catalogue: str,
+    examples: str,
     workspace: WorkspaceInfo | None,
     history_turns: int,
     output_cap: int,
 ) -> list[AnyMessage]:
     """Everything but the conversation goes into the one system message: many local chat
     templates (Gemma's among them) reject two user messages in a row."""
-    system = PLAN_SYSTEM.format(tools=tool_catalogue)
+    system = PLAN_SYSTEM.format(tools=tool_catalogue, examples=examples)
     if workspace is not None:
         system += "\n\n" + workspace["overview"]
     intent = state.get("intent")

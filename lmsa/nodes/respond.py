@@ -78,7 +78,6 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         results = state.get("results") or []
         if error and not results:
             return {"messages": [AIMessage(content=error)], "answer": error}
-        intent = state.get("intent") or {}
         notes = list(state.get("notes") or [])
         results, hidden, allowed, quarantined = guard_results(
             results, last_user_text(state["messages"])
@@ -88,8 +87,9 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         if error:
             # Work already done is still worth reporting; the failure becomes part of the answer.
             notes.append(f"A later step failed: {error} Say so, and report what was done.")
+        # No language code from the intent step: a small model mislabels languages, and the
+        # user's own words are the better guide to which one to answer in.
         system = RESPOND_SYSTEM.format(
-            language=intent.get("language") or "en",
             notes=("\n\nNotes: " + " ".join(notes)) if notes else "",
             results=(
                 RESULTS_BLOCK.format(results=render_results(results, context.tool_output_chars))

@@ -178,6 +178,20 @@ class ToolRegistry:
         except (OSError, ValueError):
             return None
 
+    def describe_briefly(self) -> str:
+        """One line per tool: ``- name(arg, optional_arg?): capability``. For a planner whose
+        server enforces each tool's argument schema by grammar, the full schemas would only
+        lengthen the prompt."""
+        lines = []
+        for name, tool in self._tools.items():
+            schema = _args_json_schema(tool)
+            required = set(schema.get("required", []))
+            args = ", ".join(
+                arg if arg in required else f"{arg}?" for arg in schema.get("properties", {})
+            )
+            lines.append(f"- {name}({args}): {self.capability(name)}")
+        return "\n".join(lines)
+
     def describe_for_planner(self) -> str:
         """One block per tool, in name order so the prompt (and the model's cache) is stable."""
         blocks = []

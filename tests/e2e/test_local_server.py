@@ -183,3 +183,22 @@ def test_messages_must_not_be_empty(local_server: Any) -> None:
     response = _chat(local_server, messages=[])
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "messages"
+
+
+def test_a_grammar_llama_cpp_cannot_parse_is_a_400_and_the_server_lives_on(
+    local_server: Any,
+) -> None:
+    """llama.cpp rejects a grammar whose repetitions exceed its limit; unchecked, the null
+    sampler it leaves kills the server process."""
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string", "maxLength": 4000}},
+        "required": ["a"],
+    }
+    response = _chat(
+        local_server,
+        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "response_format"
+    assert _chat(local_server).status_code == 200

@@ -27,7 +27,7 @@ from tests.unit.helpers import (
 )
 
 READ_SCRIPT: dict[str, list[Any]] = {
-    "IntentResult": [intent()],
+    "IntentResult": [intent("information_request")],
     "Plan": [read_plan("a.txt")],
     "Validation": [validation(True)],
     "text": ["The file says hello world."],

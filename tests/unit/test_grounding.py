@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from lmsa.llm.structured import inline_refs, parse_reply
-from lmsa.nodes.plan import Plan, constrained_plan_schema, make_plan
+from lmsa.nodes.plan import Plan, constrained_plan_schema, make_plan, unique_steps
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.grounding import view_workspace
 from tests.unit.helpers import ctx, direct_plan, intent, make_graph, read_plan, services, thread
@@ -63,7 +63,21 @@ def test_the_grammar_schema_admits_only_real_tools_with_their_own_arguments(
     assert set(tools) == set(registry.names())
     read = tools["read_file"]["properties"]["args"]
     assert read["required"] == ["path"]
-    assert set(read["properties"]) == {"path", "start_line", "max_lines"}
+    # Optional numbers (paging, limits) keep their defaults; strings must end.
+    assert set(read["properties"]) == {"path"}
+    assert read["properties"]["path"]["maxLength"] == 1000
+    search = tools["search_files"]["properties"]["args"]["properties"]
+    assert {"pattern", "glob", "regex"} <= set(search) and "max_results" not in search
+    assert set(schema["properties"]) == {"steps"}
+    assert schema["properties"]["steps"]["maxItems"] == 6
+
+
+def test_a_plan_of_only_steps_reads_as_a_plan_and_repeats_are_dropped() -> None:
+    call = {"id": "s1", "tool": "read_file", "args": {"path": "a.txt"}}
+    plan = unique_steps(Plan.model_validate({"steps": [call, {**call, "id": "s2"}]}))
+    assert plan.answer_directly is False
+    assert [step.id for step in plan.steps] == ["s1"]
+    assert Plan.model_validate({"steps": []}).answer_directly is True
 
 
 async def test_the_planner_prompt_shows_the_workspace(tmp_path: Path) -> None:

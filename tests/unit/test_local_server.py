@@ -13,14 +13,14 @@ import typer
 from lmsa.cli.local import local_endpoint
 from lmsa.config import Settings
 from lmsa.local import model as local_model
-from lmsa.local.engine import (
+from lmsa.local.model import LocalModelUnavailable, model_id_for, resolve_model_path
+from lmsa.local.requests import (
     BadRequest,
     PredictionStats,
     build_prediction,
     normalise_messages,
     response_schema,
 )
-from lmsa.local.model import LocalModelUnavailable, model_id_for, resolve_model_path
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
 
@@ -104,15 +104,15 @@ def test_build_prediction_maps_openai_parameters() -> None:
     assert not unlimited.include_usage
 
 
-def test_tool_calling_is_refused_but_tool_choice_none_is_fine() -> None:
+def test_tools_are_accepted_and_tool_choice_none_ignores_them() -> None:
     body: dict[str, Any] = {
         "messages": [{"role": "user", "content": "hi"}],
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
     }
-    with pytest.raises(BadRequest) as caught:
-        build_prediction(body, None)
-    assert caught.value.param == "tools"
-    build_prediction({**body, "tool_choice": "none"}, None)
+    assert build_prediction(body, None).tools is not None  # the rest: tests/unit/test_local_tools
+    ignored = build_prediction({**body, "tool_choice": "none"}, None, native_tools=True)
+    assert ignored.tools is None
+    assert "tools" not in ignored.kwargs
 
 
 @pytest.mark.parametrize("max_tokens", [0, "ten", 1.5])

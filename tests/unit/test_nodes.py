@@ -563,20 +563,18 @@ async def _respond(
     return await make_respond(svc)(state, ctx(**context)), llm
 
 
-async def test_respond_uses_intent_language_and_notes(tmp_path: Path) -> None:
-    state = _state("Hallo", intent=intent("conversation", language="de"), notes=["NOTE-ONE"])
+async def test_respond_answers_in_the_users_language_with_notes(tmp_path: Path) -> None:
+    # The intent step's language label is not trusted (small models mislabel it): the
+    # answer follows the language of the user's own message.
+    state = _state("Hallo", intent=intent("conversation", language="en"), notes=["NOTE-ONE"])
     update, llm = await _respond(tmp_path, state)
     assert update["answer"] == "Here you go."
     assert isinstance(update["messages"][0], AIMessage)
     system = system_text(llm.calls_for("text")[0])
-    assert 'language with code "de"' in system
+    assert "in the language that message is written in" in system
+    assert '"en"' not in system
     assert "NOTE-ONE" in system
     assert "TOOL_RESULTS" not in system  # no results, no results block
-
-
-async def test_respond_language_defaults_to_english(tmp_path: Path) -> None:
-    _, llm = await _respond(tmp_path, _state("hi"))
-    assert 'language with code "en"' in system_text(llm.calls[0])
 
 
 async def test_respond_delimits_tool_results(tmp_path: Path) -> None:

@@ -132,6 +132,36 @@ async def test_after_plan_direct_answer_goes_to_respond(routes: Routes) -> None:
 # --- after_validate --------------------------------------------------------------------------
 
 
+def _ran(*tools_ok: tuple[str, bool]) -> list[dict[str, Any]]:
+    return [{"step_id": f"s{i}", "tool": t, "ok": ok} for i, (t, ok) in enumerate(tools_ok)]
+
+
+async def test_after_execute_a_question_answered_by_good_reads_skips_the_check(
+    routes: Routes,
+) -> None:
+    state = {"messages": [], "intent": intent("information_request"), "results": _ran(
+        ("read_file", True), ("list_dir", True)
+    )}  # fmt: skip
+    assert await routes.after_execute(state, ctx()) == "respond"
+    assert await routes.after_execute(state, ctx(validate_reads=True)) == "validate"
+
+
+@pytest.mark.parametrize(
+    ("label", "results"),
+    [
+        ("file_operation", _ran(("read_file", True))),  # reading may be the first step
+        ("information_request", _ran(("read_file", False))),
+        ("information_request", _ran(("write_file", True))),
+        ("information_request", []),
+    ],
+)
+async def test_after_execute_everything_else_is_checked(
+    routes: Routes, label: str, results: list[dict[str, Any]]
+) -> None:
+    state = {"messages": [], "intent": intent(label), "results": results}
+    assert await routes.after_execute(state, ctx()) == "validate"
+
+
 async def test_after_validate_complete_goes_to_respond(routes: Routes) -> None:
     state = {"messages": [], "validation": validation(True), "iteration": 1}
     assert await routes.after_validate(state, ctx()) == "respond"
