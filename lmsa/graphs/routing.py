@@ -12,10 +12,8 @@ from lmsa.context import Services
 from lmsa.nodes.intent import is_unsure
 from lmsa.state import AssistantState
 
-QUESTION_INTENTS = frozenset(
-    {"information_request", "analysis_task", "navigation", "conversation", "problem_solving"}
-)
-"""Intents whose tool steps only gather what the answer needs."""
+ACTION_INTENTS = frozenset({"action_execution", "system_operation", "creative_task"})
+"""Intents that ask for something to be done: reading is at most their first step."""
 
 
 class Routes:
@@ -53,18 +51,19 @@ class Routes:
     async def after_execute(
         self, state: AssistantState, runtime: Runtime
     ) -> Literal["validate", "respond"]:
-        """A question answered by read-only steps that all succeeded has its answer in the
-        results: checking it would cost a model call and cannot change what is read
-        (``validate_reads`` turns the check on anyway). A request to act is checked even then,
-        since reading is often only its first step (read a file, then edit it); so is anything
-        that wrote, failed or was refused."""
+        """A plan of read-only steps that all succeeded has the answer in its results: checking
+        it would cost a model call and cannot change what was read (``validate_reads`` turns
+        the check on anyway). A request labelled as an action is checked even then, since
+        reading may be only its first step; so is anything that wrote, failed or was refused.
+        (``file_operation`` covers reads and writes alike, so it does not count as an action:
+        a plan for a change would contain the change.)"""
         results = state.get("results") or []
         tools = self._services.tools
         if self._services.context_of(runtime.context).validate_reads:
             return "validate"
         intent = (state.get("intent") or {}).get("intent")
         if (
-            intent in QUESTION_INTENTS
+            intent not in ACTION_INTENTS
             and results
             and all(
                 r.get("ok") and r.get("tool") in tools and tools.risk(r["tool"]) == "read"

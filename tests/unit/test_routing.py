@@ -139,7 +139,7 @@ def _ran(*tools_ok: tuple[str, bool]) -> list[dict[str, Any]]:
 async def test_after_execute_a_question_answered_by_good_reads_skips_the_check(
     routes: Routes,
 ) -> None:
-    state = {"messages": [], "intent": intent("information_request"), "results": _ran(
+    state = {"messages": [], "intent": intent("file_operation"), "results": _ran(
         ("read_file", True), ("list_dir", True)
     )}  # fmt: skip
     assert await routes.after_execute(state, ctx()) == "respond"
@@ -149,7 +149,7 @@ async def test_after_execute_a_question_answered_by_good_reads_skips_the_check(
 @pytest.mark.parametrize(
     ("label", "results"),
     [
-        ("file_operation", _ran(("read_file", True))),  # reading may be the first step
+        ("action_execution", _ran(("read_file", True))),  # reading may be the first step
         ("information_request", _ran(("read_file", False))),
         ("information_request", _ran(("write_file", True))),
         ("information_request", []),
