@@ -122,7 +122,10 @@ class Settings(BaseSettings):
     )
 
     # Graph behaviour.
-    clarify_threshold: float = 0.6
+    # ``clarify_threshold``: also ask when the model's own confidence is below this. Off by
+    # default: small models report confidence at random (0.0 for a plain "create greet.py"),
+    # so only their explicit needs_clarification (with a question) makes them ask.
+    clarify_threshold: float = 0.0
     max_clarify_rounds: int = 2
     max_iterations: int = 3
     max_plan_attempts: int = 3

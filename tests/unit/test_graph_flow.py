@@ -337,7 +337,7 @@ async def test_unsure_without_a_question_of_its_own_proceeds(workspace: Path) ->
     """No generic "say more" question: a model that is unsure but cannot name what is
     missing is asked nothing, and the stated task goes ahead."""
     script = {**READ_SCRIPT, "IntentResult": [intent(confidence=0.1)]}
-    graph, llm = make_graph(workspace, script)
+    graph, llm = make_graph(workspace, script, clarify_threshold=0.6)
     out = await graph.ainvoke(ask("what is in a.txt?"), thread())
     assert "__interrupt__" not in out
     assert out["answer"] == "The file says hello world."
@@ -346,7 +346,7 @@ async def test_unsure_without_a_question_of_its_own_proceeds(workspace: Path) ->
 
 async def test_low_confidence_with_a_question_asks_it(workspace: Path) -> None:
     script = {**READ_SCRIPT, "IntentResult": [intent(confidence=0.1, clarifying_question="Which?")]}
-    graph, _ = make_graph(workspace, script)
+    graph, _ = make_graph(workspace, script, clarify_threshold=0.6)
     out = await graph.ainvoke(ask("hmm"), thread())
     assert out["__interrupt__"][0].value["question"] == "Which?"
 
