@@ -70,7 +70,6 @@ def test_paused_turn_resumes_from_redis_in_a_new_process(
         "IntentResult",
         "IntentResult",
         "Plan",
-        "Validation",
         "text",
     ]
     assert "summarise the file" in body_text(bodies[1])

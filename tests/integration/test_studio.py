@@ -51,7 +51,8 @@ AVOID_PORTS = frozenset({2024})  # `langgraph dev`'s default, used by interactiv
 LOG_TAIL_CHARS = 12_000
 
 QUESTION = "Which file do you mean?"
-CLARIFICATION = "notes.txt in my workspace, please"
+# Names no workspace file: an answer that did would (rightly) send the turn to the planner.
+CLARIFICATION = "the one I wrote yesterday, please"
 ANSWER = "Here is the scripted answer about notes.txt."
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
