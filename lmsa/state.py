@@ -34,6 +34,7 @@ class WorkspaceInfo(TypedDict):
 
     overview: str
     named_files: list[str]
+    mentioned_paths: list[str]
 
 
 class AssistantState(InputState, total=False):

@@ -33,9 +33,9 @@ class Routes:
             return "respond"
         context = self._services.context_of(runtime.context)
         rounds = state.get("clarification_rounds", 0)
-        if is_unsure(intent, context) and rounds < context.max_clarify_rounds:
-            return "clarify"
         workspace = state.get("workspace")
+        if is_unsure(intent, context, workspace) and rounds < context.max_clarify_rounds:
+            return "clarify"
         if intent.get("intent") == "conversation" and not (workspace and workspace["named_files"]):
             return "respond"  # a message that names a file in the workspace is about the file
         return "plan"

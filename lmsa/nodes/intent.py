@@ -54,12 +54,20 @@ class IntentResult(BaseModel):
     clarifying_question: str = Field(default="", max_length=SHORT_TEXT)
 
 
-def is_unsure(intent: dict[str, Any], context: Context) -> bool:
+def is_unsure(
+    intent: dict[str, Any], context: Context, workspace: WorkspaceInfo | None = None
+) -> bool:
     """Whether the user should be asked before acting: the model said so, or it is not sure,
     and it wrote the question to ask. Without a question of its own the request is clear
     enough to act on: a generic "say more" question only delays a task the user already
-    stated."""
+    stated. Small talk is answered, not questioned, and a request that names a file (one to
+    read or one to create) says what to act on: small models flag such requests as unclear at
+    random, and asking then only delays a stated task."""
     if not str(intent.get("clarifying_question") or "").strip():
+        return False
+    if intent.get("intent") == "conversation":
+        return False
+    if workspace is not None and workspace.get("mentioned_paths"):
         return False
     return bool(intent.get("needs_clarification")) or (
         float(intent.get("confidence", 0.0)) < context.clarify_threshold
@@ -76,7 +84,11 @@ async def workspace_info(services: Services, state: AssistantState) -> Workspace
     view = await asyncio.to_thread(services.tools.view_workspace, request)
     if view is None:
         return None
-    return {"overview": view.render(), "named_files": view.named_files}
+    return {
+        "overview": view.render(),
+        "named_files": view.named_files,
+        "mentioned_paths": view.mentioned,
+    }
 
 
 def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -99,7 +111,7 @@ def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str
         intent = result.model_dump()
         update: dict[str, Any] = {"intent": intent, "workspace": workspace}
         rounds = state.get("clarification_rounds", 0)
-        if is_unsure(intent, context) and rounds >= context.max_clarify_rounds:
+        if is_unsure(intent, context, workspace) and rounds >= context.max_clarify_rounds:
             update["notes"] = [
                 *state.get("notes", []),
                 f"The request stayed unclear after {rounds} clarification round(s); tell the "

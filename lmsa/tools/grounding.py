@@ -31,6 +31,7 @@ class WorkspaceView:
     truncated: bool = False
     named_files: list[str] = field(default_factory=list)
     named_dirs: list[str] = field(default_factory=list)
+    mentioned: list[str] = field(default_factory=list)  # path-like words, existing or not
 
     def render(self) -> str:
         lines = ["Files in the workspace" + (" (first entries)" if self.truncated else "") + ":"]
@@ -67,6 +68,7 @@ def view_workspace(root: Path, request: str, limit: int = LISTING_LIMIT) -> Work
             else:
                 view.listing.append(relative)
     for word in dict.fromkeys(_PATH_LIKE.findall(request)):
+        view.mentioned.append(word)
         try:
             real = workspace.resolve(word.rstrip("/"), must_exist=True)
         except (WorkspaceEscape, OSError, ValueError):

@@ -33,6 +33,7 @@ def test_the_view_lists_the_folder_and_the_existing_paths_the_request_names(
     assert view.listing == ["notes.txt", "src/", "src/app.py"]  # .git skipped
     assert view.named_files == ["notes.txt", "src/app.py"]
     assert view.named_dirs == ["src"]
+    assert view.mentioned == ["notes.txt", "src/app.py", "missing.txt", "src/"]
     assert "notes.txt" in view.render()
 
 

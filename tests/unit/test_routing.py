@@ -70,6 +70,20 @@ async def test_after_intent_never_asks_without_a_question_of_the_models(routes: 
         assert await routes.after_intent(state, ctx(clarify_threshold=0.6)) == "plan"
 
 
+async def test_after_intent_small_talk_and_named_files_are_not_questioned(
+    routes: Routes,
+) -> None:
+    asks = unsure("Which one?")
+    state: dict[str, Any] = {"messages": [], "intent": asks}
+    assert await routes.after_intent(state, ctx()) == "clarify"
+    state["intent"] = {**asks, "intent": "conversation"}
+    assert await routes.after_intent(state, ctx()) == "respond"
+    # A file to create names what to act on, though it does not exist yet.
+    state["intent"] = asks
+    state["workspace"] = {"overview": "", "named_files": [], "mentioned_paths": ["hello.txt"]}
+    assert await routes.after_intent(state, ctx()) == "plan"
+
+
 async def test_after_intent_a_named_workspace_file_is_not_small_talk(routes: Routes) -> None:
     named = {"overview": "Files in the workspace:\nnotes.txt", "named_files": ["notes.txt"]}
     state = {"messages": [], "intent": intent("conversation"), "workspace": named}
