@@ -6,7 +6,8 @@ looks at wording, except that an ambiguous request is answered correctly by a qu
 interrupt from lmsa's ``clarify`` node, or a ``?`` in the answer) with nothing changed.
 
 Every check returns ``None`` when it holds and a short reason when it does not, so a verdict says
-why a task failed.
+why a task failed. Long because most of it is the tasks themselves (data: requests, files,
+checks), which read best in one list.
 """
 
 from __future__ import annotations

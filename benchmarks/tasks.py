@@ -38,6 +38,8 @@ seconds; totals: solved/N, median seconds per solved task, mean calls per task, 
 ``--timeout`` seconds (default 300) counts as unsolved. lmsa's response cache is off
 (``llm_cache=False``) so calls and tokens are the model's work. Without ``--base-url`` the
 embedded llama.cpp server (``lmsa.local.start_local_server``) serves ``--model`` in-process.
+Over 500 lines because it holds both agents' drivers, the counting callback and the report; the
+tasks and judges are in ``task_suite.py``.
 """
 
 from __future__ import annotations
