@@ -30,14 +30,17 @@ workspace, i.e. what lmsa's graph gets by default), temperature 0:
   ``langchain.agents.create_agent``, but the ``langchain`` package is not a dependency here) with
   ``ChatOpenAI`` on the same endpoint, the same tool objects called through OpenAI tool calling,
   a two-sentence neutral system prompt naming the workspace, and a recursion limit of 12. It has
-  no approval gate: its tools run as called (``run_command`` still refuses dangerous lines).
+  no approval gate: its tools run as called (``run_command`` still refuses dangerous lines); a
+  tool error goes back to the model as a message, as in lmsa's executor.
 
 Per task and agent: solved, model calls and generated tokens (counted by a LangChain callback
 handler from ``usage_metadata`` or ``llm_output["token_usage"]``, so any endpoint works) and wall
 seconds; totals: solved/N, median seconds per solved task, mean calls per task, tokens. A run over
-``--timeout`` seconds (default 300) counts as unsolved. lmsa's response cache is off
-(``llm_cache=False``) so calls and tokens are the model's work. Without ``--base-url`` the
-embedded llama.cpp server (``lmsa.local.start_local_server``) serves ``--model`` in-process.
+``--timeout`` seconds (default 300) counts as unsolved (a server may still finish the abandoned
+request, which slows the next run; ``server_predictions`` in ``--json`` shows such spill-over).
+lmsa's response cache is off (``llm_cache=False``) so calls and tokens are the model's work.
+Without ``--base-url`` the embedded llama.cpp server (``lmsa.local.start_local_server``) serves
+``--model`` in-process.
 Over 500 lines because it holds both agents' drivers, the counting callback and the report; the
 tasks and judges are in ``task_suite.py``.
 """

@@ -176,6 +176,14 @@ def test_unasked_changes_fail_a_read_task(tmp_path: Path) -> None:
     assert not solved and reasons == ("config.yaml was deleted",)
 
 
+def test_naming_a_distractor_is_wrong(tmp_path: Path) -> None:
+    task = TASK_BY_ID["list_python"]
+    answer = "The Python files are README.md, app.py, cli.py, data.csv and utils.py."
+    solved, reasons = verdict_for(task, tmp_path, "answered", answer)
+    assert not solved
+    assert reasons == ("answer wrongly names README.md", "answer wrongly names data.csv")
+
+
 def test_wrong_edits_are_caught(tmp_path: Path) -> None:
     port = TASK_BY_ID["edit_port"]
     wrong_line = _replace("config.ini", "ttl = 300", "ttl = 9090")
@@ -241,6 +249,9 @@ def test_numbers_and_normalisation() -> None:
     assert fact.check("It has Seven lines.") is None
     assert fact.check("It has 17 lines.") is not None
     assert fact.check("It has seventy lines.") is not None
+    eggs = TASK_BY_ID["read_eggs"].facts[0]
+    assert eggs.check("1. Open the file\n2. Look for eggs\n3. You need 2 eggs") is not None
+    assert eggs.check("Steps:\n1. It says 3 eggs.") is None
     port = TASK_BY_ID["read_port"].facts[0]
     assert port.check("port 8080") == "answer lacks the number 8081"
 
