@@ -74,13 +74,16 @@ def is_unsure(
     )
 
 
-async def workspace_info(services: Services, state: AssistantState) -> WorkspaceInfo | None:
-    """The workspace as the model sees it this turn: computed once per turn (a clarification
-    answer may name another file, so it is recomputed after one)."""
+async def workspace_info(
+    services: Services, state: AssistantState, *, refresh: bool = False
+) -> WorkspaceInfo | None:
+    """The workspace as the model sees it this turn: the view already in state, unless there
+    is none yet or ``refresh`` (the intent step after a clarification, whose answer may name
+    another file). Later nodes reuse it instead of walking the folder again."""
     known = state.get("workspace")
-    request = turn_request(state["messages"])
-    if known is not None and state.get("clarification_rounds", 0) == 0:
+    if known is not None and not refresh:
         return known
+    request = turn_request(state["messages"])
     view = await asyncio.to_thread(services.tools.view_workspace, request)
     if view is None:
         return None
@@ -95,7 +98,8 @@ def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str
     async def classify_intent(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
         history = recent_history(state["messages"], context.history_turns)
-        workspace = await workspace_info(services, state)
+        rounds = state.get("clarification_rounds", 0)
+        workspace = await workspace_info(services, state, refresh=rounds > 0)
         system = INTENT_SYSTEM
         if workspace is not None:
             system += "\n\n" + workspace["overview"]
@@ -110,7 +114,6 @@ def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str
             return {"error": str(error), "workspace": workspace}
         intent = result.model_dump()
         update: dict[str, Any] = {"intent": intent, "workspace": workspace}
-        rounds = state.get("clarification_rounds", 0)
         if is_unsure(intent, context, workspace) and rounds >= context.max_clarify_rounds:
             update["notes"] = [
                 *state.get("notes", []),

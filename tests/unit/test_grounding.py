@@ -130,3 +130,17 @@ async def test_a_read_and_answer_turn_costs_three_model_calls(tmp_path: Path) ->
 def test_raw_control_characters_in_a_json_string_are_tolerated() -> None:
     raw = '{"reasoning": "line one\nline\ttwo", "answer_directly": true, "steps": []}'
     assert parse_reply(Plan, raw).reasoning == "line one\nline\ttwo"
+
+
+async def test_the_planner_reuses_the_turns_workspace_view(tmp_path: Path) -> None:
+    svc, llm = services(_workspace(tmp_path), {"Plan": [direct_plan()]})
+    seen = {
+        "overview": "Files in the workspace:\nSENTINEL.md",
+        "named_files": [],
+        "mentioned_paths": [],
+    }
+    state: dict[str, Any] = {"messages": [HumanMessage(content="hi")], "workspace": seen}
+    await make_plan(svc)(state, ctx())
+    system = system_of(llm.calls[0])
+    assert "SENTINEL.md" in system
+    assert "src/app.py" not in system  # the folder was not walked again
