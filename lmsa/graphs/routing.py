@@ -50,13 +50,16 @@ class Routes:
 
     async def after_execute(
         self, state: AssistantState, runtime: Runtime
-    ) -> Literal["validate", "respond"]:
+    ) -> Literal["plan", "validate", "respond"]:
         """A plan of read-only steps that all succeeded has the answer in its results: checking
         it would cost a model call and cannot change what was read (``validate_reads`` turns
         the check on anyway). A request labelled as an action is checked even then, since
         reading may be only its first step; so is anything that wrote, failed or was refused.
         (``file_operation`` covers reads and writes alike, so it does not count as an action:
-        a plan for a change would contain the change.)"""
+        a plan for a change would contain the change.) After the grounding reads the model
+        plans next, whatever they returned."""
+        if (state.get("plan") or {}).get("grounding"):
+            return "plan"  # the files the request names were read; now the model plans
         results = state.get("results") or []
         tools = self._services.tools
         if self._services.context_of(runtime.context).validate_reads:

@@ -1,5 +1,12 @@
 """Turns the request into tool steps, chosen by the tools' capability descriptions.
 
+Grounding first: when the request names files that exist in the workspace, the first "plan" of
+the turn is made without the model: read those files (``read_file``, through the executor, so
+approval, output screening and caching apply as to any step). The model then plans with their
+contents in view: a question about a named file is answered from what it says (no steps left),
+an edit copies the exact text to replace, a merge copies the parts. A small model otherwise
+guesses a file's contents or plans to read a file and then has nothing to act on.
+
 A plan is checked before anything runs (known tool, arguments valid for its schema, dependencies
 that exist and do not loop); a rejected plan goes back to the planner with the reasons, a bounded
 number of times, because small models often fix a plan once they see the schema error.
@@ -19,13 +26,16 @@ from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
-from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_GROUNDED, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.security.secret_scan import find_secrets, redact_values
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
 MAX_STEPS = 12
 MAX_GRAMMAR_STEPS = 6  # what the grammar admits; larger plans come from re-planning
 MAX_GRAMMAR_STRING = 1000  # llama.cpp refuses a plan grammar with 2000 (too many repetitions)
+MAX_GROUNDING_FILES = 4
+GROUNDING_READER = "read_file"
 
 
 class PlanStep(BaseModel):
@@ -86,11 +96,62 @@ def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], l
     return steps, errors
 
 
-def unused_named_files(plan: Plan, named_files: Sequence[str]) -> list[str]:
-    """Files the request names (and that exist) that no step touches. A plan that answers a
-    question about ``notes.txt`` without reading it can only guess."""
-    used = " ".join(dumps(step.args) for step in plan.steps)
-    return [name for name in named_files if name not in used]
+def grounding_plan(
+    workspace: WorkspaceInfo | None, results: Sequence[dict[str, Any]], tools: ToolRegistry
+) -> dict[str, Any] | None:
+    """The turn's first plan when the request names existing files: read them (at most
+    :data:`MAX_GROUNDING_FILES`), before the model plans anything. ``None`` when there is
+    nothing to read, the registry has no reader, or steps already ran this turn."""
+    if workspace is None or results or GROUNDING_READER not in tools:
+        return None
+    steps = []
+    for number, path in enumerate(workspace["named_files"][:MAX_GROUNDING_FILES], 1):
+        try:
+            args = tools.validate_call(GROUNDING_READER, {"path": path})
+        except ToolCallRejected:
+            continue
+        steps.append(
+            {
+                "id": f"read{number}",
+                "tool": GROUNDING_READER,
+                "args": args,
+                "purpose": "Read a file the request names before planning.",
+                "depends_on": [],
+            }
+        )
+    if not steps:
+        return None
+    return {
+        "reasoning": "Read the files the request names first.",
+        "answer_directly": False,
+        "steps": steps,
+        "grounding": True,
+    }
+
+
+def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRegistry) -> Plan:
+    """The plan without calls that already succeeded this turn (same tool, same arguments
+    once defaults are filled in): after grounding, a small model often plans the read it was
+    just shown, and running it again would add nothing."""
+
+    def call(tool: str, args: Any) -> str:
+        try:
+            return dumps([tool, tools.validate_call(tool, dict(args or {}))])
+        except ToolCallRejected:
+            return dumps([tool, args])
+
+    done = {call(r["tool"], r.get("args")) for r in results if r.get("ok")}
+    if not done:
+        return plan
+    steps = [step for step in plan.steps if call(step.tool, step.args) not in done]
+    if len(steps) == len(plan.steps):
+        return plan
+    kept = {step.id for step in steps}
+    steps = [
+        step.model_copy(update={"depends_on": [d for d in step.depends_on if d in kept]})
+        for step in steps
+    ]
+    return plan.model_copy(update={"steps": steps, "answer_directly": not steps})
 
 
 def plan_examples(tools: ToolRegistry) -> str:
@@ -169,6 +230,20 @@ def unique_steps(plan: Plan) -> Plan:
     return plan if len(steps) == len(plan.steps) else plan.model_copy(update={"steps": steps})
 
 
+def _redacted(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results as the planner sees them: credentials replaced, whoever asked. A plan never
+    needs a secret's value, and one it cannot see it cannot send anywhere."""
+    shown = []
+    for result in results:
+        output = result.get("output")
+        if not result.get("ok") or not isinstance(output, str):
+            shown.append(result)
+            continue
+        secrets = find_secrets(output)
+        shown.append({**result, "output": redact_values(output, secrets)} if secrets else result)
+    return shown
+
+
 def _has_cycle(steps: Sequence[PlanStep]) -> bool:
     graph = {step.id: set(step.depends_on) for step in steps}
     done: set[str] = set()
@@ -189,8 +264,12 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
-        attempts = state.get("plan_attempts", 0) + 1
         workspace = await workspace_info(services, state)
+        results = state.get("results") or []
+        grounding = grounding_plan(workspace, results, services.tools)
+        if grounding is not None:
+            return {"plan": grounding, "workspace": workspace}
+        attempts = state.get("plan_attempts", 0) + 1
         messages = _planner_messages(
             state,
             tool_catalogue,
@@ -209,17 +288,8 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             )
         except StructuredOutputError as error:
             return {"error": str(error), "plan_attempts": attempts}
-        proposal = unique_steps(proposal)
+        proposal = without_repeats(unique_steps(proposal), results, services.tools)
         steps, errors = check_plan(proposal, services.tools)
-        unused = unused_named_files(proposal, workspace["named_files"] if workspace else [])
-        if unused and not state.get("results") and attempts < context.max_plan_attempts:
-            # Held to this only while attempts remain: the last plan runs even if it ignores
-            # the file, rather than ending the turn without an answer.
-            errors.append(
-                f"The request names {', '.join(unused)}, which exists in the workspace. Plan a "
-                "step that uses it (for a question about it, read it); never guess what a file "
-                "contains."
-            )
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
@@ -262,7 +332,11 @@ def _planner_messages(
         system += "\n\n" + PLAN_RETRY.format(
             missing=validation.get("missing") or "unspecified",
             retry_with=validation.get("retry_with") or "none",
-            results=render_results(results, output_cap),
+            results=render_results(_redacted(results), output_cap),
+        )
+    elif results:
+        system += "\n\n" + PLAN_GROUNDED.format(
+            results=render_results(_redacted(results), output_cap)
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

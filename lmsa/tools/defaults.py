@@ -1,8 +1,10 @@
-"""The tool set an assistant gets from its settings: files, commands, Python, git, the web."""
+"""The tool set an assistant gets from its settings: files, arithmetic, commands, Python, git,
+the web."""
 
 from __future__ import annotations
 
 from lmsa.config import Settings
+from lmsa.tools.calculate import make_calculate_tool
 from lmsa.tools.commands import make_run_command_tool
 from lmsa.tools.files import make_file_tools
 from lmsa.tools.git import make_git_tools
@@ -26,6 +28,7 @@ def build_registry(
     workspace = Workspace(settings.workspace)
     tools = [
         *make_file_tools(workspace),
+        make_calculate_tool(),
         make_run_command_tool(
             workspace,
             timeout=settings.command_timeout,

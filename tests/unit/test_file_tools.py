@@ -55,10 +55,13 @@ def refused(tools: dict[str, BaseTool], name: str, **args: Any) -> str:
 
 # --- common refusals, for every tool that takes a path --------------------------------------
 
+DIRECTORY_TOOLS = ("list_dir", "search_files", "find_files")
+
 PATH_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("read_file", {}),
     ("list_dir", {}),
     ("search_files", {"pattern": "needle"}),
+    ("find_files", {"pattern": "*"}),
     ("write_file", {"content": "pwned"}),
     ("edit_file", {"search": "needle", "replace": "pwned"}),
 ]
@@ -68,7 +71,7 @@ PATH_CALLS: list[tuple[str, dict[str, Any]]] = [
 def test_dotdot_escape_refused(
     tools: dict[str, BaseTool], outside: Path, name: str, extra: dict[str, Any]
 ) -> None:
-    target = "../outside" if name in ("list_dir", "search_files") else "../outside/secret.txt"
+    target = "../outside" if name in DIRECTORY_TOOLS else "../outside/secret.txt"
     message = refused(tools, name, path=target, **extra)
     assert "outside the workspace" in message
     assert (outside / "secret.txt").read_text() == "needle secret\n"
@@ -78,7 +81,7 @@ def test_dotdot_escape_refused(
 def test_absolute_outside_refused(
     tools: dict[str, BaseTool], outside: Path, name: str, extra: dict[str, Any]
 ) -> None:
-    target = outside if name in ("list_dir", "search_files") else outside / "secret.txt"
+    target = outside if name in DIRECTORY_TOOLS else outside / "secret.txt"
     message = refused(tools, name, path=str(target), **extra)
     assert "absolute path outside the workspace" in message
     assert (outside / "secret.txt").read_text() == "needle secret\n"
@@ -89,7 +92,7 @@ def test_directory_symlink_escape_refused(
     tools: dict[str, BaseTool], root: Path, outside: Path, name: str, extra: dict[str, Any]
 ) -> None:
     (root / "out").symlink_to(outside, target_is_directory=True)
-    target = "out" if name in ("list_dir", "search_files") else "out/secret.txt"
+    target = "out" if name in DIRECTORY_TOOLS else "out/secret.txt"
     assert "symlink" in refused(tools, name, path=target, **extra)
     assert (outside / "secret.txt").read_text() == "needle secret\n"
 
@@ -283,6 +286,25 @@ def test_list_dir_empty(tools: dict[str, BaseTool], root: Path) -> None:
 def test_list_dir_on_file_and_missing(tools: dict[str, BaseTool]) -> None:
     assert "read_file" in refused(tools, "list_dir", path="src/main.py")
     assert "No such file or directory" in refused(tools, "list_dir", path="ghost")
+
+
+# --- find_files ------------------------------------------------------------------------------
+
+
+def test_find_files_counts_and_lists_matches_below_a_directory(
+    tools: dict[str, BaseTool],
+) -> None:
+    out = run(tools, "find_files", pattern="*.py").splitlines()
+    assert out == ["2 files named '*.py' in the workspace:", "src/main.py", "src/pkg/util.py"]
+    assert run(tools, "find_files", pattern="*.py", path="src/pkg").splitlines()[1:] == [
+        "src/pkg/util.py"
+    ]
+    assert run(tools, "find_files", pattern="docs/*.{md,rst}").splitlines()[1:] == [
+        "docs/readme.md"
+    ]
+    assert run(tools, "find_files", pattern="*.rs") == "No files named '*.rs' in the workspace."
+    assert "config" not in run(tools, "find_files", pattern="*")  # .git is skipped
+    assert "is a file" in refused(tools, "find_files", pattern="*", path="empty.txt")
 
 
 # --- search_files ----------------------------------------------------------------------------

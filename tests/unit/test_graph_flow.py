@@ -33,6 +33,14 @@ READ_SCRIPT: dict[str, list[Any]] = {
     "text": ["The file says hello world."],
 }
 
+# A call that already succeeded this turn is not planned again, so a loop that keeps finding the
+# results incomplete needs a new call each round.
+DIFFERENT_PLANS: list[Any] = [
+    read_plan("a.txt"),
+    plan(step("s1", "list_dir", {"path": "."})),
+    plan(step("s1", "search_files", {"pattern": "hello"})),
+]
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
@@ -68,8 +76,9 @@ async def test_file_request_runs_the_whole_pipeline(workspace: Path) -> None:
     graph, llm = make_graph(workspace, READ_SCRIPT)
     config = thread()
     updates = await _updates(graph, ask("what is in a.txt?"), config)
-    # A read that succeeded needs no self-check: three model calls in all.
-    assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "respond"]
+    # The named file is read before the model plans (no model call); the model's plan to read
+    # it again is dropped, and a read needs no self-check: three model calls in all.
+    assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "plan", "respond"]
     assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "text"]
     state = (await graph.aget_state(config)).values
     assert state["answer"] == "The file says hello world."
@@ -83,7 +92,7 @@ async def test_file_request_runs_the_whole_pipeline(workspace: Path) -> None:
 
 async def test_validate_reads_checks_a_successful_read_too(workspace: Path) -> None:
     graph, llm = make_graph(workspace, READ_SCRIPT, validate_reads=True)
-    updates = await _updates(graph, ask("what is in a.txt?"), thread())
+    updates = await _updates(graph, ask("what does the greeting file say?"), thread())
     assert _nodes(updates) == ["guard", "classify_intent", "plan", "execute", "validate", "respond"]
     assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "Validation", "text"]
 
@@ -192,7 +201,7 @@ async def test_rejected_plan_is_fixed_on_the_second_attempt(workspace: Path) -> 
     }
     graph, llm = make_graph(workspace, script)
     config = thread()
-    updates = await _updates(graph, ask("read a.txt"), config)
+    updates = await _updates(graph, ask("read the greeting file"), config)
     assert _nodes(updates)[:5] == ["guard", "classify_intent", "plan", "plan", "execute"]
     second = llm.calls_for("Plan")[1]["messages"]
     assert "unexpected argument 'file'" in second[-1].content
@@ -228,6 +237,7 @@ async def test_incomplete_results_loop_back_to_plan(workspace: Path) -> None:
 async def test_iterations_are_capped_with_a_note(workspace: Path) -> None:
     script = {
         **READ_SCRIPT,
+        "Plan": DIFFERENT_PLANS,
         "Validation": [validation(False, "never enough")],
     }
     graph, llm = make_graph(workspace, script, max_iterations=2, validate_reads=True)
@@ -244,14 +254,14 @@ async def test_unreadable_verdict_still_produces_an_answer(workspace: Path) -> N
     graph, llm = make_graph(
         workspace, {**READ_SCRIPT, "Validation": ["?", "??"]}, validate_reads=True
     )
-    out = await graph.ainvoke(ask("read a.txt"), thread())
+    out = await graph.ainvoke(ask("read the greeting file"), thread())
     assert out["answer"] == "The file says hello world."
     assert "Self-check skipped" in system_text(llm.calls_for("text")[0])
     assert len(llm.calls_for("Plan")) == 1
 
 
 async def test_context_override_changes_the_iteration_cap(workspace: Path) -> None:
-    script = {**READ_SCRIPT, "Validation": [validation(False, "more")]}
+    script = {**READ_SCRIPT, "Plan": DIFFERENT_PLANS, "Validation": [validation(False, "more")]}
     graph, llm = make_graph(workspace, script, validate_reads=True)  # 3 iterations allowed
     await graph.ainvoke(
         ask("read"), thread(), context=Context(max_iterations=1, validate_reads=True)
@@ -415,7 +425,7 @@ async def test_clarified_request_stays_in_the_prompts(
     graph, llm = make_graph(workspace, script, history_turns=history_turns, validate_reads=True)
     config = thread()
     await graph.ainvoke(ask("summarise the file for me"), config)
-    await graph.ainvoke(Command(resume={"answer": "a.txt"}), config)
+    await graph.ainvoke(Command(resume={"answer": "the greeting one"}), config)
     seen = text_of(llm.calls_for(key)[-1]["messages"][1:])  # the conversation, not the system
     assert "Which file?" in seen
     assert "summarise the file for me" in seen
@@ -496,7 +506,7 @@ async def test_stream_carries_only_answer_tokens(workspace: Path) -> None:
     tokens: list[tuple[str, Any]] = []
     updates: list[str] = []
     async for mode, chunk in graph.astream(
-        ask("read a.txt"), thread(), stream_mode=["messages", "updates"]
+        ask("read the greeting file"), thread(), stream_mode=["messages", "updates"]
     ):
         if mode == "messages":
             message, metadata = chunk

@@ -1,5 +1,5 @@
-"""The planner sees the workspace, may only write real tool calls, and is held to the files the
-request names; replies with raw control characters still parse."""
+"""The planner sees the workspace, may only write real tool calls, and plans after the files the
+request names were read; replies with raw control characters still parse."""
 
 from __future__ import annotations
 
@@ -84,31 +84,58 @@ def test_a_plan_of_only_steps_reads_as_a_plan_and_repeats_are_dropped() -> None:
 async def test_the_planner_prompt_shows_the_workspace(tmp_path: Path) -> None:
     svc, llm = services(_workspace(tmp_path), {"Plan": [read_plan("notes.txt")]})
     update = await make_plan(svc)(
-        {"messages": [HumanMessage(content="When is the meeting, per notes.txt?")]}, ctx()
+        {"messages": [HumanMessage(content="When is the next meeting?")]}, ctx()
     )
     assert update["plan"]["steps"][0]["args"]["path"] == "notes.txt"
     system = system_of(llm.calls[0])
-    assert "src/app.py" in system
-    assert "The request names these existing paths: notes.txt." in system
+    assert "src/app.py" in system and "notes.txt" in system
     # The server is sent the narrowed schema; the reply is still read as Plan.
     sent = llm.calls[0]["kwargs"]["response_format"]["json_schema"]
     assert sent["name"] == "Plan"
     assert "anyOf" in json.dumps(sent["schema"])
 
 
-async def test_answering_about_a_named_file_without_reading_it_is_sent_back(
+async def test_the_files_a_request_names_are_read_before_the_model_plans(
     tmp_path: Path,
 ) -> None:
-    svc, _ = services(_workspace(tmp_path), {"Plan": [direct_plan()]})
+    svc, llm = services(_workspace(tmp_path), {"Plan": [direct_plan()]})
     state: dict[str, Any] = {
-        "messages": [HumanMessage(content="When is the meeting, according to notes.txt?")]
+        "messages": [HumanMessage(content="Compare notes.txt with src/app.py and missing.txt")]
     }
-    update = await make_plan(svc)(state, ctx(max_plan_attempts=3))
-    assert update["plan"] is None
-    assert any("notes.txt, which exists" in problem for problem in update["plan_feedback"])
-    # On the last attempt the plan runs rather than ending the turn without an answer.
-    last = await make_plan(svc)({**state, "plan_attempts": 2}, ctx(max_plan_attempts=3))
-    assert last["plan"] is not None and last["plan"]["answer_directly"] is True
+    update = await make_plan(svc)(state, ctx())
+    plan = update["plan"]
+    assert plan["grounding"] is True
+    assert [(s["tool"], s["args"]["path"]) for s in plan["steps"]] == [
+        ("read_file", "notes.txt"),
+        ("read_file", "src/app.py"),
+    ]
+    assert llm.calls == []  # no model call for that
+    assert update["workspace"]["named_files"] == ["notes.txt", "src/app.py"]
+
+
+async def test_after_grounding_the_planner_sees_the_contents_without_secrets(
+    tmp_path: Path,
+) -> None:
+    svc, llm = services(_workspace(tmp_path), {"Plan": [read_plan("notes.txt")]})
+    read = {
+        "step_id": "read1",
+        "tool": "read_file",
+        "args": {"path": "notes.txt"},
+        "ok": True,
+        "output": "notes.txt (lines 1-2 of 2)\nTeam meeting: Tuesday 10:00\n"
+        "token=ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "error": None,
+    }
+    state: dict[str, Any] = {
+        "messages": [HumanMessage(content="When is the meeting, per notes.txt?")],
+        "results": [read],
+    }
+    update = await make_plan(svc)(state, ctx())
+    system = system_of(llm.calls[0])
+    assert "Team meeting: Tuesday 10:00" in system
+    assert "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in system
+    # Planning the read it was just shown adds nothing: the plan is to answer.
+    assert update["plan"]["steps"] == [] and update["plan"]["answer_directly"] is True
 
 
 async def test_a_read_and_answer_turn_costs_three_model_calls(tmp_path: Path) -> None:
@@ -118,12 +145,16 @@ async def test_a_read_and_answer_turn_costs_three_model_calls(tmp_path: Path) ->
         "text": ["Tuesday at 10:00."],
     }
     graph, llm = make_graph(_workspace(tmp_path), script)
+    config = thread()
     out = await graph.ainvoke(
         {"messages": [HumanMessage(content="When is the meeting, according to notes.txt?")]},
-        thread(),
+        config,
     )
     assert out["answer"] == "Tuesday at 10:00."
     assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "text"]
+    # The file was read once, by the grounding step; the model's own read was dropped.
+    results = (await graph.aget_state(config)).values["results"]
+    assert [(r["tool"], r["args"]["path"]) for r in results] == [("read_file", "notes.txt")]
     assert "Tuesday 10:00" in system_of(llm.calls_for("text")[0])
 
 

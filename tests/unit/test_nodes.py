@@ -232,7 +232,7 @@ async def _plan_once(
 ) -> tuple[dict[str, Any], ScriptedChatModel, Services]:
     (tmp_path / "a.txt").write_text("hello\n")
     svc, llm = services(tmp_path, {"Plan": [reply]})
-    update = await make_plan(svc)(state or _state("read a.txt"), ctx(**context))
+    update = await make_plan(svc)(state or _state("what does the greeting say?"), ctx(**context))
     return update, llm, svc
 
 
@@ -248,7 +248,7 @@ async def test_plan_accepted_with_defaults_filled(tmp_path: Path) -> None:
 
 
 async def test_plan_prompt_carries_the_intent(tmp_path: Path) -> None:
-    state = _state("read a.txt", intent=intent("file_operation", entities=["a.txt", "b.txt"]))
+    state = _state("read both", intent=intent("file_operation", entities=["a.txt", "b.txt"]))
     _, llm, _ = await _plan_once(tmp_path, direct_plan(), state)
     system = system_text(llm.calls[0])
     assert "classified as file_operation" in system

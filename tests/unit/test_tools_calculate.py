@@ -1,0 +1,52 @@
+"""``calculate`` evaluates arithmetic exactly and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.tools import ToolException
+
+from lmsa.tools.calculate import calculate, make_calculate_tool
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown"),
+    [
+        ("12.50 + 30.00 + 7.25 + 50.25", "100"),
+        ("1200+1800", "3000"),
+        ("max(31, 19, 36, 28, 17)", "36"),
+        ("sum([1.5, 2.5]) / 2", "2"),
+        ("(7 - 10) * 2 ** 3", "-24"),
+        ("10 / 4", "2.5"),
+        ("round(2 / 3, 2)", "0.67"),
+        ("0.1 + 0.2", "0.3"),
+        ("3 × 4 =", "12"),
+    ],
+)
+def test_arithmetic_is_exact(expression: str, shown: str) -> None:
+    assert calculate(expression).rsplit(" = ", 1)[1] == shown
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('id')",
+        "open('/etc/passwd').read()",
+        "(1).__class__",
+        "x + 1",
+        "'a' * 3",
+        "9 ** 9999",
+        "1 / 0",
+        "[1, 2]",
+        "max()",
+        "1 +",
+    ],
+)
+def test_anything_but_arithmetic_is_refused(expression: str) -> None:
+    with pytest.raises(ToolException):
+        calculate(expression)
+
+
+def test_the_tool_is_read_only_and_reports_the_expression() -> None:
+    tool = make_calculate_tool()
+    assert (tool.metadata or {})["risk"] == "read"
+    assert tool.invoke({"expression": "2+2"}) == "2+2 = 4"
