@@ -9,6 +9,7 @@ from typing import Literal
 from langgraph.runtime import Runtime
 
 from lmsa.context import Services
+from lmsa.nodes._common import last_user_text
 from lmsa.nodes.intent import is_unsure
 from lmsa.state import AssistantState
 
@@ -34,10 +35,14 @@ class Routes:
         context = self._services.context_of(runtime.context)
         rounds = state.get("clarification_rounds", 0)
         workspace = state.get("workspace")
-        if is_unsure(intent, context, workspace) and rounds < context.max_clarify_rounds:
+        message = last_user_text(state["messages"])
+        if is_unsure(intent, context, workspace, message) and rounds < context.max_clarify_rounds:
             return "clarify"
-        if intent.get("intent") == "conversation" and not (workspace and workspace["named_files"]):
-            return "respond"  # a message that names a file in the workspace is about the file
+        if intent.get("intent") == "conversation" and not (
+            workspace and (workspace.get("mentioned_paths") or workspace.get("named_files"))
+        ):
+            # A message that names a file (in the workspace or one to create) is about it.
+            return "respond"
         return "plan"
 
     async def after_plan(self, state: AssistantState) -> Literal["execute", "plan", "respond"]:

@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 
 from lmsa.llm.structured import dumps
+from lmsa.tools import ToolRegistry
 
 CLARIFICATION_MARK = "lmsa_clarification"
 """Set in ``additional_kwargs`` of a clarification question and its answer: they belong to the
@@ -47,12 +48,18 @@ def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessag
     return list(messages[first:])
 
 
-def render_results(results: Sequence[dict[str, Any]], cap: int) -> str:
+def render_results(
+    results: Sequence[dict[str, Any]], cap: int, tools: ToolRegistry | None = None
+) -> str:
     """Tool results as the model sees them: each output cut to ``cap`` characters with a note
-    (the full output stays in state for the user)."""
+    (the full output stays in state for the user); with ``tools``, each call shows only the
+    arguments that differ from their defaults."""
     lines = []
     for result in results:
-        header = f"[{result['step_id']}] {result['tool']}({dumps(result['args'])})"
+        args = result["args"]
+        if tools is not None and isinstance(args, dict):
+            args = tools.explicit_args(result["tool"], args)
+        header = f"[{result['step_id']}] {result['tool']}({dumps(args)})"
         if result["ok"]:
             output = str(result["output"])
             if len(output) > cap:

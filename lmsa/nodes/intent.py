@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from lmsa.context import Context, Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured
-from lmsa.nodes._common import recent_history, turn_request
+from lmsa.nodes._common import last_user_text, recent_history, turn_request
 from lmsa.prompts import INTENT_SYSTEM
 from lmsa.state import AssistantState, WorkspaceInfo
 
@@ -54,18 +54,29 @@ class IntentResult(BaseModel):
     clarifying_question: str = Field(default="", max_length=SHORT_TEXT)
 
 
+ANSWERED_NOT_QUESTIONED = frozenset({"conversation", "information_request"})
+"""Intents answered with a best effort rather than a question back: a guess at a question
+changes nothing, so asking only delays it; a guess at a change can touch the wrong file."""
+
+
 def is_unsure(
-    intent: dict[str, Any], context: Context, workspace: WorkspaceInfo | None = None
+    intent: dict[str, Any],
+    context: Context,
+    workspace: WorkspaceInfo | None = None,
+    message: str = "",
 ) -> bool:
     """Whether the user should be asked before acting: the model said so, or it is not sure,
     and it wrote the question to ask. Without a question of its own the request is clear
     enough to act on: a generic "say more" question only delays a task the user already
-    stated. Small talk is answered, not questioned, and a request that names a file (one to
-    read or one to create) says what to act on: small models flag such requests as unclear at
-    random, and asking then only delays a stated task."""
+    stated. Small talk and questions (by label, or a ``message`` ending in a question mark)
+    are answered, not questioned, and a request that names a file (one to read or one to
+    create) says what to act on: small models flag such requests as unclear at random, and
+    asking then only delays a stated task."""
     if not str(intent.get("clarifying_question") or "").strip():
         return False
-    if intent.get("intent") == "conversation":
+    if intent.get("intent") in ANSWERED_NOT_QUESTIONED:
+        return False
+    if message.rstrip().endswith(("?", "？")):
         return False
     if workspace is not None and workspace.get("mentioned_paths"):
         return False
@@ -114,7 +125,8 @@ def make_classify_intent(services: Services) -> Callable[..., Awaitable[dict[str
             return {"error": str(error), "workspace": workspace}
         intent = result.model_dump()
         update: dict[str, Any] = {"intent": intent, "workspace": workspace}
-        if is_unsure(intent, context, workspace) and rounds >= context.max_clarify_rounds:
+        message = last_user_text(state["messages"])
+        if is_unsure(intent, context, workspace, message) and rounds >= context.max_clarify_rounds:
             update["notes"] = [
                 *state.get("notes", []),
                 f"The request stayed unclear after {rounds} clarification round(s); tell the "

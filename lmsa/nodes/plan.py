@@ -277,6 +277,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             workspace,
             context.history_turns,
             context.tool_output_chars,
+            services.tools,
         )
         try:
             proposal = await ainvoke_structured(
@@ -316,6 +317,7 @@ def _planner_messages(
     workspace: WorkspaceInfo | None,
     history_turns: int,
     output_cap: int,
+    tools: ToolRegistry,
 ) -> list[AnyMessage]:
     """Everything but the conversation goes into the one system message: many local chat
     templates (Gemma's among them) reject two user messages in a row."""
@@ -332,11 +334,11 @@ def _planner_messages(
         system += "\n\n" + PLAN_RETRY.format(
             missing=validation.get("missing") or "unspecified",
             retry_with=validation.get("retry_with") or "none",
-            results=render_results(_redacted(results), output_cap),
+            results=render_results(_redacted(results), output_cap, tools),
         )
     elif results:
         system += "\n\n" + PLAN_GROUNDED.format(
-            results=render_results(_redacted(results), output_cap)
+            results=render_results(_redacted(results), output_cap, tools)
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

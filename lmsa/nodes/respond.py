@@ -7,7 +7,9 @@ the user hears about them even when the model is the thing that failed.
 Output guard: credentials found in tool results are redacted before the model sees them (unless
 the user named that file), so streamed tokens cannot carry them; the finished answer is then
 checked for the system prompt's canary and any credential, and the stored/returned answer is
-replaced (same message id) with the redacted text.
+replaced (same message id) with the redacted text. Calculations written out in the answer
+(``a + b = c``) get their exact result the same way: small models copy numbers well and add
+them badly.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lmsa.security.checks import QUARANTINE_NOTICE, check_output
 from lmsa.security.layer import run_ids
 from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
 from lmsa.state import AssistantState
+from lmsa.tools.calculate import correct_arithmetic
 
 _QUARANTINE_PREFIX = QUARANTINE_NOTICE.split("{", 1)[0]
 
@@ -92,7 +95,9 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         system = RESPOND_SYSTEM.format(
             notes=("\n\nNotes: " + " ".join(notes)) if notes else "",
             results=(
-                RESULTS_BLOCK.format(results=render_results(results, context.tool_output_chars))
+                RESULTS_BLOCK.format(
+                    results=render_results(results, context.tool_output_chars, services.tools)
+                )
                 if results
                 else ""
             ),
@@ -104,13 +109,14 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                 *recent_history(state["messages"], context.history_turns),
             ]
         )
-        answer = message_text(reply)
-        message = reply if isinstance(reply, AIMessage) else AIMessage(content=answer)
+        written = message_text(reply)
+        message = reply if isinstance(reply, AIMessage) else AIMessage(content=written)
+        answer = correct_arithmetic(written)
         verdict = check_output(answer, policy=security.policy, known_secrets=hidden, allow=allowed)
         if verdict.categories:
             await security.record("output", verdict, ids=run_ids())
-        if verdict.redacted_text != answer:
-            answer = verdict.redacted_text
+        answer = verdict.redacted_text
+        if answer != written:
             message = message.model_copy(update={"content": answer})
         return {"messages": [message], "answer": answer}
 

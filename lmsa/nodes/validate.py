@@ -31,7 +31,9 @@ def make_validate(services: Services) -> Callable[..., Awaitable[dict[str, Any]]
         context = services.context_of(runtime.context)
         iteration = state.get("iteration", 0) + 1
         system = VALIDATE_SYSTEM + RESULTS_BLOCK.format(
-            results=render_results(state.get("results") or [], context.tool_output_chars)
+            results=render_results(
+                state.get("results") or [], context.tool_output_chars, services.tools
+            )
         )
         history = recent_history(state["messages"], 1)
         try:

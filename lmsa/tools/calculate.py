@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -139,3 +140,27 @@ def make_calculate_tool() -> BaseTool:
             "capability": "Compute a total, difference, average, minimum or maximum of numbers.",
         },
     )
+
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_WRITTEN_SUM = re.compile(
+    rf"(?<![\w.-])({_NUMBER}(?:\s*[-+*/×]\s*{_NUMBER})+)\s*=\s*(-?{_NUMBER})(?!\w|\.\d)"
+)
+
+
+def correct_arithmetic(text: str) -> str:
+    """``text`` with every written-out calculation (``12.5 + 30 = 43.5``) given its exact
+    result. A small model writes the right expression and then the wrong total; the
+    expression is what it copied from the data, so that part is trusted."""
+
+    def fix(match: re.Match[str]) -> str:
+        expression, stated = match.group(1), match.group(2)
+        try:
+            value = _evaluate(ast.parse(expression.replace("×", "*"), mode="eval"))
+        except (SyntaxError, ToolException, ArithmeticError):
+            return match.group(0)
+        if isinstance(value, list) or math.isclose(value, float(stated), abs_tol=0.005):
+            return match.group(0)
+        return match.group(0)[: match.start(2) - match.start(0)] + _shown(round(value, 10))
+
+    return _WRITTEN_SUM.sub(fix, text)

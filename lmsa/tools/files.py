@@ -339,7 +339,12 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
             )
         first = args.start_line
         last = min(total, first + args.max_lines - 1)
-        header = f"{shown} (lines {first}-{last} of {total})"
+        if first == 1 and last == total:
+            # "7 lines" is what a small model quotes when asked for a count; "lines 1-7 of 7"
+            # it misreads.
+            header = f"{shown} ({total} line{'' if total == 1 else 's'})"
+        else:
+            header = f"{shown} (lines {first}-{last} of {total})"
         body = "\n".join(lines[first - 1 : last])
         if last < total:
             rest = total - last

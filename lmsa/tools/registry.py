@@ -153,6 +153,20 @@ class ToolRegistry:
         dumped: dict[str, Any] = validated.model_dump(mode="json", by_alias=True)
         return dumped
 
+    def explicit_args(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``args`` without those equal to their schema default: what a model is shown of a
+        call. A filled-in default such as ``max_lines: 400`` next to a file's contents is read
+        by a small model as a fact about the file."""
+        model = _model_of(self.get(name)) if name in self else None
+        if model is None:
+            return dict(args)
+        fields = model.model_fields
+        return {
+            key: value
+            for key, value in args.items()
+            if key not in fields or fields[key].is_required() or fields[key].default != value
+        }
+
     def args_model(self, name: str) -> type[BaseModel] | None:
         """The pydantic model a tool's arguments validate with (``None`` for a raw JSON
         schema)."""

@@ -134,7 +134,7 @@ async def test_clarification_interrupts_then_resumes_to_an_answer(settings: Sett
     assert values["clarifications"] == [{"question": question["question"], "answer": answer}]
     # With its one round used, a model still asking gets a "best guess" note; one that has no
     # further question of its own is simply sure now.
-    still_unsure = is_unsure(values["intent"], context)
+    still_unsure = is_unsure(values["intent"], context, values.get("workspace"), answer)
     assert any("stayed unclear" in note for note in values["notes"]) == still_unsure
     texts = [m.content for m in values["messages"]]
     assert texts[:3] == ["Fix it.", question["question"], answer]

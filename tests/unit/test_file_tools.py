@@ -122,7 +122,7 @@ def test_dangling_symlink_escape_refused_for_write(
 
 def test_absolute_path_inside_allowed(tools: dict[str, BaseTool], root: Path) -> None:
     out = run(tools, "read_file", path=str(root / "src" / "main.py"))
-    assert out.splitlines()[0] == "src/main.py (lines 1-4 of 4)"
+    assert out.splitlines()[0] == "src/main.py (4 lines)"
     run(tools, "write_file", path=str(root / "abs.txt"), content="ok")
     assert (root / "abs.txt").read_text() == "ok"
 
@@ -138,7 +138,7 @@ def test_tool_errors_are_tool_exceptions_not_handled(tools: dict[str, BaseTool])
 
 def test_read_file_whole(tools: dict[str, BaseTool]) -> None:
     out = run(tools, "read_file", path="src/main.py")
-    assert out == "src/main.py (lines 1-4 of 4)\nimport os\n\ndef main():\n    print('Needle')"
+    assert out == "src/main.py (4 lines)\nimport os\n\ndef main():\n    print('Needle')"
 
 
 def test_read_file_range_notes_the_rest(tools: dict[str, BaseTool], root: Path) -> None:
@@ -152,7 +152,7 @@ def test_read_file_range_notes_the_rest(tools: dict[str, BaseTool], root: Path) 
 
 def test_read_file_crlf_and_no_final_newline(tools: dict[str, BaseTool], root: Path) -> None:
     (root / "crlf.txt").write_bytes(b"a\r\nb\r\nc")
-    assert run(tools, "read_file", path="crlf.txt") == "crlf.txt (lines 1-3 of 3)\na\nb\nc"
+    assert run(tools, "read_file", path="crlf.txt") == "crlf.txt (3 lines)\na\nb\nc"
 
 
 def test_read_file_empty(tools: dict[str, BaseTool]) -> None:
@@ -200,12 +200,12 @@ def test_read_file_on_directory(tools: dict[str, BaseTool]) -> None:
 
 def test_read_file_through_inside_symlink(tools: dict[str, BaseTool], root: Path) -> None:
     (root / "alias.py").symlink_to(root / "src" / "main.py")
-    assert run(tools, "read_file", path="alias.py").startswith("src/main.py (lines 1-4 of 4)")
+    assert run(tools, "read_file", path="alias.py").startswith("src/main.py (4 lines)")
 
 
 async def test_read_file_async(tools: dict[str, BaseTool]) -> None:
     out = await tools["read_file"].ainvoke({"path": "src/pkg/util.py"})
-    assert out.splitlines()[0] == "src/pkg/util.py (lines 1-2 of 2)"
+    assert out.splitlines()[0] == "src/pkg/util.py (2 lines)"
     with pytest.raises(ToolException, match="outside the workspace"):
         await tools["read_file"].ainvoke({"path": "../x"})
 

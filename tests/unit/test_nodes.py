@@ -589,6 +589,25 @@ async def test_respond_delimits_tool_results(tmp_path: Path) -> None:
     assert "not instructions" in system[:start]
 
 
+async def test_respond_corrects_a_written_out_sum_in_the_stored_answer(tmp_path: Path) -> None:
+    svc, llm = services(tmp_path, {"text": ["In all 12.50 + 30.00 + 7.25 = 52.00 EUR."]})
+    update = await make_respond(svc)(_state("total?"), ctx())
+    assert update["answer"] == "In all 12.50 + 30.00 + 7.25 = 49.75 EUR."
+    assert update["messages"][0].content == update["answer"]
+    assert "write the calculation out" in system_text(llm.calls[0])
+
+
+async def test_respond_shows_calls_without_filled_in_defaults(tmp_path: Path) -> None:
+    result = {
+        **_result("s1", output="a.txt (7 lines)"),
+        "args": {"path": "a.txt", "start_line": 1, "max_lines": 400},
+    }
+    _, llm = await _respond(tmp_path, _state("how many lines?", results=[result]))
+    system = system_text(llm.calls[0])
+    assert '[s1]read_file({"path":"a.txt"})' in system.replace(" ", "")
+    assert "400" not in system
+
+
 async def test_respond_error_path_uses_no_llm(tmp_path: Path) -> None:
     update, llm = await _respond(tmp_path, _state("x", error="Something broke."))
     assert update["answer"] == "Something broke."

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from lmsa.context import Context
 from lmsa.graphs.routing import Routes
@@ -49,6 +50,33 @@ async def test_after_intent_sure_task_goes_to_plan(routes: Routes) -> None:
 async def test_after_intent_conversation_goes_straight_to_respond(routes: Routes) -> None:
     state = {"messages": [], "intent": intent("conversation")}
     assert await routes.after_intent(state, ctx()) == "respond"
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("information_request", "Tell me about the project"),
+        ("conversation", "Have a great weekend!"),
+        ("file_operation", "Which file has a TODO in it?"),
+        ("file_operation", "¿Qué archivo tiene un TODO?"),
+    ],
+)
+async def test_questions_and_small_talk_are_answered_not_questioned(
+    routes: Routes, label: str, message: str
+) -> None:
+    state = {"messages": [HumanMessage(content=message)], "intent": unsure(name=label)}
+    assert await routes.after_intent(state, ctx()) != "clarify"
+
+
+async def test_an_unclear_change_request_is_questioned(routes: Routes) -> None:
+    state = {"messages": [HumanMessage(content="Fix it.")], "intent": unsure(name="file_operation")}
+    assert await routes.after_intent(state, ctx()) == "clarify"
+
+
+async def test_small_talk_that_names_a_file_to_create_is_planned(routes: Routes) -> None:
+    workspace = {"overview": "", "named_files": [], "mentioned_paths": ["greet.py"]}
+    state = {"messages": [], "intent": intent("conversation"), "workspace": workspace}
+    assert await routes.after_intent(state, ctx()) == "plan"
 
 
 async def test_after_intent_needs_clarification_with_rounds_left_goes_to_clarify(

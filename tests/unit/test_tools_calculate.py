@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.tools import ToolException
 
-from lmsa.tools.calculate import calculate, make_calculate_tool
+from lmsa.tools.calculate import calculate, correct_arithmetic, make_calculate_tool
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,33 @@ def test_the_tool_is_read_only_and_reports_the_expression() -> None:
     tool = make_calculate_tool()
     assert (tool.metadata or {})["risk"] == "read"
     assert tool.invoke({"expression": "2+2"}) == "2+2 = 4"
+
+
+@pytest.mark.parametrize(
+    ("written", "corrected"),
+    [
+        (
+            "Total: 12.50 + 30.00 + 7.25 + 50.25 = 167.00 EUR.",
+            "Total: 12.50 + 30.00 + 7.25 + 50.25 = 100 EUR.",
+        ),
+        ("1200 + 1800 = 3000, and 2+2=5.", "1200 + 1800 = 3000, and 2+2=4."),
+        ("7 × 6 = 41", "7 × 6 = 42"),
+        ("10 / 4 = 2.5", "10 / 4 = 2.5"),
+    ],
+)
+def test_written_out_calculations_get_their_exact_result(written: str, corrected: str) -> None:
+    assert correct_arithmetic(written) == corrected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Version 1.2 = 1.3 of the spec",  # no operation
+        "The date 2024-05-02 is a Thursday.",
+        "-3 + 5 = 2",  # a leading minus is not dropped to make 3 + 5
+        "Call +44 20 7946 0398.",
+        "x + 1 = 3",
+    ],
+)
+def test_text_that_is_not_a_calculation_is_left_alone(text: str) -> None:
+    assert correct_arithmetic(text) == text

@@ -293,3 +293,12 @@ def test_describe_keeps_a_field_named_title() -> None:
     )
     text = ToolRegistry([tool]).describe_for_planner()
     assert '"title":{"description":"The document title.","type":"string"}' in text
+
+
+def test_explicit_args_leave_out_filled_in_defaults(registry: ToolRegistry) -> None:
+    full = registry.validate_call("read_file", {"path": "a.txt"})
+    assert full == {"path": "a.txt", "start_line": 1, "max_lines": 400}
+    assert registry.explicit_args("read_file", full) == {"path": "a.txt"}
+    given = registry.validate_call("read_file", {"path": "a.txt", "max_lines": 5})
+    assert registry.explicit_args("read_file", given) == {"path": "a.txt", "max_lines": 5}
+    assert registry.explicit_args("not_a_tool", {"x": 1}) == {"x": 1}
