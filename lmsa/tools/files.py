@@ -631,7 +631,10 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
                 "List a directory in the workspace: directories end with '/', files show "
                 "their size, symlinks end with '@'. Recursive listings skip .git."
             ),
-            capability="List the files and subdirectories of a directory, optionally recursively.",
+            capability=(
+                "List everything in a directory, optionally recursively (for files of one "
+                "kind, such as Python files, use find_files)."
+            ),
             risk="read",
             schema=ListDirArgs,
             impl=_tool_errors(workspace, list_dir),
