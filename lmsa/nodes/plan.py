@@ -27,7 +27,6 @@ from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_GROUNDED, PLAN_RETRY, PLAN_SYSTEM
-from lmsa.security.secret_scan import find_secrets, redact_values
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
@@ -230,17 +229,15 @@ def unique_steps(plan: Plan) -> Plan:
     return plan if len(steps) == len(plan.steps) else plan.model_copy(update={"steps": steps})
 
 
-def _redacted(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _redacted(results: Sequence[dict[str, Any]], services: Services) -> list[dict[str, Any]]:
     """Results as the planner sees them: credentials replaced, whoever asked. A plan never
     needs a secret's value, and one it cannot see it cannot send anywhere."""
     shown = []
     for result in results:
         output = result.get("output")
-        if not result.get("ok") or not isinstance(output, str):
-            shown.append(result)
-            continue
-        secrets = find_secrets(output)
-        shown.append({**result, "output": redact_values(output, secrets)} if secrets else result)
+        if result.get("ok") and isinstance(output, str):
+            result = {**result, "output": services.security.redact_secrets(output)}
+        shown.append(result)
     return shown
 
 
@@ -277,7 +274,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             workspace,
             context.history_turns,
             context.tool_output_chars,
-            services.tools,
+            services,
         )
         try:
             proposal = await ainvoke_structured(
@@ -317,7 +314,7 @@ def _planner_messages(
     workspace: WorkspaceInfo | None,
     history_turns: int,
     output_cap: int,
-    tools: ToolRegistry,
+    services: Services,
 ) -> list[AnyMessage]:
     """Everything but the conversation goes into the one system message: many local chat
     templates (Gemma's among them) reject two user messages in a row."""
@@ -334,11 +331,11 @@ def _planner_messages(
         system += "\n\n" + PLAN_RETRY.format(
             missing=validation.get("missing") or "unspecified",
             retry_with=validation.get("retry_with") or "none",
-            results=render_results(_redacted(results), output_cap, tools),
+            results=render_results(_redacted(results, services), output_cap, services.tools),
         )
     elif results:
         system += "\n\n" + PLAN_GROUNDED.format(
-            results=render_results(_redacted(results), output_cap, tools)
+            results=render_results(_redacted(results, services), output_cap, services.tools)
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

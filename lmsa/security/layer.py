@@ -14,7 +14,7 @@ from lmsa.security.audit import AuditLog
 from lmsa.security.canary import new_canary
 from lmsa.security.checks import SUSPECT, check_input
 from lmsa.security.policy import SecurityPolicy
-from lmsa.security.secret_scan import find_secrets
+from lmsa.security.secret_scan import find_secrets, redact_values
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ class SecurityLayer:
     @property
     def canary(self) -> str:
         return self.policy.canary
+
+    def redact_secrets(self, text: str) -> str:
+        """``text`` with every credential the scanner finds replaced by a placeholder."""
+        secrets = find_secrets(text)
+        return redact_values(text, secrets) if secrets else text
 
     def check_input(self, text: str, *, max_chars: int) -> Verdict:
         policy = self.policy
