@@ -60,9 +60,9 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
     ),
     (
         frozenset({"edit_file"}),
-        "In app.cfg (it says: retries = 3), set retries to 5",
-        '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"app.cfg",'
-        '"search":"retries = 3","replace":"retries = 5"}}]}',
+        "In plan.txt (it says: Launch on May 3), move the launch to May 5",
+        '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"plan.txt",'
+        '"search":"Launch on May 3","replace":"Launch on May 5"}}]}',
     ),
     (frozenset(), "Thanks, that is all!", '{"steps":[]}'),
 )
