@@ -63,6 +63,25 @@ class Plan(BaseModel):
         return data
 
 
+def tool_name_dependencies(plan: Plan, tools: ToolRegistry) -> Plan:
+    """``depends_on`` entries that name a tool instead of a step, read as the steps that use
+    that tool (none, if no other step does): small models write ``"depends_on":
+    ["read_file"]`` for "after the read", and rejecting that costs a whole planning round."""
+    ids = {step.id for step in plan.steps}
+    changed = False
+    steps = []
+    for step in plan.steps:
+        depends: list[str] = []
+        for dependency in step.depends_on:
+            if dependency in ids or dependency not in tools:
+                depends.append(dependency)
+                continue
+            changed = True
+            depends += [s.id for s in plan.steps if s.tool == dependency and s.id != step.id]
+        steps.append(step.model_copy(update={"depends_on": list(dict.fromkeys(depends))}))
+    return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
 def check_plan(plan: Plan, tools: ToolRegistry) -> tuple[list[dict[str, Any]], list[str]]:
     """Validated steps, or the reasons the plan cannot run as it stands."""
     errors: list[str] = []
@@ -287,6 +306,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         except StructuredOutputError as error:
             return {"error": str(error), "plan_attempts": attempts}
         proposal = without_repeats(unique_steps(proposal), results, services.tools)
+        proposal = tool_name_dependencies(proposal, services.tools)
         steps, errors = check_plan(proposal, services.tools)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}

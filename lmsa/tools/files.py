@@ -390,7 +390,10 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
         base = workspace.resolve(args.path, must_exist=True)
         shown_base = workspace.relative(base)
         if not base.is_dir():
-            raise ToolException(f"'{shown_base}' is a file, not a directory.")
+            raise ToolException(
+                f"'{shown_base}' is a file, not a directory; to look for text inside files, "
+                "use search_files."
+            )
         matches_glob = _glob_matcher(args.pattern)
         found = [
             workspace.relative(Path(entry.path))
@@ -646,7 +649,10 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
                 "Find files by name anywhere under a directory (subdirectories included), "
                 "e.g. pattern '*.py'. Output: how many there are, then their paths."
             ),
-            capability="Find (and count) files whose name matches a pattern such as '*.py'.",
+            capability=(
+                "Find and count files by their name, such as all '*.py' files (it does not "
+                "look inside files)."
+            ),
             risk="read",
             schema=FindFilesArgs,
             impl=_tool_errors(workspace, find_files),
@@ -659,7 +665,9 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
                 "matching a regex (line by line). Results are 'path:line: text'. Skips binary "
                 "files, files over 2 MiB and .git."
             ),
-            capability="Find which files and lines contain a given text or regex pattern.",
+            capability=(
+                "Find which files (and lines) contain a text, such as TODO or a function name."
+            ),
             risk="read",
             schema=SearchFilesArgs,
             impl=_tool_errors(workspace, search_files),

@@ -10,7 +10,13 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from lmsa.llm.structured import inline_refs, parse_reply
-from lmsa.nodes.plan import Plan, constrained_plan_schema, make_plan, unique_steps
+from lmsa.nodes.plan import (
+    Plan,
+    constrained_plan_schema,
+    make_plan,
+    tool_name_dependencies,
+    unique_steps,
+)
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.grounding import view_workspace
 from tests.unit.helpers import ctx, direct_plan, intent, make_graph, read_plan, services, thread
@@ -175,3 +181,26 @@ async def test_the_planner_reuses_the_turns_workspace_view(tmp_path: Path) -> No
     system = system_of(llm.calls[0])
     assert "SENTINEL.md" in system
     assert "src/app.py" not in system  # the folder was not walked again
+
+
+def test_a_dependency_on_a_tool_name_means_the_steps_using_that_tool(tmp_path: Path) -> None:
+    registry = ToolRegistry(make_file_tools(Workspace(tmp_path)))
+    proposal = Plan.model_validate(
+        {
+            "steps": [
+                {"id": "a", "tool": "read_file", "args": {"path": "x.txt"}},
+                {"id": "b", "tool": "write_file", "args": {"path": "y.txt", "content": "y"}},
+                {
+                    "id": "c",
+                    "tool": "edit_file",
+                    "args": {"path": "y.txt", "search": "y", "replace": "z"},
+                    "depends_on": ["write_file", "list_dir", "s9"],
+                },
+            ]
+        }
+    )
+    fixed = tool_name_dependencies(proposal, registry)
+    # A tool with a step becomes that step; a tool with none means nothing; an unknown id stays
+    # (and is rejected by check_plan).
+    assert fixed.steps[2].depends_on == ["b", "s9"]
+    assert tool_name_dependencies(fixed, registry) is fixed
