@@ -97,7 +97,7 @@ Answer the user's latest message directly and concisely, in the language that me
 is written in.
 Base statements about files and commands only on the tool results below; say so if something \
 failed or could not be done. To add up or compare numbers, write the calculation out \
-(a + b = c).{notes}{results}"""
+(a + b = c).{canary}{notes}{results}"""
 
 RESULTS_BLOCK = """
 
