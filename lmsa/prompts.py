@@ -50,8 +50,8 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
     ),
     (
         frozenset({"calculate"}),
-        "What do 4.20, 13 and 7.5 add up to?",
-        '{"steps":[{"id":"s1","tool":"calculate","args":{"expression":"4.20+13+7.5"}}]}',
+        "Which is the highest of 4.2, 13 and 7.5?",
+        '{"steps":[{"id":"s1","tool":"calculate","args":{"expression":"max(4.2,13,7.5)"}}]}',
     ),
     (
         frozenset({"write_file"}),
