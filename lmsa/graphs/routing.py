@@ -10,11 +10,8 @@ from langgraph.runtime import Runtime
 
 from lmsa.context import Services
 from lmsa.nodes._common import last_user_text
-from lmsa.nodes.intent import is_unsure
+from lmsa.nodes.intent import ACTION_INTENTS, is_unsure
 from lmsa.state import AssistantState
-
-ACTION_INTENTS = frozenset({"action_execution", "system_operation", "creative_task"})
-"""Intents that ask for something to be done: reading is at most their first step."""
 
 
 class Routes:

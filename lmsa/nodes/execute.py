@@ -215,6 +215,8 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         }
         if verdict.args != step.get("args"):
             result["planned_args"] = step.get("args")
+        if step.get("grounding"):
+            result["grounding"] = True  # read because the request names it (see the planner)
         started = time.perf_counter()
         outcome = "error"
         timeout = context.tool_timeout

@@ -54,6 +54,9 @@ class IntentResult(BaseModel):
     clarifying_question: str = Field(default="", max_length=SHORT_TEXT)
 
 
+ACTION_INTENTS = frozenset({"action_execution", "system_operation", "creative_task"})
+"""Intents that ask for something to be done: reading is at most their first step."""
+
 ANSWERED_NOT_QUESTIONED = frozenset({"conversation", "information_request"})
 """Intents answered with a best effort rather than a question back: a guess at a question
 changes nothing, so asking only delays it; a guess at a change can touch the wrong file."""
@@ -68,16 +71,16 @@ def is_unsure(
     """Whether the user should be asked before acting: the model said so, or it is not sure,
     and it wrote the question to ask. Without a question of its own the request is clear
     enough to act on: a generic "say more" question only delays a task the user already
-    stated. Small talk and questions (by label, or a ``message`` ending in a question mark)
-    are answered, not questioned, and a request that names a file (one to read or one to
-    create) says what to act on: small models flag such requests as unclear at random, and
-    asking then only delays a stated task."""
+    stated. Small talk and questions (by label, or a ``message`` ending in a question mark
+    that is not labelled as an action) are answered, not questioned, and a request that
+    names a file (one to read or one to create) says what to act on: small models flag such
+    requests as unclear at random, and asking then only delays a stated task."""
     if not str(intent.get("clarifying_question") or "").strip():
         return False
     if intent.get("intent") in ANSWERED_NOT_QUESTIONED:
         return False
-    if message.rstrip().endswith(("?", "？")):
-        return False
+    if message.rstrip().endswith(("?", "？")) and intent.get("intent") not in ACTION_INTENTS:
+        return False  # "Which file has a TODO?" -- but "Can you clean it up?" asks for an action
     if workspace is not None and workspace.get("mentioned_paths"):
         return False
     return bool(intent.get("needs_clarification")) or (

@@ -34,6 +34,8 @@ MAX_STEPS = 12
 MAX_GRAMMAR_STEPS = 6  # what the grammar admits; larger plans come from re-planning
 MAX_GRAMMAR_STRING = 1000  # llama.cpp refuses a plan grammar with 2000 (too many repetitions)
 MAX_GROUNDING_FILES = 4
+GROUNDING_CHARS = 6000  # of file contents in the planner's prompt, all files together
+MIN_GROUNDING_CHARS = 1000
 GROUNDING_READER = "read_file"
 
 
@@ -135,6 +137,7 @@ def grounding_plan(
                 "args": args,
                 "purpose": "Read a file the request names before planning.",
                 "depends_on": [],
+                "grounding": True,
             }
         )
     if not steps:
@@ -148,9 +151,10 @@ def grounding_plan(
 
 
 def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRegistry) -> Plan:
-    """The plan without calls that already succeeded this turn (same tool, same arguments
-    once defaults are filled in): after grounding, a small model often plans the read it was
-    just shown, and running it again would add nothing."""
+    """The plan without reads that already succeeded this turn (same tool, same arguments once
+    defaults are filled in) and whose answer nothing has changed since: after grounding, a
+    small model often plans the read it was just shown, and running it again would add
+    nothing. Writes, commands and reads after a write always run."""
 
     def call(tool: str, args: Any) -> str:
         try:
@@ -158,16 +162,26 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
         except ToolCallRejected:
             return dumps([tool, args])
 
-    done = {call(r["tool"], r.get("args")) for r in results if r.get("ok")}
-    if not done:
+    def read_only(tool: str) -> bool:
+        return tool in tools and tools.risk(tool) == "read"
+
+    done: set[str] = set()
+    for result in results:
+        if not read_only(result["tool"]):
+            done.clear()  # whatever was read before may have changed
+        elif result.get("ok"):
+            done.add(call(result["tool"], result.get("args")))
+    dropped = {
+        step.id
+        for step in plan.steps
+        if read_only(step.tool) and call(step.tool, step.args) in done
+    }
+    if not dropped:
         return plan
-    steps = [step for step in plan.steps if call(step.tool, step.args) not in done]
-    if len(steps) == len(plan.steps):
-        return plan
-    kept = {step.id for step in steps}
     steps = [
-        step.model_copy(update={"depends_on": [d for d in step.depends_on if d in kept]})
-        for step in steps
+        step.model_copy(update={"depends_on": [d for d in step.depends_on if d not in dropped]})
+        for step in plan.steps
+        if step.id not in dropped
     ]
     return plan.model_copy(update={"steps": steps, "answer_directly": not steps})
 
@@ -260,6 +274,19 @@ def _redacted(results: Sequence[dict[str, Any]], services: Services) -> list[dic
     return shown
 
 
+def _redaction_copies(plan: Plan, services: Services) -> list[str]:
+    """Steps that would write a redaction marker: the planner was shown ``[REDACTED:...]`` in
+    place of a credential, and copying it into a file would overwrite the real value."""
+    return [
+        f"Step {step.id} would write a [REDACTED:...] placeholder; that value was hidden from "
+        "you. Leave the text around it unchanged, or tell the user to edit that value."
+        for step in plan.steps
+        if step.tool in services.tools
+        and services.tools.risk(step.tool) != "read"
+        and services.security.carries_redaction(dumps(step.args))
+    ]
+
+
 def _has_cycle(steps: Sequence[PlanStep]) -> bool:
     graph = {step.id: set(step.depends_on) for step in steps}
     done: set[str] = set()
@@ -305,9 +332,10 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             )
         except StructuredOutputError as error:
             return {"error": str(error), "plan_attempts": attempts}
-        proposal = without_repeats(unique_steps(proposal), results, services.tools)
-        proposal = tool_name_dependencies(proposal, services.tools)
+        proposal = tool_name_dependencies(unique_steps(proposal), services.tools)
+        proposal = without_repeats(proposal, results, services.tools)
         steps, errors = check_plan(proposal, services.tools)
+        errors += _redaction_copies(proposal, services)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
@@ -354,8 +382,11 @@ def _planner_messages(
             results=render_results(_redacted(results, services), output_cap, services.tools),
         )
     elif results:
+        # One budget for all the files read, however many the request names: a small model's
+        # context is a few thousand tokens.
+        cap = min(output_cap, max(MIN_GROUNDING_CHARS, GROUNDING_CHARS // len(results)))
         system += "\n\n" + PLAN_GROUNDED.format(
-            results=render_results(_redacted(results, services), output_cap, services.tools)
+            results=render_results(_redacted(results, services), cap, services.tools)
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

@@ -44,11 +44,17 @@ def _named_by_user(user_text: str, args: dict[str, Any]) -> bool:
 
 
 def guard_results(
-    results: list[dict[str, Any]], user_text: str
+    results: list[dict[str, Any]], user_text: str, read_only: frozenset[str] = frozenset()
 ) -> tuple[list[dict[str, Any]], list[SecretFinding], list[str], list[str]]:
     """Results as the model may see them: credentials redacted unless the user named the file.
     Also returns the redacted secrets (the answer must not contain them), the values the user
-    did ask for, and the sources that were quarantined upstream."""
+    did ask for, and the sources that were quarantined upstream.
+
+    A file read only because the request names it (the plan's grounding step) counts as asked
+    for in a turn that only reads (a question about the file), not in one that changes
+    something: "move config.ini to old/" names the file but does not ask what is in it.
+    ``read_only`` names the tools that change nothing."""
+    changing = any(result.get("tool") not in read_only for result in results)
     shown: list[dict[str, Any]] = []
     hidden: list[SecretFinding] = []
     allowed: list[str] = []
@@ -63,7 +69,9 @@ def guard_results(
         secrets = find_secrets(output)
         if not secrets:
             shown.append(result)
-        elif _named_by_user(user_text, result.get("args") or {}):
+        elif _named_by_user(user_text, result.get("args") or {}) and not (
+            changing and result.get("grounding")
+        ):
             allowed += [s.value for s in secrets]
             shown.append(result)
         else:
@@ -74,6 +82,7 @@ def guard_results(
 
 def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     security = services.security
+    read_only = frozenset(n for n in services.tools.names() if services.tools.risk(n) == "read")
 
     async def respond(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
@@ -83,7 +92,7 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             return {"messages": [AIMessage(content=error)], "answer": error}
         notes = list(state.get("notes") or [])
         results, hidden, allowed, quarantined = guard_results(
-            results, last_user_text(state["messages"])
+            results, last_user_text(state["messages"]), read_only
         )
         if quarantined:
             notes.append(QUARANTINE_NOTE.format(sources=", ".join(quarantined)))

@@ -14,7 +14,7 @@ from lmsa.security.audit import AuditLog
 from lmsa.security.canary import new_canary
 from lmsa.security.checks import SUSPECT, check_input
 from lmsa.security.policy import SecurityPolicy
-from lmsa.security.secret_scan import find_secrets, redact_values
+from lmsa.security.secret_scan import REDACTION_PREFIX, find_secrets, redact_values
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ class SecurityLayer:
         """``text`` with every credential the scanner finds replaced by a placeholder."""
         secrets = find_secrets(text)
         return redact_values(text, secrets) if secrets else text
+
+    def carries_redaction(self, text: str) -> bool:
+        """Whether ``text`` contains a placeholder :meth:`redact_secrets` put in."""
+        return REDACTION_PREFIX in text
 
     def check_input(self, text: str, *, max_chars: int) -> Verdict:
         policy = self.policy

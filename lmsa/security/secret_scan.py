@@ -29,6 +29,7 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
 _BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
 _ENTROPY_LIMIT = 4.5
 _MARKER = "[REDACTED:{kind}]"
+REDACTION_PREFIX = _MARKER.split("{", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": lambda *values: min(_flatten(values)),
     "max": lambda *values: max(_flatten(values)),
     "abs": abs,
-    "round": round,
+    "round": lambda value, digits=0: round(value, _digits(digits)),
 }
+MAX_ROUND_DIGITS = 20
 
 
 class CalculateArgs(BaseModel):
@@ -68,6 +69,13 @@ def _flatten(values: tuple[Any, ...]) -> list[float]:
     return flat
 
 
+def _digits(value: Any) -> int:
+    # round(5, -10**64) would compute 10**(10**64): the digits must be a small whole number.
+    if not isinstance(value, int) or abs(value) > MAX_ROUND_DIGITS:
+        raise ToolException(f"round() takes a whole number of digits up to {MAX_ROUND_DIGITS}.")
+    return value
+
+
 def _evaluate(node: ast.AST) -> Any:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
@@ -81,6 +89,8 @@ def _evaluate(node: ast.AST) -> Any:
             value = _BINARY[type(node.op)](left, right)
         except ZeroDivisionError:
             raise ToolException("Division by zero.") from None
+        except OverflowError:
+            raise ToolException("The result is too large.") from None
         if isinstance(value, complex) or abs(value) > MAX_MAGNITUDE:
             raise ToolException("The result is not a real number of sensible size.")
         return value
@@ -143,15 +153,22 @@ def make_calculate_tool() -> BaseTool:
 
 
 _NUMBER = r"\d+(?:\.\d+)?"
+# Operations as written in prose: "+", "*" and "×" anywhere, "-" only with spaces around it
+# ("10-20" is a range, "555-1234" a phone number). No division: "3/5" is as often a date or a
+# score as a quotient.
+_OPERATION = r"(?:\s*[+*×]\s*|\s+-\s+)"
 _WRITTEN_SUM = re.compile(
-    rf"(?<![\w.-])({_NUMBER}(?:\s*[-+*/×]\s*{_NUMBER})+)\s*=\s*(-?{_NUMBER})(?!\w|\.\d)"
+    rf"(?<![\w.,:/'\"`-])({_NUMBER}(?:{_OPERATION}{_NUMBER})+)\s*=\s*({_NUMBER})"
+    r"(?![\w%:/'\"`]|[.,]\d)"
 )
 
 
 def correct_arithmetic(text: str) -> str:
     """``text`` with every written-out calculation (``12.5 + 30 = 43.5``) given its exact
     result. A small model writes the right expression and then the wrong total; the
-    expression is what it copied from the data, so that part is trusted."""
+    expression is what it copied from the data, so that part is trusted. Anything that may
+    not be arithmetic is left alone: numbers inside times, dates, thousands separators,
+    percentages, quotes or code, and a result already right to the decimals it is given in."""
 
     def fix(match: re.Match[str]) -> str:
         expression, stated = match.group(1), match.group(2)
@@ -159,8 +176,10 @@ def correct_arithmetic(text: str) -> str:
             value = _evaluate(ast.parse(expression.replace("×", "*"), mode="eval"))
         except (SyntaxError, ToolException, ArithmeticError):
             return match.group(0)
-        if isinstance(value, list) or math.isclose(value, float(stated), abs_tol=0.005):
+        decimals = len(stated.partition(".")[2])
+        if isinstance(value, list) or abs(value - float(stated)) < 0.5 * 10**-decimals:
             return match.group(0)
-        return match.group(0)[: match.start(2) - match.start(0)] + _shown(round(value, 10))
+        shown = f"{value:.{decimals}f}" if decimals else _shown(round(value, 10))
+        return match.group(0)[: match.start(2) - match.start(0)] + shown
 
     return _WRITTEN_SUM.sub(fix, text)

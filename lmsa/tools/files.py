@@ -65,9 +65,11 @@ class ListDirArgs(BaseModel):
 class FindFilesArgs(BaseModel):
     pattern: str = Field(
         min_length=1,
+        max_length=200,
         description="File name pattern, e.g. '*.py', 'test_*' or 'docs/*.md'.",
     )
     path: str = Field(default=".", description="Directory to look in (and below).")
+    max_results: int = Field(default=200, ge=1, le=2000, description="Stop after this many files.")
 
 
 class SearchFilesArgs(BaseModel):
@@ -248,8 +250,12 @@ def _read_text_file(
     return real, data.decode("utf-8", errors="replace")
 
 
+MAX_GLOB_PATTERNS = 64
+
+
 def _expand_braces(pattern: str) -> list[str]:
-    """``*.{py,md}`` -> ``*.py``, ``*.md``: models write brace globs that fnmatch lacks."""
+    """``*.{py,md}`` -> ``*.py``, ``*.md``: models write brace globs that fnmatch lacks. At
+    most :data:`MAX_GLOB_PATTERNS` (nested or repeated braces multiply)."""
     match = re.search(r"\{([^{}]*)\}", pattern)
     if not match:
         return [pattern]
@@ -257,6 +263,10 @@ def _expand_braces(pattern: str) -> list[str]:
     expanded: list[str] = []
     for option in match.group(1).split(","):
         expanded.extend(_expand_braces(head + option + tail))
+        if len(expanded) > MAX_GLOB_PATTERNS:
+            raise ToolException(
+                f"The pattern {pattern!r} expands to more than {MAX_GLOB_PATTERNS} patterns."
+            )
     return expanded
 
 
@@ -395,15 +405,29 @@ def _file_tools(workspace: Workspace) -> list[BaseTool]:
                 "use search_files."
             )
         matches_glob = _glob_matcher(args.pattern)
-        found = [
-            workspace.relative(Path(entry.path))
-            for entry in _walk(base, recursive=True)
-            if not entry.is_dir(follow_symlinks=False)
-            and matches_glob(Path(entry.path).relative_to(base).as_posix(), entry.name)
-        ]
+        found: list[str] = []
+        truncated = False
+        for entry in _walk(base, recursive=True):
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            if not matches_glob(Path(entry.path).relative_to(base).as_posix(), entry.name):
+                continue
+            if len(found) >= args.max_results:
+                truncated = True
+                break
+            found.append(workspace.relative(Path(entry.path)))
         where = "the workspace" if shown_base == "." else f"'{shown_base}'"
         if not found:
             return f"No files named {args.pattern!r} in {where}."
+        if truncated:
+            return "\n".join(
+                [
+                    f"More than {len(found)} files named {args.pattern!r} in {where}; the "
+                    "first ones:",
+                    *found,
+                    "[stopped; narrow the pattern or the path, or raise max_results]",
+                ]
+            )
         noun = "file" if len(found) == 1 else "files"
         return "\n".join([f"{len(found)} {noun} named {args.pattern!r} in {where}:", *found])
 

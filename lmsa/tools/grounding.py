@@ -3,8 +3,8 @@ paths named in the request exist.
 
 A small model that cannot see the folder guesses: it answers a question about ``notes.txt``
 without reading it, or invents ``src/TODO.md``. A few dozen real names cost a few hundred
-tokens and let the plan name real files; knowing that a path the user named exists lets the
-planner be held to reading it (see ``lmsa.nodes.plan``).
+tokens and let the plan name real files; the files the request names and that exist are read
+before the model plans at all (see ``lmsa.nodes.plan``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from lmsa.tools.workspace import Workspace, WorkspaceEscape
 SKIPPED = {".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".ruff_cache"}
 LISTING_LIMIT = 40
 
-# Words that look like paths: a name with an extension (notes.txt, config.json) or with a slash
-# (src/app). Quotes and trailing punctuation are trimmed by the pattern's character class.
-_PATH_LIKE = re.compile(r"(?<![\w/.-])([\w.-]*[\w-]+(?:/[\w.-]+)*(?:\.[A-Za-z0-9]{1,8}|/))")
+# Words that look like paths: a name with an extension (notes.txt, config.json), with a slash
+# (src/app) or a dotfile (.gitignore, .env.local). Quotes and trailing punctuation are trimmed
+# by the pattern's character classes.
+_PATH_LIKE = re.compile(
+    r"(?<![\w/.-])([\w.-]*[\w-]+(?:/[\w.-]+)*(?:\.[A-Za-z0-9]{1,8}|/)"
+    r"|\.[A-Za-z][\w-]*(?:\.[\w-]+)*)"
+)
 
 
 @dataclass
@@ -31,7 +35,7 @@ class WorkspaceView:
     truncated: bool = False
     named_files: list[str] = field(default_factory=list)
     named_dirs: list[str] = field(default_factory=list)
-    mentioned: list[str] = field(default_factory=list)  # path-like words, existing or not
+    mentioned: list[str] = field(default_factory=list)  # existing paths and file-like words
 
     def render(self) -> str:
         lines = ["Files in the workspace" + (" (first entries)" if self.truncated else "") + ":"]
@@ -68,14 +72,29 @@ def view_workspace(root: Path, request: str, limit: int = LISTING_LIMIT) -> Work
             else:
                 view.listing.append(relative)
     for word in dict.fromkeys(_PATH_LIKE.findall(request)):
-        view.mentioned.append(word)
         try:
             real = workspace.resolve(word.rstrip("/"), must_exist=True)
         except (WorkspaceEscape, OSError, ValueError):
+            if _looks_like_a_file(word):
+                view.mentioned.append(word)
             continue
+        view.mentioned.append(word)
         shown = workspace.relative(real)
         if real.is_file() and shown not in view.named_files:
             view.named_files.append(shown)
         elif real.is_dir() and real != workspace.root and shown not in view.named_dirs:
             view.named_dirs.append(shown)
     return view
+
+
+def _looks_like_a_file(word: str) -> bool:
+    """Whether a path-like word that does not exist (yet) names a file: ``hello.txt``,
+    ``src/app.py``, ``.gitignore``, but not ``12.5``, ``3.12``, ``e.g`` or ``and/``."""
+    if word.endswith("/"):
+        return False
+    if "/" in word:
+        return True
+    stem, _, extension = word.rpartition(".")
+    if not stem:
+        return True  # a dotfile
+    return any(c.isalpha() for c in extension) and (len(stem) >= 2 or len(extension) >= 2)

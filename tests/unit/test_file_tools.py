@@ -305,6 +305,9 @@ def test_find_files_counts_and_lists_matches_below_a_directory(
     assert run(tools, "find_files", pattern="*.rs") == "No files named '*.rs' in the workspace."
     assert "config" not in run(tools, "find_files", pattern="*")  # .git is skipped
     assert "is a file" in refused(tools, "find_files", pattern="*", path="empty.txt")
+    capped = run(tools, "find_files", pattern="*.py", max_results=1).splitlines()
+    assert capped[0].startswith("More than 1 files") and capped[1:2] == ["src/main.py"]
+    assert "expands to more than" in refused(tools, "find_files", pattern="{a,b}" * 8)
 
 
 # --- search_files ----------------------------------------------------------------------------

@@ -16,10 +16,22 @@ from lmsa.nodes.plan import (
     make_plan,
     tool_name_dependencies,
     unique_steps,
+    without_repeats,
 )
+from lmsa.nodes.respond import guard_results
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.grounding import view_workspace
-from tests.unit.helpers import ctx, direct_plan, intent, make_graph, read_plan, services, thread
+from tests.unit.helpers import (
+    ctx,
+    direct_plan,
+    intent,
+    make_graph,
+    plan,
+    read_plan,
+    services,
+    step,
+    thread,
+)
 from tests.unit.helpers import system_text as system_of
 
 
@@ -41,6 +53,15 @@ def test_the_view_lists_the_folder_and_the_existing_paths_the_request_names(
     assert view.named_dirs == ["src"]
     assert view.mentioned == ["notes.txt", "src/app.py", "missing.txt", "src/"]
     assert "notes.txt" in view.render()
+
+
+def test_numbers_versions_and_abbreviations_are_not_taken_for_files(tmp_path: Path) -> None:
+    view = view_workspace(_workspace(tmp_path), "Add 12.5 to 3.12, e.g. and/or at 10.30")
+    assert view.mentioned == []
+    assert view_workspace(tmp_path, "Create .gitignore and a.txt").mentioned == [
+        ".gitignore",
+        "a.txt",
+    ]
 
 
 def test_the_view_is_bounded_and_never_names_paths_outside(tmp_path: Path) -> None:
@@ -204,3 +225,55 @@ def test_a_dependency_on_a_tool_name_means_the_steps_using_that_tool(tmp_path: P
     # (and is rejected by check_plan).
     assert fixed.steps[2].depends_on == ["b", "s9"]
     assert tool_name_dependencies(fixed, registry) is fixed
+
+
+def test_only_reads_that_nothing_changed_since_are_dropped_as_repeats(tmp_path: Path) -> None:
+    registry = ToolRegistry(make_file_tools(Workspace(tmp_path)))
+
+    def result(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"tool": tool, "args": registry.validate_call(tool, args), "ok": True}
+
+    read = {"id": "r", "tool": "read_file", "args": {"path": "a.txt"}}
+    write = {"id": "w", "tool": "write_file", "args": {"path": "a.txt", "content": "x"}}
+    listing = {"id": "l", "tool": "list_dir", "args": {}, "depends_on": ["r", "w"]}
+    proposal = Plan.model_validate({"steps": [read, write, listing]})
+
+    after_read = without_repeats(proposal, [result("read_file", {"path": "a.txt"})], registry)
+    assert [s.id for s in after_read.steps] == ["w", "l"]  # the write is never dropped
+    assert after_read.steps[1].depends_on == ["w"]  # only the dropped step's id goes
+    # A read made before a write may be stale: it runs again.
+    stale = [result("read_file", {"path": "a.txt"}), result("write_file", write["args"])]
+    assert without_repeats(proposal, stale, registry) is proposal
+
+
+SECRET = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def test_a_file_read_for_grounding_is_shown_whole_only_in_a_turn_that_only_reads() -> None:
+    read = {
+        "step_id": "read1",
+        "tool": "read_file",
+        "args": {"path": "config.ini"},
+        "ok": True,
+        "output": f"config.ini (1 line)\ntoken = {SECRET}",
+        "grounding": True,
+    }
+    move = {"step_id": "s1", "tool": "move_file", "args": {}, "ok": True, "output": "Moved."}
+    read_only = frozenset({"read_file"})
+    asked, hidden, allowed, _ = guard_results([read], "What token is in config.ini?", read_only)
+    assert SECRET in asked[0]["output"] and allowed == [SECRET] and not hidden
+    moved, hidden, allowed, _ = guard_results([read, move], "Move config.ini to old/", read_only)
+    assert SECRET not in moved[0]["output"] and not allowed
+    assert [finding.value for finding in hidden] == [SECRET]
+
+
+async def test_a_plan_that_would_write_a_redaction_placeholder_is_sent_back(
+    tmp_path: Path,
+) -> None:
+    write = plan(
+        step("s1", "write_file", {"path": "copy.ini", "content": "token = [REDACTED:github]"})
+    )
+    svc, _ = services(_workspace(tmp_path), {"Plan": [write]})
+    update = await make_plan(svc)({"messages": [HumanMessage(content="copy it")]}, ctx())
+    assert update["plan"] is None
+    assert any("placeholder" in problem for problem in update["plan_feedback"])
