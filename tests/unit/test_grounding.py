@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langgraph.types import Command
 
 from lmsa.llm.structured import inline_refs, parse_reply
 from lmsa.nodes.plan import (
@@ -277,3 +278,40 @@ async def test_a_plan_that_would_write_a_redaction_placeholder_is_sent_back(
     update = await make_plan(svc)({"messages": [HumanMessage(content="copy it")]}, ctx())
     assert update["plan"] is None
     assert any("placeholder" in problem for problem in update["plan_feedback"])
+
+
+async def test_grounding_reads_wait_for_approval_when_reads_need_it(tmp_path: Path) -> None:
+    script = {
+        "IntentResult": [intent("information_request")],
+        "Plan": [direct_plan()],
+        "text": ["Tuesday at 10:00."],
+    }
+    graph, llm = make_graph(_workspace(tmp_path), script, auto_approve="none")
+    config = thread()
+    first = await graph.ainvoke(
+        {"messages": [HumanMessage(content="When is the meeting, per notes.txt?")]}, config
+    )
+    (pending,) = first["__interrupt__"]
+    assert pending.value["tool"] == "read_file"
+    assert pending.value["args"]["path"] == "notes.txt"
+    assert [call["key"] for call in llm.calls] == ["IntentResult"]  # nothing planned yet
+    done = await graph.ainvoke(Command(resume={"decision": "approve"}), config)
+    assert done["answer"] == "Tuesday at 10:00."
+    assert "Team meeting: Tuesday 10:00" in system_of(llm.calls_for("Plan")[0])
+
+
+async def test_a_declined_grounding_read_leaves_the_planner_to_decide(tmp_path: Path) -> None:
+    script = {
+        "IntentResult": [intent("information_request")],
+        "Plan": [direct_plan()],
+        "text": ["I could not read it."],
+    }
+    graph, llm = make_graph(_workspace(tmp_path), script, auto_approve="none")
+    config = thread()
+    await graph.ainvoke(
+        {"messages": [HumanMessage(content="When is the meeting, per notes.txt?")]}, config
+    )
+    done = await graph.ainvoke(Command(resume={"decision": "reject"}), config)
+    assert done["answer"] == "I could not read it."
+    planner = system_of(llm.calls_for("Plan")[0])
+    assert "declined" in planner and "Team meeting" not in planner
