@@ -50,8 +50,8 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
     ),
     (
         frozenset({"calculate"}),
-        "Which is the highest of 4.2, 13 and 7.5?",
-        '{"steps":[{"id":"s1","tool":"calculate","args":{"expression":"max(4.2,13,7.5)"}}]}',
+        "What do 4.20, 13 and 7.5 add up to?",
+        '{"steps":[{"id":"s1","tool":"calculate","args":{"expression":"4.20+13+7.5"}}]}',
     ),
     (
         frozenset({"write_file"}),
@@ -60,9 +60,9 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
     ),
     (
         frozenset({"edit_file"}),
-        "In plan.txt (it says: Launch on May 3), move the launch to May 5",
-        '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"plan.txt",'
-        '"search":"Launch on May 3","replace":"Launch on May 5"}}]}',
+        "In app.cfg (it says: retries = 3), set retries to 5",
+        '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"app.cfg",'
+        '"search":"retries = 3","replace":"retries = 5"}}]}',
     ),
     (frozenset(), "Thanks, that is all!", '{"steps":[]}'),
 )
@@ -97,7 +97,7 @@ Answer the user's latest message directly and concisely, in the language that me
 is written in.
 Base statements about files and commands only on the tool results below; say so if something \
 failed or could not be done. To add up or compare numbers, write the calculation out \
-(a + b = c).{canary}{notes}{results}"""
+(a + b = c).{notes}{results}{canary}"""
 
 RESULTS_BLOCK = """
 

@@ -101,8 +101,6 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             notes.append(f"A later step failed: {error} Say so, and report what was done.")
         # No language code from the intent step: a small model mislabels languages, and the
         # user's own words are the better guide to which one to answer in.
-        # The canary goes before the data: the results should be the last thing the model
-        # reads before the user's message, which is what a small model answers from.
         system = RESPOND_SYSTEM.format(
             canary=CANARY_LINE.format(canary=security.canary),
             notes=("\n\nNotes: " + " ".join(notes)) if notes else "",
