@@ -39,8 +39,10 @@ def independent(task_id: str, record: RunRecord) -> bool:
     if task_id == "read_port":
         return answered and "8081" in record.answer and set(files) == set(task.files) and untouched
     if task_id == "create_hello":
+        # Done is not enough: the user is told (an empty reply leaves them guessing).
         return (
             answered
+            and bool(record.answer.strip())
             and set(files) == {*task.files, "hello.txt"}
             and untouched
             and files["hello.txt"].strip().lower() == "hello, world!"
