@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     tool_timeout: float = 30.0
     tool_output_chars: int = 4000
 
-    # -- tools and approvals (issue 5)
+    # -- tools and approvals
     auto_approve: Literal["none", "read", "write"] = Field(
         default="read",
         description=(

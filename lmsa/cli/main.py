@@ -35,7 +35,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_UNAVAILABLE = 2
-RECURSION_LIMIT = 100
 
 ThreadOption = Annotated[
     str | None, typer.Option("--thread", "-t", help="Thread id to continue (default: new thread).")
@@ -66,31 +65,6 @@ def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
         raise typer.Exit(130) from None
 
 
-def _explain(error: BaseException, settings: Settings) -> str | None:
-    """One sentence for failures outside lmsa's control; None for bugs."""
-    from lmsa.checkpoint.factory import CheckpointerError, describe_checkpointer
-    from lmsa.llm.errors import describe_llm_error
-
-    if isinstance(error, CheckpointerError):
-        return str(error)
-    message = describe_llm_error(error, settings.base_url)
-    if message:
-        return message
-    module = type(error).__module__
-    if module.startswith("redis"):
-        return (
-            f"The conversation store {describe_checkpointer(settings)} failed during the turn "
-            f"({type(error).__name__}: {error}); what was saved before this turn is kept. "
-            "Check that Redis is running, then retry."
-        )
-    if module.startswith(("sqlite3", "aiosqlite")):
-        return (
-            f"The conversation store {describe_checkpointer(settings)} failed: {error}. "
-            "Check the file is writable (LMSA_DATA_DIR) and not locked by another program."
-        )
-    return None
-
-
 @asynccontextmanager
 async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncIterator[Any]:
     """A compiled assistant with the configured checkpointer, after checking the LLM endpoint
@@ -114,7 +88,9 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
 
 
 def _raise_expected(error: BaseException, settings: Settings) -> NoReturn:
-    message = _explain(error, settings)
+    from lmsa.turns import describe_failure
+
+    message = describe_failure(error, settings)
     if message is None:
         raise error
     raise ExpectedFailure(message) from error
@@ -140,7 +116,7 @@ async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> 
     from lmsa.cli.session import ChatSession
 
     async with _assistant(settings) as graph:
-        session = ChatSession(graph, thread_id, recursion_limit=RECURSION_LIMIT)
+        session = ChatSession(graph, thread_id, endpoint=settings.base_url)
         try:
             outcome = await session.send(text)
         except ExpectedFailure:
@@ -189,7 +165,7 @@ async def _chat(settings: Settings, thread_id: str) -> None:
     from lmsa.cli.session import ChatSession, describe_question, is_approval
 
     async with _assistant(settings) as graph:
-        session = ChatSession(graph, thread_id, recursion_limit=RECURSION_LIMIT)
+        session = ChatSession(graph, thread_id, endpoint=settings.base_url)
         out.print(f"lmsa - thread {thread_id} - /help for commands")
         question = await session.pending_question()
         if question:

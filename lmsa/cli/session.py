@@ -1,20 +1,28 @@
-"""Runs turns of a compiled assistant for an interactive interface: streams the answer's tokens,
-notices a pending interrupt (a question for the user, or a tool call waiting for approval) and
-resumes it with the user's reply (``{"answer": ...}`` or an ``ApprovalDecision``)."""
+"""A terminal's view of one thread: sends what the person typed through the turn driver
+(:mod:`lmsa.turns`), streams the answer's tokens, and shows a pending interrupt (a question, or a
+tool call waiting for approval) so the next line typed answers it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import BaseMessage
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
-from lmsa.tools.approval import parse_reply
+from lmsa.turns import (
+    TurnResult,
+    first_question,
+    is_approval,
+    reply_input,
+    run_turn,
+    thread_config,
+    thread_status,
+)
+
+__all__ = ["APPROVAL_HELP", "ChatSession", "TurnOutcome", "describe_question", "is_approval"]
 
 
 @dataclass
@@ -27,10 +35,6 @@ class TurnOutcome:
 
 
 APPROVAL_HELP = "y = run it, n [reason] = refuse, e = edit the arguments (JSON)"
-
-
-def is_approval(question: dict[str, Any] | None) -> bool:
-    return bool(question) and question.get("kind") == "approval"  # type: ignore[union-attr]
 
 
 def describe_question(question: dict[str, Any]) -> str:
@@ -57,68 +61,49 @@ class ChatSession:
     """One thread of one assistant, as seen from a terminal."""
 
     def __init__(
-        self, graph: CompiledStateGraph, thread_id: str, *, recursion_limit: int = 100
+        self, graph: CompiledStateGraph, thread_id: str, *, endpoint: str | None = None
     ) -> None:
         self.graph = graph
         self.thread_id = thread_id
-        self.recursion_limit = recursion_limit
-
-    @property
-    def config(self) -> RunnableConfig:
-        return {
-            "configurable": {"thread_id": self.thread_id},
-            "recursion_limit": self.recursion_limit,
-        }
+        self.endpoint = endpoint  # the LLM endpoint, for traces and logs
 
     async def pending_question(self) -> dict[str, Any] | None:
         """The question the thread is waiting on (e.g. after a restart), if any."""
-        snapshot = await self.graph.aget_state(self.config)
-        for pending in snapshot.interrupts:
-            if isinstance(pending.value, dict):
-                return pending.value
-            return {"kind": "question", "question": str(pending.value)}
-        return None
+        return first_question((await thread_status(self.graph, self.thread_id)).interrupts)
 
     async def send(self, text: str, on_token: Callable[[str], None] | None = None) -> TurnOutcome:
         """A new user message, or the answer to the pending question if there is one."""
-        payload: Any
         pending = await self.pending_question()
-        if is_approval(pending):
-            decision = parse_reply(text)
-            if decision is None:
-                snapshot = await self.graph.aget_state(self.config)
-                return TurnOutcome(
-                    answer=None,
-                    question=pending,
-                    values=dict(snapshot.values),
-                    notice=f"Could not read that as an answer; {APPROVAL_HELP}.",
-                )
-            payload = Command(resume=decision.model_dump(exclude_none=True))
-        elif pending is not None:
-            payload = Command(resume={"answer": text})
-        else:
-            payload = {"messages": [HumanMessage(content=text)]}
-        streamed = False
-        async for mode, chunk in self.graph.astream(
-            payload, self.config, stream_mode=["messages", "updates"]
+        payload = reply_input(text, pending)
+        if payload is None:
+            return TurnOutcome(
+                answer=None,
+                question=pending,
+                values=await self._values(),
+                notice=f"Could not read that as an answer; {APPROVAL_HELP}.",
+            )
+        results: list[TurnResult] = []
+        async for event in run_turn(
+            self.graph,
+            self.thread_id,
+            payload,
+            kind="message" if pending is None else "resume",
+            endpoint=self.endpoint,
+            result=results,
         ):
-            if mode != "messages" or on_token is None:
-                continue
-            message, metadata = cast(tuple[BaseMessage, dict[str, Any]], chunk)
-            if (
-                metadata.get("langgraph_node") == "respond"
-                and isinstance(message, AIMessageChunk)
-                and isinstance(message.content, str)
-                and message.content
-            ):
-                on_token(message.content)
-                streamed = True
-        snapshot = await self.graph.aget_state(self.config)
-        question = await self.pending_question() if snapshot.interrupts else None
-        values = dict(snapshot.values)
+            if event.kind == "token" and on_token is not None:
+                on_token(event.data["text"])
+        result = results[0]
+        question = first_question([result.interrupt] if result.interrupt else [])
+        values = await self._values()
         answer = None if question else values.get("answer")
-        return TurnOutcome(answer=answer, question=question, values=values, streamed=streamed)
+        return TurnOutcome(
+            answer=answer, question=question, values=values, streamed=result.streamed
+        )
+
+    async def _values(self) -> dict[str, Any]:
+        snapshot = await self.graph.aget_state(thread_config(self.thread_id))
+        return dict(snapshot.values)
 
     async def history(self) -> list[BaseMessage]:
-        snapshot = await self.graph.aget_state(self.config)
-        return list(snapshot.values.get("messages", []))
+        return list((await self._values()).get("messages", []))

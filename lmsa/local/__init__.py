@@ -1,5 +1,6 @@
-"""An embedded default LLM: llama.cpp serving a GGUF model (by default the packaged Gemma 3
-270M) behind an LM Studio-compatible HTTP API, for machines without LM Studio.
+"""An embedded default LLM: llama.cpp serving a GGUF model (by default the packaged
+Qwen2.5-Coder-0.5B-Instruct) behind an LM Studio-compatible HTTP API, for machines without
+LM Studio.
 
 Optional: needs the ``[local]`` extra. Importing this package is cheap and works without the
 extra; :func:`start_local_server` says exactly what to install when it is missing.

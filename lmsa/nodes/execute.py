@@ -32,17 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 
 from lmsa.context import Context, Services
+from lmsa.nodes._approval import ApprovalGate, StepVerdict
 from lmsa.observability.metrics import TOOL_RUNS, TOOL_SECONDS
-from lmsa.security import quarantine, scan_tool_output
-from lmsa.security.layer import run_ids
 from lmsa.state import AssistantState
-from lmsa.tools import ToolCallRejected, ToolResultCache
-from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, needs_approval
+from lmsa.tools import ToolResultCache
 
-MAX_EDIT_ROUNDS = 3
 _DELIMITERS = ("<<<TOOL_RESULTS", "TOOL_RESULTS>>>")
 _GRACE_SECONDS = 5.0
 
@@ -97,110 +93,17 @@ def dependency_layers(steps: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
     return layers
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    """The gate's outcome for one step: run it with ``args``, or refuse with ``error``."""
+class StepRunner:
+    """Runs one approved step: under its timeout, through the read-only result cache, with its
+    output screened for injection and shaped by :func:`to_observation`."""
 
-    args: dict[str, Any]
-    approval: str  # "auto", "approved", "edited", "rejected", "refused"
-    error: str | None = None
-    risk: str = "read"
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.registry = services.tools
+        self.cache = ToolResultCache(services.settings.tool_cache_size)
 
-
-def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    cache = ToolResultCache(services.settings.tool_cache_size)
-    auto = services.settings.auto_approve
-    registry = services.tools
-
-    async def assess(tool: str, args: dict[str, Any]) -> tuple[Any, str]:
-        # Judging resolves paths (stat, readlink): off the event loop, which the HTTP server
-        # and ``langgraph dev`` share with every other run.
-        return await asyncio.to_thread(registry.assess, tool, args)
-
-    async def judge(step: dict[str, Any]) -> _Verdict:
-        """Decide one step, asking the user when its risk calls for it. Side-effect free apart
-        from ``interrupt`` (see the module docstring)."""
-        args = dict(step.get("args") or {})
-        try:
-            risk, reason = await assess(step["tool"], args)
-        except ToolCallRejected as rejection:
-            return _Verdict(args, "refused", str(rejection), "write")
-        if risk == "dangerous":
-            return _Verdict(
-                args,
-                "refused",
-                f"Refused without asking: {reason}. Dangerous actions are "
-                "never run; find a safer way or tell the user what they could do themselves.",
-                risk,
-            )
-        if not needs_approval(risk, auto):
-            return _Verdict(args, "auto", risk=risk)
-        problem: str | None = None
-        for _ in range(MAX_EDIT_ROUNDS):
-            request = ApprovalRequest(
-                step_id=str(step["id"]),
-                tool=step["tool"],
-                args=args,
-                risk=risk,
-                reason=reason,
-                purpose=str(step.get("purpose") or ""),
-                error=problem,
-            )
-            reply = interrupt(request.model_dump(), response_schema=ApprovalDecision)
-            decision = (
-                reply
-                if isinstance(reply, ApprovalDecision)
-                else ApprovalDecision.model_validate(reply)
-            )
-            if decision.decision == "approve":
-                return _Verdict(args, "approved", risk=risk)
-            if decision.decision == "reject":
-                why = f" ({decision.reason})" if decision.reason else ""
-                return _Verdict(
-                    args,
-                    "rejected",
-                    f"The user declined this call{why}; it did not run. "
-                    "Do not repeat it unless the user asks.",
-                    risk,
-                )
-            try:
-                edited = registry.validate_call(step["tool"], decision.args or {})
-            except ToolCallRejected as rejection:
-                problem = str(rejection)
-                continue
-            edited_risk, edited_reason = await assess(step["tool"], edited)
-            if edited_risk == "dangerous":
-                return _Verdict(
-                    edited,
-                    "refused",
-                    f"Refused without asking: {edited_reason}. Dangerous actions are never run.",
-                    edited_risk,
-                )
-            return _Verdict(edited, "edited", risk=edited_risk)
-        return _Verdict(
-            args,
-            "rejected",
-            f"The user's edited arguments were invalid {MAX_EDIT_ROUNDS} "
-            f"times ({problem}); the call did not run.",
-            risk,
-        )
-
-    async def gather(layers: list[list[dict[str, Any]]]) -> dict[str, _Verdict]:
-        verdicts: dict[str, _Verdict] = {}
-        stopped: set[str] = set()
-        for layer in layers:
-            for step in layer:
-                if any(dep in stopped for dep in step.get("depends_on") or []):
-                    stopped.add(step["id"])  # will be reported as skipped; don't ask
-                    continue
-                verdict = await judge(step)
-                verdicts[step["id"]] = verdict
-                if verdict.error is not None:
-                    stopped.add(step["id"])
-        return verdicts
-
-    async def run_step(
-        step: dict[str, Any], verdict: _Verdict, context: Context, iteration: int
+    async def run(
+        self, step: dict[str, Any], verdict: StepVerdict, context: Context, iteration: int
     ) -> dict[str, Any]:
         args = verdict.args
         result: dict[str, Any] = {
@@ -221,12 +124,12 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         outcome = "error"
         timeout = context.tool_timeout
         try:
-            tool = registry.get(step["tool"])
+            tool = self.registry.get(step["tool"])
             metadata = tool.metadata or {}
             read_only = verdict.risk == "read" and metadata.get("risk", "read") == "read"
-            generation = cache.generation
-            key = await asyncio.to_thread(cache.key, tool, args) if read_only else None
-            raw = cache.get(key)
+            generation = self.cache.generation
+            key = await asyncio.to_thread(self.cache.key, tool, args) if read_only else None
+            raw = self.cache.get(key)
             if raw is not None:
                 outcome = "cached"
                 result["cached"] = True
@@ -240,11 +143,11 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                     output = await asyncio.wait_for(tool.ainvoke(args), timeout=timeout)
                 finally:
                     if not read_only:
-                        cache.invalidate()  # even a failed write may have changed something
+                        self.cache.invalidate()  # even a failed write may have changed something
                 raw = output if isinstance(output, str) else str(output)
-                cache.put(key, raw, generation)
+                self.cache.put(key, raw, generation)
                 outcome = "ok"
-            for_model = await _screened(step, raw, context.tool_output_chars, result)
+            for_model = await self._screened(step, raw, context.tool_output_chars, result)
             observation = to_observation(step["tool"], for_model, context.tool_output_chars)
             result.update(ok=True, output=observation.text)
             if observation.truncated or observation.altered:
@@ -261,39 +164,25 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             TOOL_SECONDS.labels(tool=step["tool"]).observe(time.perf_counter() - started)
         return result
 
-    async def _screened(step: dict[str, Any], raw: str, cap: int, result: dict[str, Any]) -> str:
+    async def _screened(
+        self, step: dict[str, Any], raw: str, cap: int, result: dict[str, Any]
+    ) -> str:
         """Tool output as the model may see it: scanned for indirect prompt injection (only the
         part the model would read, since scan time grows with length) and, when flagged,
         quarantined as quoted data with a warning. The verdict is audited either way."""
         source = f"{step['tool']} {step['id']}"
-        verdict = scan_tool_output(raw[: 4 * cap], source=source)
-        await services.security.record("tool_output", verdict, ids=run_ids(), tool=step["tool"])
+        security = self.services.security
+        verdict = security.screen_tool_output(raw[: 4 * cap], source=source)
+        await security.record("tool_output", verdict, ids=security.run_ids(), tool=step["tool"])
         if verdict.allowed:
             return raw
         result["quarantined"] = True
-        return quarantine(raw, verdict, source=source)
+        return security.quarantine(raw, verdict, source=source)
 
-    async def _audit_decisions(
-        layers: list[list[dict[str, Any]]], verdicts: dict[str, _Verdict]
-    ) -> None:
-        """One audit line per human decision and per refused call. Reached only once every
-        approval of the plan is in (earlier runs of this node stopped at an interrupt), so each
-        decision is written once. Arguments are not logged: they may carry secrets."""
-        ids = run_ids()
-        for step in (s for layer in layers for s in layer):
-            verdict = verdicts.get(step["id"])
-            if verdict is None or verdict.approval == "auto":
-                continue
-            event = "tool_refused" if verdict.approval == "refused" else "approval_decision"
-            await services.security.audit_event(
-                event,
-                ids=ids,
-                tool=step["tool"],
-                step_id=step["id"],
-                decision=verdict.approval,
-                risk=verdict.risk,
-                reason=verdict.error,
-            )
+
+def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    gate = ApprovalGate(services.tools, services.settings.auto_approve)
+    runner = StepRunner(services)
 
     async def execute(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
@@ -301,8 +190,8 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         iteration = state.get("iteration", 0)
         results = list(state.get("results") or [])
         layers = dependency_layers(list(plan.get("steps") or []))
-        verdicts = await gather(layers)  # may interrupt; nothing has run yet
-        await _audit_decisions(layers, verdicts)
+        verdicts = await gate.gather(layers)  # may interrupt; nothing has run yet
+        await gate.audit(layers, verdicts, services.security)
         failed: set[str] = set()
         for layer in layers:
             runnable = []
@@ -319,7 +208,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                 else:
                     runnable.append((step, verdict))
             outcomes = await asyncio.gather(
-                *(run_step(step, verdict, context, iteration) for step, verdict in runnable)
+                *(runner.run(step, verdict, context, iteration) for step, verdict in runnable)
             )
             for outcome in outcomes:
                 if not outcome["ok"]:
@@ -327,7 +216,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                 results.append(outcome)
         return {"results": results}
 
-    execute.cache = cache  # type: ignore[attr-defined]  # for tests and benchmarks
+    execute.cache = runner.cache  # type: ignore[attr-defined]  # for tests and benchmarks
     return execute
 
 
@@ -344,7 +233,7 @@ def _skipped(step: dict[str, Any], blocked: list[str], iteration: int) -> dict[s
     }
 
 
-def _refused(step: dict[str, Any], verdict: _Verdict, iteration: int) -> dict[str, Any]:
+def _refused(step: dict[str, Any], verdict: StepVerdict, iteration: int) -> dict[str, Any]:
     return {
         "step_id": step["id"],
         "tool": step["tool"],

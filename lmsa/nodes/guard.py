@@ -17,8 +17,6 @@ from langgraph.runtime import Runtime
 
 from lmsa.context import Services
 from lmsa.nodes._common import message_text
-from lmsa.security.checks import SUSPECT
-from lmsa.security.layer import run_ids
 from lmsa.state import AssistantState, fresh_turn
 
 WITHHELD = "[message withheld by the input guard]"
@@ -44,11 +42,11 @@ def make_guard(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             update["error"] = "The message is empty; please type a request."
             return update
         verdict = security.check_input(text, max_chars=context.max_input_chars)
-        if verdict.allowed and SUSPECT in verdict.categories and security.policy.llm_judge:
+        if verdict.allowed and verdict.suspect and security.policy.llm_judge:
             verdict = await security.judge(
                 services.llm, verdict, text, style=context.structured_output
             )
-        await security.record("input", verdict, ids=run_ids(), chars=len(text))
+        await security.record("input", verdict, ids=security.run_ids(), chars=len(text))
         if not verdict.allowed:
             update["error"] = verdict.refusal or "The message was refused by the input guard."
             # Later turns send recent history to the model: a refused message must not ride along.

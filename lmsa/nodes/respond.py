@@ -15,7 +15,7 @@ them badly.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -23,13 +23,11 @@ from langgraph.runtime import Runtime
 from lmsa.context import Services
 from lmsa.nodes._common import last_user_text, message_text, recent_history, render_results
 from lmsa.prompts import CANARY_LINE, QUARANTINE_NOTE, RESPOND_SYSTEM, RESULTS_BLOCK
-from lmsa.security.checks import QUARANTINE_NOTICE, check_output
-from lmsa.security.layer import run_ids
-from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
 from lmsa.state import AssistantState
 from lmsa.tools.calculate import correct_arithmetic
 
-_QUARANTINE_PREFIX = QUARANTINE_NOTICE.split("{", 1)[0]
+if TYPE_CHECKING:
+    from lmsa.security.layer import SecurityLayer
 
 
 def _named_by_user(user_text: str, args: dict[str, Any]) -> bool:
@@ -44,8 +42,11 @@ def _named_by_user(user_text: str, args: dict[str, Any]) -> bool:
 
 
 def guard_results(
-    results: list[dict[str, Any]], user_text: str, read_only: frozenset[str] = frozenset()
-) -> tuple[list[dict[str, Any]], list[SecretFinding], list[str], list[str]]:
+    results: list[dict[str, Any]],
+    user_text: str,
+    security: SecurityLayer,
+    read_only: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], list[Any], list[str], list[str]]:
     """Results as the model may see them: credentials redacted unless the user named the file.
     Also returns the redacted secrets (the answer must not contain them), the values the user
     did ask for, and the sources that were quarantined upstream.
@@ -56,7 +57,7 @@ def guard_results(
     ``read_only`` names the tools that change nothing."""
     changing = any(result.get("tool") not in read_only for result in results)
     shown: list[dict[str, Any]] = []
-    hidden: list[SecretFinding] = []
+    hidden: list[Any] = []
     allowed: list[str] = []
     quarantined: list[str] = []
     for result in results:
@@ -64,9 +65,9 @@ def guard_results(
         if not result.get("ok") or not isinstance(output, str):
             shown.append(result)
             continue
-        if output.startswith(_QUARANTINE_PREFIX):
+        if security.is_quarantined(output):
             quarantined.append(f"{result['tool']} {result['step_id']}")
-        secrets = find_secrets(output)
+        secrets = security.secrets_in(output)
         if not secrets:
             shown.append(result)
         elif _named_by_user(user_text, result.get("args") or {}) and not (
@@ -76,7 +77,7 @@ def guard_results(
             shown.append(result)
         else:
             hidden += secrets
-            shown.append({**result, "output": redact_values(output, secrets)})
+            shown.append({**result, "output": security.redact(output, secrets)})
     return shown, hidden, allowed, quarantined
 
 
@@ -92,7 +93,7 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             return {"messages": [AIMessage(content=error)], "answer": error}
         notes = list(state.get("notes") or [])
         results, hidden, allowed, quarantined = guard_results(
-            results, last_user_text(state["messages"]), read_only
+            results, last_user_text(state["messages"]), security, read_only
         )
         if quarantined:
             notes.append(QUARANTINE_NOTE.format(sources=", ".join(quarantined)))
@@ -122,9 +123,9 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         written = message_text(reply)
         message = reply if isinstance(reply, AIMessage) else AIMessage(content=written)
         answer = correct_arithmetic(written)
-        verdict = check_output(answer, policy=security.policy, known_secrets=hidden, allow=allowed)
+        verdict = security.check_output(answer, known_secrets=hidden, allow=allowed)
         if verdict.categories:
-            await security.record("output", verdict, ids=run_ids())
+            await security.record("output", verdict, ids=security.run_ids())
         answer = verdict.redacted_text
         if answer != written:
             message = message.model_copy(update={"content": answer})

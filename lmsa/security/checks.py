@@ -14,13 +14,12 @@ from lmsa.security.injection import score_injection
 from lmsa.security.pii import find_pii, redact_pii
 from lmsa.security.policy import SecurityPolicy
 from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
-from lmsa.security.verdict import Verdict
+from lmsa.security.verdict import SUSPECT, Verdict
 
 DEFAULT_POLICY = SecurityPolicy()
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 INJECTION = "prompt_injection"
-SUSPECT = "injection_suspect"
 INDIRECT = "indirect_injection"
 SECRET = "secret"
 PII = "pii"

@@ -11,12 +11,12 @@ builds every Guard through :class:`_OfflineGuard`, whose ``_load_rc`` keeps that
 re-reads the rc file, and its default, on construction). Unit tests run this with sockets
 disabled.
 
-Why the hot path does not go through ``Guard.validate``: measured on this project's 2-core
-machine, one ``Guard.validate`` with a trivial validator costs 2-7 ms of framework overhead (call
-history, iteration objects, an event loop per call), above the whole 2 ms budget for
-``check_input``. So the node uses the same checks directly (``LMSA_SECURITY_ENGINE=native``, the
-default) and ``LMSA_SECURITY_ENGINE=guardrails`` routes them through these Guards instead, with the
-same verdicts (tests/unit/test_security_guardrails.py compares them).
+Why the hot path does not go through ``Guard.validate``: even with a trivial validator, its
+framework overhead (call history, iteration objects, an event loop per call) is larger than the
+whole time budget of ``check_input``. So the node uses the same checks directly
+(``LMSA_SECURITY_ENGINE=native``, the default) and ``LMSA_SECURITY_ENGINE=guardrails`` routes
+them through these Guards instead, with the same verdicts (tests/unit/test_security_guardrails.py
+compares them).
 """
 
 from __future__ import annotations

@@ -12,12 +12,20 @@ from typing import Any
 from lmsa.observability.metrics import GUARD_VERDICTS
 from lmsa.security.audit import AuditLog
 from lmsa.security.canary import new_canary
-from lmsa.security.checks import SUSPECT, check_input
+from lmsa.security.checks import (
+    QUARANTINE_NOTICE,
+    check_input,
+    check_output,
+    quarantine,
+    scan_tool_output,
+)
 from lmsa.security.policy import SecurityPolicy
-from lmsa.security.secret_scan import REDACTION_PREFIX, find_secrets, redact_values
+from lmsa.security.secret_scan import REDACTION_PREFIX, SecretFinding, find_secrets, redact_values
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
+
+_QUARANTINE_PREFIX = QUARANTINE_NOTICE.split("{", 1)[0]
 
 
 class SecurityLayer:
@@ -40,6 +48,11 @@ class SecurityLayer:
             input_guard(layer.policy)
         return layer
 
+    @staticmethod
+    def run_ids() -> dict[str, str | None]:
+        """Thread and request ids of the current graph run, for audit records."""
+        return run_ids()
+
     @property
     def canary(self) -> str:
         return self.policy.canary
@@ -52,6 +65,33 @@ class SecurityLayer:
     def carries_redaction(self, text: str) -> bool:
         """Whether ``text`` contains a placeholder :meth:`redact_secrets` put in."""
         return REDACTION_PREFIX in text
+
+    def secrets_in(self, text: str) -> list[SecretFinding]:
+        """The credentials the scanner finds in ``text``."""
+        return find_secrets(text)
+
+    def redact(self, text: str, secrets: list[SecretFinding]) -> str:
+        """``text`` with the given findings replaced by placeholders."""
+        return redact_values(text, secrets)
+
+    def screen_tool_output(self, text: str, *, source: str) -> Verdict:
+        """A tool result scanned for indirect prompt injection; not allowed means quarantine."""
+        return scan_tool_output(text, source=source)
+
+    def quarantine(self, text: str, verdict: Verdict, *, source: str) -> str:
+        """A flagged tool result as quoted data with a warning, for a model to read, not obey."""
+        return quarantine(text, verdict, source=source)
+
+    def is_quarantined(self, text: str) -> bool:
+        """Whether a tool result was quarantined by :meth:`quarantine`."""
+        return text.startswith(_QUARANTINE_PREFIX)
+
+    def check_output(
+        self, text: str, *, known_secrets: list[SecretFinding], allow: list[str]
+    ) -> Verdict:
+        """The answer checked before it is stored: canary, secrets (those redacted from the
+        model's input above all), PII per the policy; ``allow`` lists values the user asked for."""
+        return check_output(text, policy=self.policy, known_secrets=known_secrets, allow=allow)
 
     def check_input(self, text: str, *, max_chars: int) -> Verdict:
         policy = self.policy
@@ -99,7 +139,7 @@ class SecurityLayer:
             outcome = "block" if guard != "tool_output" else "quarantine"
         elif "redacted" in verdict.categories:
             outcome = "redact"
-        elif SUSPECT in verdict.categories or verdict.categories:
+        elif verdict.categories:
             outcome = "flag"
         else:
             outcome = "allow"

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SUSPECT = "injection_suspect"
+"""The category of an allowed text that may still be an injection (the LLM judge may settle it)."""
+
 
 @dataclass
 class Verdict:
@@ -23,6 +26,10 @@ class Verdict:
     @property
     def redacted(self) -> bool:
         return "redacted" in self.categories
+
+    @property
+    def suspect(self) -> bool:
+        return SUSPECT in self.categories
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, without the text itself (audit records must not carry secret values)."""

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import CompiledStateGraph
 
 from lmsa.config import Settings, load_settings
-from lmsa.context import Services
 from lmsa.observability.tracing import configure_tracing
 from lmsa.server.access import (
     make_authenticator,
@@ -36,34 +31,10 @@ from lmsa.server.admission import TurnGate
 from lmsa.server.errors import install_error_handlers
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from lmsa.server.runner import ThreadLocks
-from lmsa.server.schemas import Readiness
+from lmsa.server.state import ServerState
 from lmsa.tools import ToolRegistry
 
 log = logging.getLogger("lmsa.server")
-
-
-@dataclass
-class ServerState:
-    """What every request handler needs; one per process (per uvicorn worker)."""
-
-    settings: Settings
-    services: Services
-    graph: CompiledStateGraph[Any, Any, Any, Any]
-    checkpointer: BaseCheckpointSaver
-    locks: ThreadLocks = field(default_factory=ThreadLocks)
-    gate: TurnGate = field(default_factory=lambda: TurnGate(0, 1.0))
-    started: float = field(default_factory=time.time)
-    ready_cache: tuple[float, Readiness] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return self.settings.base_url
-
-
-async def server_state(request: Request) -> ServerState:
-    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, and that
-    hop (waiting for the GIL behind the event loop) cost every request milliseconds."""
-    return request.app.state.lmsa  # type: ignore[no-any-return]
 
 
 def create_app(
@@ -143,10 +114,10 @@ def create_app(
 def tune_gc(threshold: int) -> None:
     """Keep full garbage collections off the request path of a long-running server.
 
-    With CPython's defaults a busy instance ran a collection every 700 net allocations, and the
+    With CPython's defaults a busy instance runs a collection every 700 net allocations, and the
     oldest generation, which holds every import, the compiled graph and (with the in-memory
-    checkpointer) every thread, took pauses long enough to leave the LLM's slots idle: 20% of
-    the stub's capacity in ``benchmarks/load.py``. ``gc.freeze()`` moves what exists at
+    checkpointer) every thread, takes pauses long enough to leave the LLM's slots idle (see
+    ``benchmarks/load.py``). ``gc.freeze()`` moves what exists at
     start-up out of the collector's sight for good, and a larger first threshold makes
     collections rarer; cyclic garbage is still collected."""
     gc.collect()

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmsa.config import Settings
 from lmsa.server.schemas import ErrorBody
+from lmsa.turns import describe_failure
 
 log = logging.getLogger("lmsa.server")
 
@@ -59,23 +60,6 @@ def not_found_thread(thread_id: str) -> ApiError:
     return ApiError(404, f"No thread {thread_id!r}.", code="thread_not_found", param="thread_id")
 
 
-def upstream_message(error: BaseException, settings: Settings) -> str | None:
-    """One sentence for a failure outside lmsa (LLM endpoint, conversation store); None for a
-    bug. The same wording the CLI uses."""
-    from lmsa.checkpoint.factory import CheckpointerError
-    from lmsa.llm.errors import describe_llm_error
-
-    if isinstance(error, CheckpointerError):
-        return str(error)
-    message = describe_llm_error(error, settings.base_url)
-    if message:
-        return message
-    module = type(error).__module__
-    if module.startswith(("redis", "sqlite3", "aiosqlite")):
-        return f"The conversation store failed ({type(error).__name__}: {error}); retry later."
-    return None
-
-
 def classify(error: BaseException, settings: Settings) -> ApiError:
     """The API error for an exception raised during a turn."""
     if isinstance(error, ApiError):
@@ -88,7 +72,7 @@ def classify(error: BaseException, settings: Settings) -> ApiError:
             f"The answer does not fit what the thread asked for: {error}",
             code="invalid_resume",
         )
-    message = upstream_message(error, settings)
+    message = describe_failure(error, settings)
     if message is not None:
         return ApiError(503, message, type="service_unavailable", code="upstream_unavailable")
     log.exception("unexpected error", exc_info=error)

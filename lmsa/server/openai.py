@@ -18,12 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langgraph.types import Command
 from sse_starlette import EventSourceResponse
 
-from lmsa.server.app import ServerState, server_state
 from lmsa.server.errors import ERROR_RESPONSES, ApiError, classify, error_payload
-from lmsa.server.runner import TurnResult, question_text, thread_status
 from lmsa.server.schemas import (
     ASSISTANT_MODEL_ID,
     SSE_EVENT_SCHEMA,
@@ -39,7 +36,15 @@ from lmsa.server.schemas import (
     TurnInfo,
     Usage,
 )
+from lmsa.server.state import ServerState, server_state
 from lmsa.server.turns import complete_turn, turn_events
+from lmsa.turns import (
+    TurnResult,
+    answer_resume,
+    message_input,
+    question_text,
+    thread_status,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -121,9 +126,9 @@ async def chat_completions(
                 f"POST /v1/threads/{thread_id}/resume.",
                 code="interrupt_pending",
             )
-        payload, kind = Command(resume={"answer": last}), "resume"
+        payload, kind = answer_resume(last), "resume"
     elif status is not None and status.exists:
-        payload = {"messages": [HumanMessage(content=last)]}
+        payload = message_input(last)
     else:
         payload = {"messages": _to_langchain(body.messages)}
 

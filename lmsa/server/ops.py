@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from lmsa.observability.metrics import ENDPOINT_HEALTHY, render, render_content_type
-from lmsa.server.app import ServerState, server_state
 from lmsa.server.schemas import CheckResult, Health, Readiness
+from lmsa.server.state import ServerState, server_state
 
 router = APIRouter(tags=["operations"])
 

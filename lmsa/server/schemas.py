@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from lmsa.turns import InterruptInfo
+
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ThreadId = Annotated[str, StringConstraints(pattern=THREAD_ID_PATTERN, max_length=128)]
 NON_BLANK = r"[^\s\x1c-\x1f]"
@@ -122,13 +124,6 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-
-
-class InterruptInfo(BaseModel):
-    """A question (or approval request) the thread waits on; answer it with ``/resume``."""
-
-    id: str | None = None
-    value: Any = None
 
 
 class TurnInfo(BaseModel):

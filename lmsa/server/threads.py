@@ -15,12 +15,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
-from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.types import Command
+from langchain_core.messages import BaseMessage
 from pydantic_core import to_jsonable_python
 from sse_starlette import EventSourceResponse
 
-from lmsa.server.app import ServerState, server_state
 from lmsa.server.errors import (
     ERROR_RESPONSES,
     THREAD_RESPONSES,
@@ -29,7 +27,6 @@ from lmsa.server.errors import (
     error_payload,
     not_found_thread,
 )
-from lmsa.server.runner import TurnResult, thread_config
 from lmsa.server.schemas import (
     SSE_EVENT_SCHEMA,
     THREAD_ID_PATTERN,
@@ -44,7 +41,9 @@ from lmsa.server.schemas import (
     ThreadHistory,
     ThreadState,
 )
+from lmsa.server.state import ServerState, server_state
 from lmsa.server.turns import complete_turn, turn_events
+from lmsa.turns import TurnResult, message_input, resume, thread_config
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
@@ -169,7 +168,7 @@ async def create_run(thread_id: ThreadIdPath, body: RunCreate, state: State) -> 
             f"POST /v1/threads/{thread_id}/resume.",
             code="interrupt_pending",
         )
-    payload = {"messages": [HumanMessage(content=body.message)]}
+    payload = message_input(body.message)
     return await _run(state, thread_id, payload, "message", body.stream)
 
 
@@ -190,7 +189,7 @@ async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State)
         raise ApiError(
             422, "The thread asked a question; give an 'answer'.", code="answer_required"
         )
-    return await _run(state, thread_id, Command(resume=body.resume_value()), "resume", body.stream)
+    return await _run(state, thread_id, resume(body.resume_value()), "resume", body.stream)
 
 
 async def _run(state: ServerState, thread_id: str, payload: Any, kind: str, stream: bool) -> Any:

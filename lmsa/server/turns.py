@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from lmsa.server.admission import TurnQueueTimeout
-from lmsa.server.app import ServerState
 from lmsa.server.errors import ApiError, classify
-from lmsa.server.runner import ThreadBusy, TurnEvent, TurnResult, run_turn
+from lmsa.server.runner import ThreadBusy
+from lmsa.server.state import ServerState
+from lmsa.turns import TurnEvent, TurnResult, run_turn
 
 
 async def turn_events(

@@ -250,7 +250,9 @@ def test_only_reads_that_nothing_changed_since_are_dropped_as_repeats(tmp_path: 
 SECRET = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def test_a_file_read_for_grounding_is_shown_whole_only_in_a_turn_that_only_reads() -> None:
+def test_a_file_read_for_grounding_is_shown_whole_only_in_a_turn_that_only_reads(
+    tmp_path: Path,
+) -> None:
     read = {
         "step_id": "read1",
         "tool": "read_file",
@@ -261,9 +263,14 @@ def test_a_file_read_for_grounding_is_shown_whole_only_in_a_turn_that_only_reads
     }
     move = {"step_id": "s1", "tool": "move_file", "args": {}, "ok": True, "output": "Moved."}
     read_only = frozenset({"read_file"})
-    asked, hidden, allowed, _ = guard_results([read], "What token is in config.ini?", read_only)
+    security = services(tmp_path, {})[0].security
+    asked, hidden, allowed, _ = guard_results(
+        [read], "What token is in config.ini?", security, read_only
+    )
     assert SECRET in asked[0]["output"] and allowed == [SECRET] and not hidden
-    moved, hidden, allowed, _ = guard_results([read, move], "Move config.ini to old/", read_only)
+    moved, hidden, allowed, _ = guard_results(
+        [read, move], "Move config.ini to old/", security, read_only
+    )
     assert SECRET not in moved[0]["output"] and not allowed
     assert [finding.value for finding in hidden] == [SECRET]
 

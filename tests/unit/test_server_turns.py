@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from lmsa.observability.metrics import TURNS_ADMITTED, TURNS_WAITING
 from lmsa.server.admission import TurnGate, TurnQueueTimeout
 from lmsa.server.app import tune_gc
-from lmsa.server.runner import ThreadStatus, TurnResult, run_turn, thread_config, thread_status
 from lmsa.server.schemas import InterruptInfo
+from lmsa.turns import ThreadStatus, TurnResult, run_turn, thread_config, thread_status
 from tests.unit.helpers import ask, intent, make_graph, read_plan, unsure, validation
 
 SCRIPT: dict[str, list[Any]] = {

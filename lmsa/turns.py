@@ -1,0 +1,302 @@
+"""Running one turn of a compiled assistant, for every interface (CLI, HTTP API, benchmarks).
+
+One driver, so each interface streams, times, counts, logs and traces a turn the same way and
+only renders it: the thread's config, the input for a new message or a reply to a pending
+interrupt, the cheap read of a thread's status, the event stream of a turn (the answer's tokens
+and node updates; node timings come from the graph's ``tasks`` stream, see
+:mod:`lmsa.observability.turns`), and the one-sentence description of a failure that is not a
+bug in lmsa (the CLI prints it, the API returns it with a 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, Interrupt, StreamMode
+from pydantic import BaseModel
+
+from lmsa.observability.logging import REQUEST_ID
+from lmsa.observability.tracing import run_metadata, trace_turn
+from lmsa.observability.turns import TurnTimer
+from lmsa.tools.approval import parse_reply
+
+if TYPE_CHECKING:
+    from lmsa.config import Settings
+
+try:  # LangGraph's reading of a superstep's write log (private module, hence the guard)
+    from langgraph.pregel._task_status import read_task_statuses
+except ImportError:  # pragma: no cover - older or newer LangGraph: fall back to aget_state
+    read_task_statuses = None  # type: ignore[assignment]
+
+RECURSION_LIMIT = 100
+INTERRUPT_KEY = "__interrupt__"
+
+
+class InterruptInfo(BaseModel):
+    """A question (or approval request) the thread waits on; answer it with ``/resume``."""
+
+    id: str | None = None
+    value: Any = None
+
+
+@dataclass
+class TurnEvent:
+    kind: Literal["token", "node"]
+    data: dict[str, Any]
+
+
+@dataclass
+class TurnResult:
+    thread_id: str
+    run_id: str
+    status: Literal["completed", "interrupted"]
+    answer: str | None
+    interrupt: InterruptInfo | None
+    intent: str | None
+    nodes: dict[str, float]
+    usage: dict[str, int] = field(default_factory=dict)
+    streamed: bool = False
+
+
+def thread_config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+
+def message_input(text: str) -> dict[str, Any]:
+    """The graph input for a new user message."""
+    return {"messages": [HumanMessage(content=text)]}
+
+
+def resume(value: Any) -> Command:
+    """The graph input that answers the pending interrupt with ``value``."""
+    return Command(resume=value)
+
+
+def answer_resume(text: str) -> Command:
+    """A typed answer to a clarifying question."""
+    return resume({"answer": text})
+
+
+def is_approval(question: dict[str, Any] | None) -> bool:
+    return bool(question) and question.get("kind") == "approval"  # type: ignore[union-attr]
+
+
+def reply_input(text: str, pending: dict[str, Any] | None) -> Any | None:
+    """The graph input for what a person typed: a new message, the answer to a pending
+    question, or a decision on a pending approval (``None`` when it cannot be read as one)."""
+    if pending is None:
+        return message_input(text)
+    if is_approval(pending):
+        decision = parse_reply(text)
+        return None if decision is None else resume(decision.model_dump(exclude_none=True))
+    return answer_resume(text)
+
+
+def first_question(interrupts: Iterable[InterruptInfo]) -> dict[str, Any] | None:
+    """The first pending interrupt as a question dict (a bare value becomes a question)."""
+    for pending in interrupts:
+        if isinstance(pending.value, dict):
+            return pending.value
+        return {"kind": "question", "question": str(pending.value)}
+    return None
+
+
+@dataclass(frozen=True)
+class ThreadStatus:
+    exists: bool
+    interrupts: tuple[InterruptInfo, ...] = ()
+
+
+async def thread_status(graph: CompiledStateGraph, thread_id: str) -> ThreadStatus:
+    """Whether the thread has a checkpoint, and the interrupts waiting for an answer.
+
+    Read from the checkpointer's latest tuple rather than ``graph.aget_state``: a snapshot also
+    prepares the next tasks and searches for subgraphs, which under load cost more event-loop
+    time than any other part of a request's bookkeeping, and a turn only needs these two facts.
+    Which interrupts are still pending follows LangGraph's own rule (``read_task_statuses``);
+    where that is unavailable, or the graph has no saver of its own, the snapshot is used."""
+    saver = graph.checkpointer
+    if read_task_statuses is None or not isinstance(saver, BaseCheckpointSaver):
+        snapshot = await graph.aget_state(thread_config(thread_id))
+        return ThreadStatus(
+            exists=snapshot.created_at is not None,
+            interrupts=tuple(InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts),
+        )
+    saved = await saver.aget_tuple(thread_config(thread_id))
+    if saved is None:
+        return ThreadStatus(exists=False)
+    statuses = read_task_statuses(saved.pending_writes or [])
+    return ThreadStatus(
+        exists=True,
+        interrupts=tuple(
+            InterruptInfo(id=pending.id, value=pending.value)
+            for status in statuses.values()
+            for pending in status.pending_interrupts
+        ),
+    )
+
+
+async def run_turn(
+    graph: CompiledStateGraph,
+    thread_id: str,
+    payload: Any,
+    *,
+    kind: str,
+    endpoint: str | None,
+    result: list[TurnResult],
+    run_id: str | None = None,
+    stream_tokens: bool = True,
+) -> AsyncIterator[TurnEvent]:
+    """Yields token and node events; on success appends the :class:`TurnResult` to ``result``
+    (an async generator cannot return a value).
+
+    ``stream_tokens=False`` (a client that wants the whole answer at once) leaves out the
+    ``messages`` stream mode: with it LangGraph makes every LLM call stream, and parsing a
+    stream chunk by chunk costs several times the CPU of one response body."""
+    run_id = run_id or str(uuid.uuid4())
+    timer = TurnTimer(thread_id=thread_id, kind=kind)
+    config = thread_config(thread_id)
+    config["run_id"] = uuid.UUID(run_id)
+    config["run_name"] = "lmsa"
+    config["metadata"] = run_metadata(
+        thread_id=thread_id, endpoint=endpoint, request_id=REQUEST_ID.get(), run_kind=kind
+    )
+    intent: str | None = None
+    final: dict[str, Any] = {}
+    interrupt: InterruptInfo | None = None
+    streamed = False
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    try:
+        async with trace_turn("lmsa turn", metadata=dict(config["metadata"])) as trace:
+            # "values" carries the final state and any interrupt, so the turn's outcome needs no
+            # aget_state afterwards (see thread_status for why that matters).
+            modes: list[StreamMode] = ["values", "tasks"]
+            if stream_tokens:
+                modes.append("messages")
+            async for mode, chunk in graph.astream(payload, config, stream_mode=modes):
+                if mode == "values":
+                    if isinstance(chunk, dict):
+                        pending = chunk.get(INTERRUPT_KEY)
+                        if pending:
+                            interrupt = _interrupt_info(pending)
+                        else:
+                            final = chunk
+                    continue
+                if mode == "tasks":
+                    timer.on_task(chunk)
+                    if isinstance(chunk, dict) and "result" in chunk:
+                        name = str(chunk.get("name"))
+                        update = chunk.get("result") or {}
+                        if not stream_tokens and isinstance(update, dict):
+                            _add_usage(usage, update.get("messages") or [])
+                        if name == "classify_intent" and isinstance(update, dict):
+                            intent = (update.get("intent") or {}).get("intent") or intent
+                            trace.set_intent(intent)
+                        yield TurnEvent(
+                            "node",
+                            {
+                                "node": name,
+                                "seconds": round(timer.nodes.get(name, 0.0), 6),
+                                "keys": sorted(update) if isinstance(update, dict) else [],
+                                "interrupted": bool(chunk.get("interrupts")),
+                            },
+                        )
+                    continue
+                message, metadata = cast(tuple[BaseMessage, dict[str, Any]], chunk)
+                if not isinstance(message, AIMessageChunk):
+                    continue
+                if message.usage_metadata:
+                    usage["prompt_tokens"] += message.usage_metadata.get("input_tokens", 0)
+                    usage["completion_tokens"] += message.usage_metadata.get("output_tokens", 0)
+                if (
+                    metadata.get("langgraph_node") == "respond"
+                    and isinstance(message.content, str)
+                    and message.content
+                ):
+                    streamed = True
+                    yield TurnEvent("token", {"text": message.content})
+            if intent is None:
+                intent = ((final.get("intent") or {}) or {}).get("intent")
+            answer = None if interrupt else str(final.get("answer") or "")
+            trace.set_outputs({"answer": answer, "interrupt": interrupt and interrupt.value})
+    except (asyncio.CancelledError, GeneratorExit):
+        timer.finish("cancelled", intent=intent)
+        raise
+    except Exception as error:
+        timer.finish("error", intent=intent, error=f"{type(error).__name__}: {error}")
+        raise
+    status: Literal["completed", "interrupted"] = "interrupted" if interrupt else "completed"
+    timer.finish(status, intent=intent)
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    result.append(
+        TurnResult(
+            thread_id=thread_id,
+            run_id=run_id,
+            status=status,
+            answer=answer,
+            interrupt=interrupt,
+            intent=intent,
+            nodes={name: round(value, 6) for name, value in timer.nodes.items()},
+            usage=usage,
+            streamed=streamed,
+        )
+    )
+
+
+def _interrupt_info(pending: Any) -> InterruptInfo | None:
+    for item in pending if isinstance(pending, list | tuple) else [pending]:
+        if isinstance(item, Interrupt):
+            return InterruptInfo(id=item.id, value=item.value)
+    return None
+
+
+def _add_usage(usage: dict[str, int], messages: list[Any]) -> None:
+    for message in messages:
+        metadata = getattr(message, "usage_metadata", None)
+        if metadata:
+            usage["prompt_tokens"] += metadata.get("input_tokens", 0)
+            usage["completion_tokens"] += metadata.get("output_tokens", 0)
+
+
+def question_text(interrupt: InterruptInfo) -> str:
+    """What a chat UI shows for an interrupt: its question, else the value as text."""
+    value = interrupt.value
+    if isinstance(value, dict):
+        for key in ("question", "message", "prompt", "description"):
+            if isinstance(value.get(key), str) and value[key]:
+                return str(value[key])
+    return str(value)
+
+
+def describe_failure(error: BaseException, settings: Settings) -> str | None:
+    """One sentence for a failure outside lmsa's control (the LLM endpoint, the conversation
+    store); ``None`` for a bug."""
+    from lmsa.checkpoint.factory import CheckpointerError, describe_checkpointer
+    from lmsa.llm.errors import describe_llm_error
+
+    if isinstance(error, CheckpointerError):
+        return str(error)
+    message = describe_llm_error(error, settings.base_url)
+    if message:
+        return message
+    module = type(error).__module__
+    if module.startswith("redis"):
+        return (
+            f"The conversation store {describe_checkpointer(settings)} failed during the turn "
+            f"({type(error).__name__}: {error}); what was saved before this turn is kept. "
+            "Check that Redis is running, then retry."
+        )
+    if module.startswith(("sqlite3", "aiosqlite")):
+        return (
+            f"The conversation store {describe_checkpointer(settings)} failed: {error}. "
+            "Check the file is writable (LMSA_DATA_DIR) and not locked by another program."
+        )
+    return None
