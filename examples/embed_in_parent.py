@@ -143,7 +143,8 @@ def offline_host_model() -> ScriptedChatModel:
 
 async def lmstudio_host_model(settings: Settings) -> BaseChatModel:
     from lmsa.config import EndpointSettings
-    from lmsa.llm.models import LLMProvider, make_chat_openai
+    from lmsa.llm.clients import make_chat_openai
+    from lmsa.llm.provider import LLMProvider
 
     endpoint = EndpointSettings(base_url=settings.base_url, api_key=settings.api_key)
     return make_chat_openai(endpoint, await LLMProvider(settings).model_name(), settings)

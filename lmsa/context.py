@@ -13,8 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from lmsa.config import Settings
-from lmsa.llm.models import LLMProvider
-from lmsa.llm.structured import OutputStyle
+from lmsa.llm.provider import LLMProvider
+from lmsa.llm.replies import OutputStyle
 from lmsa.tools import ToolRegistry
 
 if TYPE_CHECKING:

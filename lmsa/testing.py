@@ -21,6 +21,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from lmsa.llm.replies import structured_output
+
 Reply = str | dict[str, Any] | list[Any] | BaseMessage | Exception
 ReplyFactory = Callable[[Sequence[BaseMessage], dict[str, Any]], Reply]
 
@@ -58,23 +60,7 @@ class ScriptedChatModel(BaseChatModel):
         self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any
     ) -> Runnable[LanguageModelInput, Any]:
         """The same path lmsa uses against LM Studio: ``response_format`` + JSON parsing."""
-        from lmsa.llm.structured import parse_reply, response_format_for
-
-        bound = self.bind(response_format=response_format_for(schema, "json_schema"))
-        if not include_raw:
-            return bound | (lambda message: parse_reply(schema, message.content))
-
-        def with_raw(message: BaseMessage) -> dict[str, Any]:
-            try:
-                return {
-                    "raw": message,
-                    "parsed": parse_reply(schema, message.content),
-                    "parsing_error": None,
-                }
-            except ValueError as error:  # pydantic's ValidationError is a ValueError
-                return {"raw": message, "parsed": None, "parsing_error": error}
-
-        return bound | with_raw
+        return structured_output(self, schema, include_raw=include_raw)
 
     def calls_for(self, key: str) -> list[dict[str, Any]]:
         return [call for call in self.calls if call["key"] == key]

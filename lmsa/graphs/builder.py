@@ -20,7 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from lmsa.config import Settings, load_settings
 from lmsa.context import Context, Services
 from lmsa.graphs.routing import Routes
-from lmsa.llm.models import LLMProvider
+from lmsa.llm.provider import LLMProvider
 from lmsa.nodes.clarify import make_clarify
 from lmsa.nodes.execute import make_execute
 from lmsa.nodes.guard import make_guard

@@ -1,6 +1,7 @@
 """LLM access: one provider of chat models for every node, routed over every configured endpoint
 with retries, circuit breakers, fallbacks, a response cache and a request queue."""
 
+from lmsa.llm.endpoints import EndpointProbe, probe_endpoint
 from lmsa.llm.errors import (
     AllEndpointsFailed,
     BreakerOpen,
@@ -9,7 +10,7 @@ from lmsa.llm.errors import (
     QueueTimeout,
     describe_llm_error,
 )
-from lmsa.llm.models import EndpointProbe, LLMProvider, probe_endpoint
+from lmsa.llm.provider import LLMProvider
 from lmsa.llm.router import RoutedChatModel
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured
 

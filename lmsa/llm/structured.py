@@ -1,19 +1,15 @@
 """Schema-constrained JSON replies that work on small local models.
 
-LM Studio constrains decoding with a grammar when it gets ``response_format`` of type
-``json_schema``; it rejects ``json_object`` and the object form of ``tool_choice`` that LangChain's
-``with_structured_output`` sends. So lmsa asks for JSON through ``response_format`` itself, inlines
-``$ref``s (grammar builders differ in how much JSON Schema they follow), and gives a reply that
-still does not parse exactly one repair round before reporting a clear error.
+:func:`ainvoke_structured` asks for JSON through ``response_format`` (see
+:mod:`lmsa.llm.replies` for why that way), and gives a reply that still does not parse exactly
+one repair round before reporting a clear error.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -21,12 +17,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, ValidationError
 
-from lmsa.llm.models import LLMProvider
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-OutputStyle = Literal["json_schema", "json_object"]
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+from lmsa.llm.provider import LLMProvider
+from lmsa.llm.replies import ModelT, OutputStyle, content_text, parse_reply, response_format_for
 
 
 class StructuredOutputError(RuntimeError):
@@ -38,71 +30,6 @@ class StructuredOutputError(RuntimeError):
             f"({detail})."
         )
         self.schema_name = schema_name
-
-
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Replace local ``$ref``s with their definitions (lmsa's schemas are not recursive)."""
-    definitions = schema.get("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = dict(definitions[ref.split("/")[-1]])
-                extra = {k: v for k, v in node.items() if k != "$ref"}
-                return resolve({**target, **extra})
-            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
-
-
-@lru_cache(maxsize=64)
-def _inlined_schema_json(schema: type[BaseModel]) -> str:
-    # Building a pydantic JSON schema costs more than a whole graph step; schemas are fixed
-    # classes, so build each once. Kept as a string so no caller can mutate the cached copy.
-    return json.dumps(inline_refs(schema.model_json_schema()))
-
-
-def response_format_for(schema: type[BaseModel], style: OutputStyle) -> dict[str, Any]:
-    json_schema = json.loads(_inlined_schema_json(schema))
-    if style == "json_object":
-        return {"type": "json_object", "schema": json_schema}
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": schema.__name__, "strict": True, "schema": json_schema},
-    }
-
-
-def parse_reply(schema: type[ModelT], content: Any) -> ModelT:
-    text = content if isinstance(content, str) else _text_of(content)
-    match = _FENCE.match(text)
-    if match:
-        text = match.group(1)
-    try:
-        return schema.model_validate_json(text)
-    except ValidationError as error:
-        if not any(e["type"] == "json_invalid" for e in error.errors()):
-            raise
-        # A grammar lets raw control characters (a newline, a tab) into a JSON string; strict
-        # JSON forbids them, but the meaning is clear, so read the reply leniently.
-        try:
-            value = json.loads(text, strict=False)
-        except ValueError:
-            raise error from None
-        return schema.model_validate(value)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(
-            part if isinstance(part, str) else str(part.get("text", ""))
-            for part in content
-            if isinstance(part, str | dict)
-        )
-    return str(content)
 
 
 async def ainvoke_structured(
@@ -157,7 +84,7 @@ async def _attempt(
         if choices and choices[0].message.content:
             partial = str(choices[0].message.content)
         return None, partial, "the reply was cut off at the token limit; keep it much shorter"
-    text = _text_of(reply.content)
+    text = content_text(reply.content)
     try:
         return parse_reply(schema, reply.content), text, ""
     except (ValidationError, ValueError) as error:

@@ -5,25 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 
+from lmsa.llm.replies import message_text
 from lmsa.llm.structured import dumps
 from lmsa.tools import ToolRegistry
 
 CLARIFICATION_MARK = "lmsa_clarification"
 """Set in ``additional_kwargs`` of a clarification question and its answer: they belong to the
 turn that asked, so they must not count as the start of a new turn."""
-
-
-def message_text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", ""))
-        for part in content
-        if isinstance(part, str | dict)
-    )
 
 
 def last_user_text(messages: Sequence[AnyMessage]) -> str:

@@ -56,8 +56,7 @@ async def ready(state: State) -> JSONResponse:
 async def _check_llm(state: ServerState) -> CheckResult:
     """Ready when at least one configured endpoint answers with a usable model (the router
     falls back to it); the detail names every endpoint that does not."""
-    from lmsa.llm.endpoints import build_endpoints
-    from lmsa.llm.models import probe_endpoint
+    from lmsa.llm.endpoints import build_endpoints, probe_endpoint
 
     settings = state.settings
     if getattr(state.services.llm, "_custom", None) is not None:

@@ -12,8 +12,8 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
-from lmsa.llm.models import probe_endpoint
-from lmsa.llm.structured import response_format_for
+from lmsa.llm.endpoints import probe_endpoint
+from lmsa.llm.replies import response_format_for
 from lmsa.nodes.intent import IntentResult
 from lmsa.nodes.plan import Plan
 from lmsa.nodes.validate import Validation

@@ -18,8 +18,9 @@ from pydantic import BaseModel
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm import AllEndpointsFailed, LLMProvider, LLMUnavailable, QueueTimeout
-from lmsa.llm.router import CONTINUE_PROMPT, TRIM_NOTE
+from lmsa.llm.streaming import CONTINUE_PROMPT
 from lmsa.llm.structured import ainvoke_structured
+from lmsa.llm.trimming import TRIM_NOTE
 from lmsa.observability.metrics import REGISTRY
 from tests.stubs.lmstudio import NO_MODELS_LOADED_MESSAGE, LMStudioStub
 

@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
-from lmsa.llm.structured import inline_refs, parse_reply
+from lmsa.llm.replies import inline_refs, parse_reply
 from lmsa.nodes.plan import (
     Plan,
     constrained_plan_schema,

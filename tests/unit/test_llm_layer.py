@@ -23,6 +23,7 @@ from lmsa.llm import LLMProvider
 from lmsa.llm.breaker import Breakers
 from lmsa.llm.cache import CachedReply, ResponseCache, cache_key
 from lmsa.llm.complexity import FAST, MAIN, approx_tokens, choose_role
+from lmsa.llm.core import RouterCore
 from lmsa.llm.endpoints import build_endpoints
 from lmsa.llm.errors import (
     RETRYABLE,
@@ -35,7 +36,7 @@ from lmsa.llm.errors import (
     retry_after_seconds,
 )
 from lmsa.llm.queue import SlotQueue
-from lmsa.llm.router import TRIM_NOTE, RouterCore, trim_history
+from lmsa.llm.trimming import TRIM_NOTE, trim_history
 from lmsa.testing import ScriptedChatModel
 
 URL = "http://127.0.0.1:9/v1"

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.tools import tool
 from pydantic import ValidationError
 
-from lmsa.llm.structured import response_format_for
+from lmsa.llm.replies import response_format_for
 from lmsa.nodes.intent import IntentResult
 from lmsa.nodes.validate import Validation
 from lmsa.testing import ScriptedChatModel

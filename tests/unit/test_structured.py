@@ -15,15 +15,9 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from lmsa.config import Settings
-from lmsa.llm.models import LLMProvider
-from lmsa.llm.structured import (
-    StructuredOutputError,
-    ainvoke_structured,
-    dumps,
-    inline_refs,
-    parse_reply,
-    response_format_for,
-)
+from lmsa.llm.provider import LLMProvider
+from lmsa.llm.replies import inline_refs, parse_reply, response_format_for
+from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes.intent import IntentResult
 from lmsa.nodes.plan import Plan
 from lmsa.nodes.validate import Validation

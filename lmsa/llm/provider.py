@@ -14,45 +14,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
-from langchain_openai import ChatOpenAI
 
-from lmsa.config import EndpointSettings, Settings
-from lmsa.llm.endpoints import (
-    Endpoint,
-    EndpointProbe,
-    build_endpoints,
-    native_api_root,
-    probe_endpoint,
-)
-from lmsa.llm.router import RoutedChatModel, RouterCore
-
-__all__ = [
-    "EndpointProbe",
-    "LLMProvider",
-    "make_chat_openai",
-    "native_api_root",
-    "probe_endpoint",
-]
-
-
-def make_chat_openai(
-    endpoint: EndpointSettings, model: str, settings: Settings, **overrides: Any
-) -> ChatOpenAI:
-    """A plain ChatOpenAI for one endpoint, without routing (``max_retries=0``: callers that
-    want retries get them from the router, where they do not multiply)."""
-    import httpx
-
-    params: dict[str, Any] = {
-        "base_url": endpoint.base_url,
-        "api_key": endpoint.api_key,
-        "model": model,
-        "temperature": settings.temperature,
-        "timeout": httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
-        "max_retries": 0,
-        "stream_usage": True,
-    }
-    params.update(overrides)
-    return ChatOpenAI(**params)
+from lmsa.config import Settings
+from lmsa.llm.core import RouterCore
+from lmsa.llm.endpoints import Endpoint, EndpointProbe, build_endpoints
+from lmsa.llm.router import RoutedChatModel
 
 
 class LLMProvider:
