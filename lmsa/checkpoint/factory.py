@@ -10,6 +10,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
 from lmsa.config import Settings
+from lmsa.redis_clients import redact_url
 
 
 class CheckpointerError(RuntimeError):
@@ -20,18 +21,8 @@ def describe_checkpointer(settings: Settings) -> str:
     if settings.checkpointer == "sqlite":
         return f"sqlite ({settings.sqlite_file})"
     if settings.checkpointer == "redis":
-        return f"redis ({_redacted(settings.redis_url)})"
+        return f"redis ({redact_url(settings.redis_url)})"
     return "memory (threads are lost when the process exits)"
-
-
-def _redacted(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 @asynccontextmanager

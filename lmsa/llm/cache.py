@@ -30,6 +30,7 @@ from langchain_core.messages import (
 )
 
 from lmsa.observability.metrics import CACHE_LOOKUPS
+from lmsa.redis_clients import async_client
 
 T = TypeVar("T")
 
@@ -137,9 +138,7 @@ class ResponseCache:
 
     def _client(self) -> Any:
         if self._redis is None and self.redis_url:
-            from redis import asyncio as aioredis
-
-            self._redis = aioredis.from_url(self.redis_url)
+            self._redis = async_client(self.redis_url)
         return self._redis
 
     async def get(self, key: str) -> CachedReply | None:

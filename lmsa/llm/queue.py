@@ -23,6 +23,7 @@ from typing import Any
 
 from lmsa.llm.errors import QueueTimeout
 from lmsa.observability.metrics import QUEUE_DEPTH, QUEUE_WAIT
+from lmsa.redis_clients import async_client
 
 PRIORITIES = {"interactive": 0, "background": 1}
 _LABELS = {value: name for name, value in PRIORITIES.items()}
@@ -129,9 +130,7 @@ class GlobalLimit:
 
     def _client(self) -> Any:
         if self._redis is None:
-            from redis import asyncio as aioredis
-
-            self._redis = aioredis.from_url(self.redis_url)
+            self._redis = async_client(self.redis_url)
             self._script = self._redis.register_script(_ACQUIRE_LUA)
         return self._redis
 

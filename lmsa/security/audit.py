@@ -9,7 +9,7 @@ turn: a failed write is logged as a warning.
 Records are written behind the caller's back by one writer thread per log: ``record`` returns
 as soon as the line is queued. Turns run on an event loop, where a file append or a Redis round
 trip is blocking I/O (``langgraph dev`` fails such calls outright), and awaiting a worker thread
-per verdict cost each request a GIL hand-over. The order of records is kept; :meth:`flush`
+per verdict would cost each request a GIL hand-over. The order of records is kept; :meth:`flush`
 waits for everything queued so far (tests, shutdown), and an exiting process flushes its logs.
 """
 
@@ -27,6 +27,7 @@ from logging.handlers import WatchedFileHandler
 from pathlib import Path
 from typing import Any
 
+from lmsa.redis_clients import sync_client
 from lmsa.security.secret_scan import find_secrets, redact_values
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def scrub(value: Any) -> Any:
 
 
 class _AuditFile(WatchedFileHandler):
-    """The audit file, kept open between records (opening it per record cost more than the rest
+    """The audit file, kept open between records (opening it per record costs more than the rest
     of a guard verdict) and reopened when logrotate moves it away."""
 
     def handleError(self, record: logging.LogRecord) -> None:
@@ -100,9 +101,7 @@ class _Sinks:
 
     def _client(self) -> Any:
         if self._redis is None:
-            import redis
-
-            self._redis = redis.Redis.from_url(
+            self._redis = sync_client(
                 self._redis_url or "", socket_timeout=1.0, socket_connect_timeout=1.0
             )
         return self._redis

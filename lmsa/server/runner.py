@@ -42,7 +42,8 @@ class ThreadLocks:
         self._redis: Any = None
         self._prefix = key_prefix
         self._lease = lease_seconds
-        self._pool = {"max_connections": max_connections, "timeout": pool_timeout}
+        self._max_connections = max_connections
+        self._pool_timeout = pool_timeout
 
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
@@ -64,12 +65,13 @@ class ThreadLocks:
             yield
             return
         if self._redis is None:
-            import redis.asyncio as aredis
+            from lmsa.redis_clients import async_client
 
-            self._redis = aredis.Redis.from_pool(  # bounded and blocking, as for checkpoints
-                aredis.BlockingConnectionPool.from_url(
-                    self._redis_url, socket_timeout=5.0, **self._pool
-                )
+            self._redis = async_client(
+                self._redis_url,
+                max_connections=self._max_connections,
+                pool_timeout=self._pool_timeout,
+                socket_timeout=5.0,
             )
         lease = self._redis.lock(
             f"{{{self._prefix}:{thread_id}}}:turn", timeout=self._lease, blocking=False

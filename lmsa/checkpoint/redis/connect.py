@@ -1,0 +1,52 @@
+"""Opening the savers' Redis clients: fail at start-up, with a message that says what to do."""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import RedisError
+
+from lmsa.redis_clients import async_client, redact_url, sync_client
+
+
+class CheckpointerUnavailable(RuntimeError):
+    """Redis could not be reached when opening a checkpointer.
+
+    Raised at start-up rather than on the first graph step, so a missing Redis is reported
+    once, with the URL (password redacted) and what to do about it.
+    """
+
+
+def unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
+    reason = str(exc) or type(exc).__name__
+    return CheckpointerUnavailable(
+        f"Cannot reach Redis at {redact_url(url)}: {reason}. Start Redis or set LMSA_REDIS_URL."
+    )
+
+
+def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> redis.Redis:
+    """A client on a bounded pool that answered a PING; the caller closes it."""
+    try:
+        client = sync_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
+    except ValueError as exc:
+        raise unavailable(url, exc) from exc
+    try:
+        client.ping()
+    except (RedisError, OSError) as exc:
+        client.close()
+        raise unavailable(url, exc) from exc
+    return client
+
+
+async def connect_async(url: str, *, max_connections: int, pool_timeout: float) -> aredis.Redis:
+    """The asyncio twin of :func:`connect_sync`."""
+    try:
+        client = async_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
+    except ValueError as exc:
+        raise unavailable(url, exc) from exc
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        raise unavailable(url, exc) from exc
+    return client
