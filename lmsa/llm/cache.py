@@ -128,7 +128,9 @@ class ResponseCache:
         ttl: float,
         redis_url: str | None = None,
         key_prefix: str = "lmsa",
+        redis_pool: dict[str, Any] | None = None,
     ) -> None:
+        self._pool = redis_pool or {}  # max_connections / pool_timeout of the shared client
         self._local: TTLCache[str, CachedReply] = TTLCache(maxsize=max(1, size), ttl=ttl)
         self.ttl = ttl
         self.redis_url = redis_url
@@ -138,7 +140,7 @@ class ResponseCache:
 
     def _client(self) -> Any:
         if self._redis is None and self.redis_url:
-            self._redis = async_client(self.redis_url)
+            self._redis = async_client(self.redis_url, **self._pool)
         return self._redis
 
     async def get(self, key: str) -> CachedReply | None:

@@ -52,6 +52,10 @@ class RouterCore:
         self.endpoints = list(endpoints)
         redis_url = settings.llm_shared_redis_url
         prefix = settings.redis_key_prefix
+        pool = {
+            "max_connections": settings.redis_max_connections,
+            "pool_timeout": settings.redis_pool_timeout,
+        }
         self.breakers = Breakers(
             threshold=settings.llm_breaker_threshold,
             cooldown=settings.llm_breaker_cooldown,
@@ -65,13 +69,16 @@ class RouterCore:
                 ttl=settings.llm_cache_ttl,
                 redis_url=redis_url,
                 key_prefix=prefix,
+                redis_pool=pool,
             )
             if settings.llm_cache
             else None
         )
         self.slots = {e.name: SlotQueue(e.name, e.max_concurrency) for e in self.endpoints}
         self.global_limit = (
-            GlobalLimit(redis_url, prefix, lease_seconds=settings.request_timeout + 30)
+            GlobalLimit(
+                redis_url, prefix, lease_seconds=settings.request_timeout + 30, redis_pool=pool
+            )
             if redis_url and settings.llm_global_limits
             else None
         )

@@ -121,8 +121,15 @@ class SlotQueue:
 class GlobalLimit:
     """Slots shared by every lmsa instance through Redis (leases in a sorted set)."""
 
-    def __init__(self, redis_url: str, key_prefix: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        key_prefix: str,
+        lease_seconds: float,
+        redis_pool: dict[str, Any] | None = None,
+    ) -> None:
         self.redis_url = redis_url
+        self._pool = redis_pool or {}  # max_connections / pool_timeout of the shared client
         self.prefix = f"{key_prefix}:llm:slots:"
         self.lease_seconds = lease_seconds
         self._redis: Any = None
@@ -130,7 +137,7 @@ class GlobalLimit:
 
     def _client(self) -> Any:
         if self._redis is None:
-            self._redis = async_client(self.redis_url)
+            self._redis = async_client(self.redis_url, **self._pool)
             self._script = self._redis.register_script(_ACQUIRE_LUA)
         return self._redis
 

@@ -29,8 +29,8 @@ from lmsa.server.access import (
 )
 from lmsa.server.admission import TurnGate
 from lmsa.server.errors import install_error_handlers
+from lmsa.server.locks import ThreadLocks
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from lmsa.server.runner import ThreadLocks
 from lmsa.server.state import ServerState
 from lmsa.tools import ToolRegistry
 

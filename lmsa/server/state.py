@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from lmsa.config import Settings
 from lmsa.context import Services
 from lmsa.server.admission import TurnGate
-from lmsa.server.runner import ThreadLocks
+from lmsa.server.locks import ThreadLocks
 from lmsa.server.schemas import Readiness
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lmsa.server.admission import TurnQueueTimeout
 from lmsa.server.errors import ApiError, classify
-from lmsa.server.runner import ThreadBusy
+from lmsa.server.locks import ThreadBusy
 from lmsa.server.state import ServerState
 from lmsa.turns import TurnEvent, TurnResult, run_turn
 
