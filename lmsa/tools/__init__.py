@@ -2,11 +2,11 @@
 
 from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, needs_approval
 from lmsa.tools.cache import ToolResultCache
+from lmsa.tools.command_policy import CommandPolicy, CommandVerdict
 from lmsa.tools.commands import make_run_command_tool
 from lmsa.tools.defaults import build_registry
 from lmsa.tools.files import default_registry, make_file_tools
 from lmsa.tools.git import make_git_tools
-from lmsa.tools.policy import CommandPolicy, CommandVerdict
 from lmsa.tools.python_exec import make_run_python_tool
 from lmsa.tools.registry import RiskLevel, ToolCallRejected, ToolRegistry
 from lmsa.tools.web import (

@@ -1,4 +1,4 @@
-"""``run_command``: runs a command line in the workspace, judged first by :mod:`policy`.
+"""``run_command``: runs a command line in the workspace, judged first by :mod:`.command_policy`.
 
 By default the line is split into words (POSIX quoting) and executed directly, with no shell: no
 pipes, globbing or variables, so nothing in the line is interpreted twice. ``shell=true`` runs it
@@ -19,7 +19,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
-from lmsa.tools.policy import CommandPolicy
+from lmsa.tools.command_policy import CommandPolicy
 from lmsa.tools.process import child_env, describe, run_process
 from lmsa.tools.registry import RiskLevel
 from lmsa.tools.workspace import Workspace
