@@ -2,11 +2,11 @@
 
 from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, needs_approval
 from lmsa.tools.cache import ToolResultCache
+from lmsa.tools.command_policy import CommandPolicy, CommandVerdict
 from lmsa.tools.commands import make_run_command_tool
 from lmsa.tools.defaults import build_registry
-from lmsa.tools.files import default_registry, make_file_tools
+from lmsa.tools.files import file_tools_registry, make_file_tools
 from lmsa.tools.git import make_git_tools
-from lmsa.tools.policy import CommandPolicy, CommandVerdict
 from lmsa.tools.python_exec import make_run_python_tool
 from lmsa.tools.registry import RiskLevel, ToolCallRejected, ToolRegistry
 from lmsa.tools.web import (
@@ -33,7 +33,7 @@ __all__ = [
     "Workspace",
     "WorkspaceEscape",
     "build_registry",
-    "default_registry",
+    "file_tools_registry",
     "make_fetch_url_tool",
     "make_file_tools",
     "make_git_tools",

@@ -19,8 +19,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
+
+from lmsa.tools.factory import make_tool
 
 MAX_EXPRESSION = 500
 MAX_EXPONENT = 64
@@ -132,23 +134,17 @@ def calculate(expression: str) -> str:
 
 
 def make_calculate_tool() -> BaseTool:
-    def run(expression: str) -> str:
-        return calculate(expression)
-
-    return StructuredTool.from_function(
-        func=run,
+    return make_tool(
         name="calculate",
         description=(
             "Evaluate an arithmetic expression exactly: numbers, + - * / // % **, parentheses, "
             "sum(...), min(...), max(...), abs(...), round(...). Use it for totals, averages "
             "and comparisons instead of computing in your head."
         ),
-        args_schema=CalculateArgs,
-        handle_tool_error=False,
-        metadata={
-            "risk": "read",
-            "capability": "Compute a total, difference, average, minimum or maximum of numbers.",
-        },
+        schema=CalculateArgs,
+        capability="Compute a total, difference, average, minimum or maximum of numbers.",
+        risk="read",
+        run=lambda args: calculate(args.expression),
     )
 
 

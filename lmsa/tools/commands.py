@@ -1,13 +1,14 @@
-"""``run_command``: runs a command line in the workspace, judged first by :mod:`policy`.
+"""``run_command``: runs a command line in the workspace, judged first by :mod:`.command_policy`.
 
 By default the line is split into words (POSIX quoting) and executed directly, with no shell: no
 pipes, globbing or variables, so nothing in the line is interpreted twice. ``shell=true`` runs it
 through ``/bin/sh -c``, which the policy parses with the same grammar; it can be switched off
 (``LMSA_COMMAND_SHELL=false``).
 
-The executor asks :meth:`CommandTool.assess` for the call's class before anything runs (read-only
-commands run, modifying ones need approval, dangerous ones are refused); the tool checks again
-when it is invoked so that a caller that bypasses the executor still cannot run a dangerous line.
+The executor asks the tool's ``assess`` (in its metadata) for the call's class before anything
+runs (read-only commands run, modifying ones need approval, dangerous ones are refused); the tool
+checks again when it is invoked so that a caller that bypasses the executor still cannot run a
+dangerous line.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import asyncio
 import shlex
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
-from lmsa.tools.policy import CommandPolicy
+from lmsa.tools.command_policy import CommandPolicy
+from lmsa.tools.factory import make_tool
 from lmsa.tools.process import child_env, describe, run_process
 from lmsa.tools.registry import RiskLevel
 from lmsa.tools.workspace import Workspace
@@ -58,9 +60,8 @@ def make_run_command_tool(
         verdict = policy.classify(args.get("command", ""), args.get("cwd") or ".")
         return verdict.risk, verdict.reason
 
-    async def run(
-        command: str, shell: bool = False, cwd: str = ".", timeout_s: float | None = None
-    ) -> str:
+    async def run(args: RunCommandArgs) -> str:
+        command, shell, cwd = args.command, args.shell, args.cwd
         verdict = await asyncio.to_thread(policy.classify, command, cwd)
         if verdict.risk == "dangerous":
             raise ToolException(f"Refused: {verdict.reason}. Dangerous commands are never run.")
@@ -87,7 +88,7 @@ def make_run_command_tool(
                 )
             if not argv:
                 raise ToolException("The command is empty.")
-        limit = min(timeout_s or timeout, timeout)
+        limit = min(args.timeout or timeout, timeout)
         try:
             result = await run_process(
                 argv,
@@ -106,16 +107,7 @@ def make_run_command_tool(
             raise ToolException(text)
         return text
 
-    async def coroutine(**kwargs: Any) -> str:
-        args = RunCommandArgs.model_validate(kwargs)
-        return await run(args.command, args.shell, args.cwd, args.timeout)
-
-    def func(**kwargs: Any) -> str:
-        return asyncio.run(coroutine(**kwargs))
-
-    return StructuredTool.from_function(
-        func=func,
-        coroutine=coroutine,
+    return make_tool(
         name="run_command",
         description=(
             "Run a command in the workspace (tests, linters, builds, git, ls ...) and return its "
@@ -123,13 +115,10 @@ def make_run_command_tool(
             "change files need the user's approval; dangerous ones (deleting outside the "
             "workspace, sudo, network uploads, killing processes) are refused."
         ),
-        args_schema=RunCommandArgs,
-        infer_schema=False,
-        metadata={
-            "capability": "Run a shell command or program in the workspace and see its output.",
-            "risk": "write",
-            "assess": assess,
-            "max_seconds": timeout,
-        },
-        handle_tool_error=False,
+        schema=RunCommandArgs,
+        capability="Run a shell command or program in the workspace and see its output.",
+        risk="write",
+        arun=run,
+        assess=assess,
+        max_seconds=timeout,
     )

@@ -14,10 +14,11 @@ import asyncio
 import re
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, field_validator
 
-from lmsa.tools.cache import git_state, tree_state
+from lmsa.tools.cache import Fingerprint, git_state, tree_state
+from lmsa.tools.factory import make_tool
 from lmsa.tools.process import child_env, run_process
 from lmsa.tools.registry import RiskLevel
 from lmsa.tools.workspace import Workspace
@@ -144,7 +145,7 @@ def make_git_tools(
         out = await git("commit", "-m", args.message, read_only=False)
         return out
 
-    def git_fingerprint(with_tree: bool) -> Any:
+    def git_fingerprint(with_tree: bool) -> Fingerprint:
         def fingerprint(args: dict[str, Any]) -> str | None:
             repo = git_state(workspace.root)
             if repo is None:
@@ -164,74 +165,45 @@ def make_git_tools(
         )
         return "write", f"commits {staged} with message {str(args.get('message'))[:60]!r}"
 
-    specs: list[tuple[str, str, str, type[BaseModel], Any, RiskLevel, dict[str, Any]]] = [
-        (
-            "git_status",
-            "Show the branch and changed/untracked files (git status --short).",
-            "See which files changed in the git repository.",
-            GitStatusArgs,
-            status,
-            "read",
-            {"fingerprint": git_fingerprint(True)},
+    return [
+        make_tool(
+            name="git_status",
+            description="Show the branch and changed/untracked files (git status --short).",
+            schema=GitStatusArgs,
+            capability="See which files changed in the git repository.",
+            risk="read",
+            arun=status,
+            max_seconds=timeout,
+            fingerprint=git_fingerprint(True),
         ),
-        (
-            "git_diff",
-            "Show changes as a unified diff (working tree, staged, or against a ref).",
-            "See exactly what changed in files tracked by git.",
-            GitDiffArgs,
-            diff,
-            "read",
-            {"fingerprint": git_fingerprint(True)},
+        make_tool(
+            name="git_diff",
+            description="Show changes as a unified diff (working tree, staged, or against a ref).",
+            schema=GitDiffArgs,
+            capability="See exactly what changed in files tracked by git.",
+            risk="read",
+            arun=diff,
+            max_seconds=timeout,
+            fingerprint=git_fingerprint(True),
         ),
-        (
-            "git_log",
-            "List recent commits: short hash, date, author, subject.",
-            "See the commit history.",
-            GitLogArgs,
-            log,
-            "read",
-            {"fingerprint": git_fingerprint(False)},
+        make_tool(
+            name="git_log",
+            description="List recent commits: short hash, date, author, subject.",
+            schema=GitLogArgs,
+            capability="See the commit history.",
+            risk="read",
+            arun=log,
+            max_seconds=timeout,
+            fingerprint=git_fingerprint(False),
         ),
-        (
-            "git_commit",
-            "Stage the given paths (or all changes) and create a commit.",
-            "Record changes in git with a commit message.",
-            GitCommitArgs,
-            commit,
-            "write",
-            {"assess": commit_assess},
+        make_tool(
+            name="git_commit",
+            description="Stage the given paths (or all changes) and create a commit.",
+            schema=GitCommitArgs,
+            capability="Record changes in git with a commit message.",
+            risk="write",
+            arun=commit,
+            max_seconds=timeout,
+            assess=commit_assess,
         ),
     ]
-    tools: list[BaseTool] = []
-    for name, description, capability, schema, impl, risk, extra in specs:
-        tools.append(_tool(name, description, capability, schema, impl, risk, extra, timeout))
-    return tools
-
-
-def _tool(
-    name: str,
-    description: str,
-    capability: str,
-    schema: type[BaseModel],
-    impl: Any,
-    risk: RiskLevel,
-    extra: dict[str, Any],
-    timeout: float,
-) -> BaseTool:
-    async def coroutine(**kwargs: Any) -> str:
-        result: str = await impl(schema.model_validate(kwargs))
-        return result
-
-    def func(**kwargs: Any) -> str:
-        return asyncio.run(coroutine(**kwargs))
-
-    return StructuredTool.from_function(
-        func=func,
-        coroutine=coroutine,
-        name=name,
-        description=description,
-        args_schema=schema,
-        infer_schema=False,
-        metadata={"capability": capability, "risk": risk, "max_seconds": timeout, **extra},
-        handle_tool_error=False,
-    )

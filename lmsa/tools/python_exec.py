@@ -26,9 +26,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
+from lmsa.tools.factory import make_tool
 from lmsa.tools.process import child_env, describe, run_process
 from lmsa.tools.registry import RiskLevel
 from lmsa.tools.workspace import Workspace
@@ -114,8 +115,7 @@ def make_run_python_tool(
         network = "with" if allow_network else "without"
         return "write", f"runs a {lines}-line Python snippet in the workspace, {network} network"
 
-    async def coroutine(**kwargs: Any) -> str:
-        args = RunPythonArgs.model_validate(kwargs)
+    async def run(args: RunPythonArgs) -> str:
         limit = min(args.timeout or timeout, timeout)
         prefix: list[str] = []
         isolation = "network allowed"
@@ -156,25 +156,17 @@ def make_run_python_tool(
             raise ToolException(text)
         return text
 
-    def func(**kwargs: Any) -> str:
-        return asyncio.run(coroutine(**kwargs))
-
-    return StructuredTool.from_function(
-        func=func,
-        coroutine=coroutine,
+    return make_tool(
         name="run_python",
         description=(
             "Run a Python 3 snippet in a separate process with the workspace as cwd; returns "
             "what it prints and its exit code. Time, memory and file size are limited and "
             "there is no network access. Needs the user's approval."
         ),
-        args_schema=RunPythonArgs,
-        infer_schema=False,
-        metadata={
-            "capability": "Compute or check something by running a short Python script.",
-            "risk": "write",
-            "assess": assess,
-            "max_seconds": timeout,
-        },
-        handle_tool_error=False,
+        schema=RunPythonArgs,
+        capability="Compute or check something by running a short Python script.",
+        risk="write",
+        arun=run,
+        assess=assess,
+        max_seconds=timeout,
     )

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
+
+from lmsa.tools.factory import make_tool
 
 USER_AGENT = "lmsa/0.1 (+local assistant)"
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -227,8 +229,7 @@ def make_fetch_url_tool(
 ) -> BaseTool:
     policy = AddressPolicy(allow_hosts)
 
-    async def coroutine(**kwargs: Any) -> str:
-        args = FetchUrlArgs.model_validate(kwargs)
+    async def run(args: FetchUrlArgs) -> str:
         final, kind, body = await fetch(
             args.url, policy=policy, timeout=timeout, max_bytes=max_bytes
         )
@@ -240,25 +241,17 @@ def make_fetch_url_tool(
             body = body[: args.max_chars] + f"\n[... {len(body) - args.max_chars} more characters]"
         return f"{header}\n\n{body}"
 
-    def func(**kwargs: Any) -> str:
-        return asyncio.run(coroutine(**kwargs))
-
-    return StructuredTool.from_function(
-        func=func,
-        coroutine=coroutine,
+    return make_tool(
         name="fetch_url",
         description=(
             "Download a web page (HTTP GET) and return its text (HTML converted to plain text). "
             "Public http(s) addresses only; size and time are limited."
         ),
-        args_schema=FetchUrlArgs,
-        infer_schema=False,
-        metadata={
-            "capability": "Read the text of a web page or document at a URL.",
-            "risk": "read",
-            "max_seconds": timeout * 6,
-        },
-        handle_tool_error=False,
+        schema=FetchUrlArgs,
+        capability="Read the text of a web page or document at a URL.",
+        risk="read",
+        arun=run,
+        max_seconds=timeout * 6,
     )
 
 
@@ -318,8 +311,7 @@ class WebSearchArgs(BaseModel):
 
 
 def make_web_search_tool(provider: SearchProvider) -> BaseTool:
-    async def coroutine(**kwargs: Any) -> str:
-        args = WebSearchArgs.model_validate(kwargs)
+    async def run(args: WebSearchArgs) -> str:
         try:
             hits = await provider.search(args.query, args.max_results)
         except httpx.HTTPError as error:
@@ -335,16 +327,11 @@ def make_web_search_tool(provider: SearchProvider) -> BaseTool:
                 lines.append(f"   {hit.snippet[:300]}")
         return "\n".join(lines)
 
-    def func(**kwargs: Any) -> str:
-        return asyncio.run(coroutine(**kwargs))
-
-    return StructuredTool.from_function(
-        func=func,
-        coroutine=coroutine,
+    return make_tool(
         name="web_search",
         description="Search the web; returns titles, URLs and snippets of the top results.",
-        args_schema=WebSearchArgs,
-        infer_schema=False,
-        metadata={"capability": "Find web pages about a topic.", "risk": "read"},
-        handle_tool_error=False,
+        schema=WebSearchArgs,
+        capability="Find web pages about a topic.",
+        risk="read",
+        arun=run,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmsa.tools.policy import CommandPolicy
+from lmsa.tools.command_policy import CommandPolicy
 from lmsa.tools.workspace import Workspace
 
 READ, WRITE, DANGER = "read", "write", "dangerous"

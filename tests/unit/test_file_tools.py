@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.tools import BaseTool, ToolException
 
-from lmsa.tools import Workspace, make_file_tools
-from lmsa.tools import files as files_module
+from lmsa.tools import Workspace, file_reading, make_file_tools
 
 
 @pytest.fixture
@@ -177,7 +176,7 @@ def test_read_file_binary_refused(tools: dict[str, BaseTool], root: Path) -> Non
 def test_read_file_oversized_refused(
     tools: dict[str, BaseTool], root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files_module, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(file_reading, "MAX_FILE_BYTES", 1024)
     (root / "big.log").write_text("x" * 2000)
     message = refused(tools, "read_file", path="big.log")
     assert "big.log" in message and "limit" in message
@@ -185,7 +184,7 @@ def test_read_file_oversized_refused(
 
 def test_read_file_real_size_cap(tools: dict[str, BaseTool], root: Path) -> None:
     with open(root / "huge.txt", "wb") as handle:
-        handle.truncate(files_module.MAX_FILE_BYTES + 1)  # sparse: cheap to create
+        handle.truncate(file_reading.MAX_FILE_BYTES + 1)  # sparse: cheap to create
     assert "2.0 MiB limit" in refused(tools, "read_file", path="huge.txt")
 
 
@@ -359,7 +358,7 @@ def test_search_skips_git_binary_oversized(
 ) -> None:
     (root / "blob.bin").write_bytes(b"needle\0needle")
     (root / "big.txt").write_text("needle\n" * 400)
-    monkeypatch.setattr(files_module, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(file_reading, "MAX_FILE_BYTES", 1024)
     out = run(tools, "search_files", pattern="needle")
     assert ".git" not in out
     assert "blob.bin" not in out

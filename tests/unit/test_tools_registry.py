@@ -9,7 +9,7 @@ import pytest
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from lmsa.tools import ToolCallRejected, ToolRegistry, default_registry
+from lmsa.tools import ToolCallRejected, ToolRegistry, file_tools_registry
 
 FILE_TOOLS = [
     "delete_file",
@@ -46,13 +46,13 @@ def make_tool(name: str = "echo", **metadata: object) -> StructuredTool:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> ToolRegistry:
-    return default_registry(tmp_path)
+    return file_tools_registry(tmp_path)
 
 
 # --- lookup ----------------------------------------------------------------------------------
 
 
-def test_default_registry_holds_the_file_tools(registry: ToolRegistry) -> None:
+def test_file_tools_registry_holds_the_file_tools(registry: ToolRegistry) -> None:
     assert registry.names() == FILE_TOOLS
     assert len(registry) == len(FILE_TOOLS)
     assert "read_file" in registry
@@ -277,7 +277,7 @@ def test_describe_has_compact_schemas_without_titles(registry: ToolRegistry) -> 
 
 
 def test_describe_is_deterministic_regardless_of_order(tmp_path: Path) -> None:
-    tools = default_registry(tmp_path).as_list()
+    tools = file_tools_registry(tmp_path).as_list()
     forward = ToolRegistry(tools).describe_for_planner()
     backward = ToolRegistry(reversed(tools)).describe_for_planner()
     assert forward == backward

@@ -1,0 +1,130 @@
+"""The file tools that change the workspace: ``write_file``, ``edit_file``, ``delete_file``
+and ``move_file``. Writes are atomic (:meth:`Workspace.atomic_write`); deleting or moving a
+symlink acts on the link, never on what it points to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from langchain_core.tools import ToolException
+from pydantic import BaseModel, Field
+
+from lmsa.tools.file_common import named_entry
+from lmsa.tools.file_reading import read_text_file
+from lmsa.tools.workspace import Workspace
+
+
+class WriteFileArgs(BaseModel):
+    path: str = Field(description="File path, relative to the workspace root.")
+    content: str = Field(description="The complete new content of the file.")
+    overwrite: bool = Field(
+        default=True, description="Replace the file if it exists; if false, refuse instead."
+    )
+
+
+class EditFileArgs(BaseModel):
+    path: str = Field(description="File path, relative to the workspace root.")
+    search: str = Field(
+        min_length=1, description="Exact existing text to replace, including whitespace."
+    )
+    replace: str = Field(description="Text to put in its place.")
+    count: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "How many occurrences the search text may have (all are replaced): "
+            "1 means it must be unique, 0 replaces every occurrence."
+        ),
+    )
+
+
+class DeleteFileArgs(BaseModel):
+    path: str = Field(description="File or directory path, relative to the workspace root.")
+    recursive: bool = Field(
+        default=False, description="Needed to delete a directory that is not empty."
+    )
+
+
+class MoveFileArgs(BaseModel):
+    source: str = Field(description="Existing file or directory, relative to the workspace root.")
+    destination: str = Field(description="New path, relative to the workspace root.")
+    overwrite: bool = Field(
+        default=False, description="Replace an existing destination file; if false, refuse."
+    )
+
+
+def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
+    real = workspace.resolve(args.path)
+    shown = workspace.relative(real)
+    if real.is_dir():
+        raise ToolException(f"'{shown}' is a directory; give a file path to write.")
+    if not args.overwrite and os.path.lexists(real):
+        raise ToolException(
+            f"'{shown}' already exists and overwrite is false; use edit_file or set overwrite=true."
+        )
+    workspace.atomic_write(real, args.content)
+    return f"Wrote {len(args.content.encode('utf-8'))} bytes to {shown}"
+
+
+def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
+    real, text = read_text_file(workspace, args.path, strict_utf8=True)
+    shown = workspace.relative(real)
+    search, replace = args.search, args.replace
+    found = text.count(search)
+    if found == 0 and "\r\n" in text and "\n" in search and "\r\n" not in search:
+        # The model saw the file with its line endings normalised; match it as written.
+        search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
+        found = text.count(search)
+    if found == 0:
+        raise ToolException(f"The search text was not found in '{shown}'; no changes were made.")
+    if args.count and found > args.count:
+        expected = "once" if args.count == 1 else f"{args.count} times"
+        raise ToolException(
+            f"The search text occurs {found} times in '{shown}' but was expected {expected}; "
+            "include more surrounding text to make it unique, or set count=0 to replace all."
+        )
+    workspace.atomic_write(real, text.replace(search, replace))
+    noun = "occurrence" if found == 1 else "occurrences"
+    return f"Edited {shown}: replaced {found} {noun}."
+
+
+def delete_file(workspace: Workspace, args: DeleteFileArgs) -> str:
+    real = named_entry(workspace, args.path)
+    shown = workspace.relative(real)
+    if real.is_symlink() or not real.is_dir():
+        real.unlink()
+        return f"Deleted {shown}"
+    if any(real.iterdir()):
+        if not args.recursive:
+            raise ToolException(
+                f"'{shown}' is a directory that is not empty; set recursive=true to delete "
+                "it with everything in it."
+            )
+        shutil.rmtree(real)  # rmtree never follows symlinks inside the tree
+        return f"Deleted directory {shown} and its contents"
+    real.rmdir()
+    return f"Deleted empty directory {shown}"
+
+
+def move_file(workspace: Workspace, args: MoveFileArgs) -> str:
+    source = named_entry(workspace, args.source)
+    destination = workspace.resolve(args.destination)
+    if destination.is_dir() and destination != source:
+        destination = workspace.resolve(destination / source.name)
+    shown_src, shown_dst = workspace.relative(source), workspace.relative(destination)
+    if destination == workspace.root:
+        raise ToolException("Cannot move something onto the workspace root.")
+    if source.is_dir() and destination.is_relative_to(source):
+        raise ToolException(f"Cannot move '{shown_src}' into itself.")
+    if os.path.lexists(destination):
+        if not args.overwrite:
+            raise ToolException(
+                f"'{shown_dst}' already exists and overwrite is false; choose another "
+                "destination or set overwrite=true."
+            )
+        if destination.is_dir() and not destination.is_symlink():
+            raise ToolException(f"'{shown_dst}' is a directory; it is never replaced.")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, destination)
+    return f"Moved {shown_src} to {shown_dst}"
