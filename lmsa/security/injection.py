@@ -15,6 +15,9 @@ phrasing; accents are stripped by the normaliser, so patterns are written withou
 Mentions are not attacks: a request to translate, explain or define a quoted phrase has its score
 halved (``mention`` reason), which keeps "what does 'ignore previous instructions' mean?" below
 the blocking threshold while the same words used as an order are not.
+
+Over 500 lines because the pattern families are data: each family's phrasing in every supported
+language sits beside its weight, and splitting them would scatter one table.
 """
 
 from __future__ import annotations
