@@ -1,7 +1,7 @@
 """The request path for whole (non-streamed) chat completions: one JSON body over httpx.
 
 Why by hand: under load (``benchmarks/load.py``, 500 conversations on one instance) the openai
-SDK's request pipeline was the largest share of lmsa's own event-loop time. It walks every
+SDK's request pipeline is the largest share of lmsa's own event-loop time. It walks every
 message through its TypedDict transform, builds a pydantic model of the reply, and
 langchain-openai then hops to a thread to turn that model into a ``ChatResult``. None of it
 adds anything for an OpenAI-compatible server that takes and returns plain JSON.

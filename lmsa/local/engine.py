@@ -25,9 +25,9 @@ in this module.
   Gemma 3's own template: llama-cpp-python would otherwise fall back to Llama 2's format, and
   its built-in "gemma" format drops system messages, which carry all of lmsa's instructions.
 * Threads: llama.cpp's OpenMP workers spin while they wait. On a small machine shared with the
-  caller's own Python (the graph, the tests) that spinning starves everyone: measured here with
-  2 threads under load, 32 tokens took 8.6-13 s spinning and 1.8 s with ``OMP_WAIT_POLICY=
-  PASSIVE``, which is therefore the default (set before llama.cpp loads; an explicit value wins).
+  caller's own Python (the graph, the tests) that spinning starves everyone, several times
+  slower than with ``OMP_WAIT_POLICY=PASSIVE``, which is therefore the default (set before
+  llama.cpp loads; an explicit value wins).
 """
 
 from __future__ import annotations
