@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     local_max_tokens: int | None = Field(
         default=1024, description="Reply cap when a request sets none; None = up to the context."
     )
+    # ``local_fallback``: "auto" makes the embedded model the router's last endpoint, started
+    # only when every configured endpoint failed (or none answered at start-up); "off" never.
+    # Unset, each interface picks: auto for ``lmsa chat``/``ask``, off for ``lmsa serve``.
+    local_fallback: Literal["auto", "off"] | None = None
 
     # -- security (lmsa/security, SECURITY.md) ----------------------------------------------------
     # ``rate_limit``: limits' notation ("30/minute", "5/second;200/hour"); empty turns it off.

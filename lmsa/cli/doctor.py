@@ -58,13 +58,22 @@ def _local_model_check(settings: Settings) -> Check | None:
 
     if missing_extra():
         return None
-    name = "Embedded model (--local)"
+    name = "Embedded model (--local, fallback)"
+    # ``lmsa chat``/``ask`` default: the embedded model answers when every endpoint fails.
+    fallback = settings.local_fallback or "auto"
+    role = (
+        "last fallback of lmsa chat/ask (LMSA_LOCAL_FALLBACK=off turns it off)"
+        if fallback == "auto"
+        else "no fallback (LMSA_LOCAL_FALLBACK=off)"
+    )
     try:
         path = resolve_model_path(settings.local_model, settings.local_cache_dir)
         verdict = choose_cpu_mode(path, settings.local_cpu_mode, settings.local_cache_dir)
     except LocalModelUnavailable as error:
-        return Check(name, "WARN", str(error), "Only needed for --local and lmsa local-server.")
-    return Check(name, "OK", f"{path.name}; CPU mode {verdict.describe()}")
+        return Check(
+            name, "WARN", str(error), "Only needed for --local, the fallback and local-server."
+        )
+    return Check(name, "OK", f"{path.name}; CPU mode {verdict.describe()}; {role}")
 
 
 def _routing_check(endpoint: Any, label: str, settings: Settings) -> Check:

@@ -59,9 +59,12 @@ def _start(settings: Settings, model: str | None, host: str, port: int) -> Any:
 
 @contextmanager
 def local_endpoint(settings: Settings, enabled: bool) -> Iterator[Settings]:
-    """``settings`` unchanged, or (``enabled``) pointed at a freshly started embedded model that
-    is stopped when the block ends."""
+    """``settings`` for a chat turn: with the embedded model as the last fallback unless the
+    user turned it off (``LMSA_LOCAL_FALLBACK``), or (``enabled``) pointed at a freshly started
+    embedded model that is stopped when the block ends."""
     if not enabled:
+        if settings.local_fallback is None:
+            settings = settings.model_copy(update={"local_fallback": "auto"})
         yield settings
         return
     server = _start(settings, None, "127.0.0.1", 0)
@@ -79,6 +82,7 @@ def local_endpoint(settings: Settings, enabled: bool) -> Iterator[Settings]:
                 "fallbacks": [],
                 "endpoints": [],
                 "structured_output": "json_schema",
+                "local_fallback": "off",
             }
         )
     finally:

@@ -72,19 +72,28 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
     from lmsa.checkpoint.factory import open_checkpointer
     from lmsa.graphs.builder import build_assistant, make_services
 
-    services = make_services(settings)
-    if need_llm:
+    services = make_services(settings, notify=_notice)
+    try:
+        if need_llm:
+            try:
+                await services.llm.model_name()
+            except Exception as error:
+                _raise_expected(error, settings)
         try:
-            await services.llm.model_name()
+            async with open_checkpointer(settings) as checkpointer:
+                yield build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
+        except ExpectedFailure:
+            raise
         except Exception as error:
             _raise_expected(error, settings)
-    try:
-        async with open_checkpointer(settings) as checkpointer:
-            yield build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
-    except ExpectedFailure:
-        raise
-    except Exception as error:
-        _raise_expected(error, settings)
+    finally:
+        await services.llm.aclose()
+
+
+def _notice(message: str) -> None:
+    # A line of its own on stderr, even when an answer is streaming on stdout.
+    sys.stdout.flush()
+    err.print(f"note: {message}", markup=False)
 
 
 def _raise_expected(error: BaseException, settings: Settings) -> NoReturn:

@@ -8,7 +8,7 @@ that import this module do not pay for building it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
@@ -37,7 +37,10 @@ def make_services(
     *,
     llm: BaseChatModel | Runnable | None = None,
     tools: Iterable[BaseTool] | ToolRegistry | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Services:
+    """The services the nodes use. ``notify`` receives one-line notices meant for the person
+    at the interface (e.g. that the embedded model now answers)."""
     settings = settings or load_settings()
     if tools is None:
         registry = build_registry(settings)
@@ -45,7 +48,9 @@ def make_services(
         registry = tools
     else:
         registry = ToolRegistry(tools)
-    return Services(settings=settings, llm=LLMProvider(settings, chat_model=llm), tools=registry)
+    return Services(
+        settings=settings, llm=LLMProvider(settings, chat_model=llm, notify=notify), tools=registry
+    )
 
 
 def build_assistant(

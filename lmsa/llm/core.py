@@ -6,7 +6,8 @@ skipped without a request; the others get retried on transient errors (:mod:`.re
 queue slot (:mod:`.admission`), and every failure moves the call on to the next endpoint. When
 the prompt fits nowhere, the history is trimmed (:mod:`.trimming`) and the largest window tried.
 Deterministic calls go through the response cache (:mod:`.cached`); a text stream that breaks
-is continued (:mod:`.streaming`).
+is continued (:mod:`.streaming`). With ``LMSA_LOCAL_FALLBACK=auto`` the embedded model is the
+last candidate of every walk, started when the walk first reaches it (:mod:`.embedded`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from lmsa.llm.cached import complete_cached, stream_cached
 from lmsa.llm.calls import EndpointCalls, failed_attempt, record_success
 from lmsa.llm.clients import Clients
 from lmsa.llm.complexity import FAST, MAIN
+from lmsa.llm.embedded import EmbeddedFallback
 from lmsa.llm.endpoints import Endpoint, HealthMonitor, probe_endpoint
 from lmsa.llm.errors import (
     AllEndpointsFailed,
     Attempt,
+    ErrorKind,
     LLMUnavailable,
     classify,
     is_endpoint_failure,
@@ -47,9 +50,15 @@ from lmsa.observability.metrics import LLM_FALLBACKS
 class RouterCore:
     """Everything one provider shares across calls: endpoints, clients, breakers, cache, queues."""
 
-    def __init__(self, settings: Settings, endpoints: Sequence[Endpoint]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        endpoints: Sequence[Endpoint],
+        embedded: EmbeddedFallback | None = None,
+    ) -> None:
         self.settings = settings
         self.endpoints = list(endpoints)
+        self.embedded = embedded
         redis_url = settings.llm_shared_redis_url
         prefix = settings.redis_key_prefix
         pool = {
@@ -74,7 +83,8 @@ class RouterCore:
             if settings.llm_cache
             else None
         )
-        self.slots = {e.name: SlotQueue(e.name, e.max_concurrency) for e in self.endpoints}
+        every = [*self.endpoints, *([embedded.endpoint] if embedded else [])]
+        self.slots = {e.name: SlotQueue(e.name, e.max_concurrency) for e in every}
         self.global_limit = (
             GlobalLimit(
                 redis_url, prefix, lease_seconds=settings.request_timeout + 30, redis_pool=pool
@@ -128,32 +138,62 @@ class RouterCore:
                 except LLMUnavailable as error:
                     problems.append(str(error))
             if not any(e.resolved_model for e in self.endpoints):
-                raise LLMUnavailable(problems[0] if len(problems) == 1 else " ".join(problems))
+                problem = problems[0] if len(problems) == 1 else " ".join(problems)
+                embedded = self.embedded
+                urls = ", ".join(dict.fromkeys(e.base_url for e in unresolved))
+                if embedded is None or not await embedded.ensure_started(
+                    f"No LLM server answered at {urls}"
+                ):
+                    raise LLMUnavailable(problem)
             self._resolved = True
 
     def primary(self) -> Endpoint:
         usable = [e for e in self.endpoints if e.resolved_model]
+        if not usable and self.embedded is not None and self.embedded.started:
+            return self.embedded.endpoint
         mains = [e for e in usable if MAIN in e.roles] or usable
         return min(mains, key=lambda e: (e.priority, e.order))
 
     # -- candidate order ---------------------------------------------------------------------
 
     def order(self, role: str) -> list[Endpoint]:
-        return order_endpoints(
+        ordered = order_endpoints(
             self.endpoints, role, self.settings.routing_strategy, self._rotation, self.slots
         )
+        if self.embedded is not None:
+            ordered.append(self.embedded.endpoint)  # last, whatever the strategy
+        return ordered
 
-    def plan(
+    async def plan(
         self, request: Request, failures: list[Attempt]
     ) -> AsyncGenerator[tuple[Endpoint, list[BaseMessage]], None]:
-        """Endpoints to try for ``request``, in order, with the messages to send each."""
-        return plan(
+        """Endpoints to try for ``request``, in order, with the messages to send each; the
+        embedded fallback is started when the walk reaches it."""
+        walk = plan(
             request,
             failures,
             self.order(request.role),
             self.admission,
             self.settings.llm_output_reserve,
         )
+        async with contextlib.aclosing(walk):
+            async for endpoint, messages in walk:
+                embedded = self.embedded
+                if (
+                    embedded is not None
+                    and endpoint is embedded.endpoint
+                    and not await embedded.ensure_started(_failed(failures))
+                ):
+                    failures.append(
+                        Attempt(
+                            endpoint.name,
+                            endpoint.base_url,
+                            ErrorKind.OTHER,
+                            embedded.error or "the embedded model could not start",
+                        )
+                    )
+                    continue
+                yield endpoint, messages
 
     # -- whole calls -------------------------------------------------------------------------
 
@@ -207,6 +247,8 @@ class RouterCore:
 
     async def aclose(self) -> None:
         await self.health.aclose()
+        if self.embedded is not None:
+            await self.embedded.aclose()
         await self.clients.aclose()
         if self.cache is not None:
             await self.cache.aclose()
@@ -221,3 +263,11 @@ def _mark_served(message: AIMessage, endpoint: Endpoint, failures: int) -> AIMes
         "lmsa_fallbacks": failures,
     }
     return message
+
+
+def _failed(failures: list[Attempt]) -> str:
+    """Why the walk reached the embedded model, for the one-line notice."""
+    if not failures:
+        return "The configured LLM endpoints are unavailable"
+    seen = dict.fromkeys(f"{a.base_url} ({a.kind.value})" for a in failures)
+    return "The configured LLM endpoint failed: " + ", ".join(seen)

@@ -10,6 +10,7 @@ whenever LM Studio is not running yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -17,6 +18,7 @@ from langchain_core.runnables import Runnable
 
 from lmsa.config import Settings
 from lmsa.llm.core import RouterCore
+from lmsa.llm.embedded import EmbeddedFallback, fallback_available
 from lmsa.llm.endpoints import Endpoint, EndpointProbe, build_endpoints
 from lmsa.llm.router import RoutedChatModel
 
@@ -29,10 +31,15 @@ class LLMProvider:
     """
 
     def __init__(
-        self, settings: Settings, *, chat_model: BaseChatModel | Runnable | None = None
+        self,
+        settings: Settings,
+        *,
+        chat_model: BaseChatModel | Runnable | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._custom = chat_model
+        self._notify = notify  # one-line notices for the user (the embedded fallback starting)
         self._core: RouterCore | None = None
         self._router: RoutedChatModel | None = None
 
@@ -44,7 +51,12 @@ class LLMProvider:
     def core(self) -> RouterCore:
         """Routing state (endpoints, breakers, cache, queues); built on first use."""
         if self._core is None:
-            self._core = RouterCore(self.settings, build_endpoints(self.settings))
+            embedded = (
+                EmbeddedFallback(self.settings, self._notify)
+                if fallback_available(self.settings)
+                else None
+            )
+            self._core = RouterCore(self.settings, build_endpoints(self.settings), embedded)
         return self._core
 
     @property

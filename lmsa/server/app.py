@@ -84,6 +84,7 @@ def create_app(
                 yield
             finally:
                 await app.state.lmsa.locks.aclose()
+                await services.llm.aclose()
 
     app = FastAPI(
         title="lmsa",

@@ -71,6 +71,9 @@ def base_env(**overrides: str) -> dict[str, str]:
         COLUMNS="250",  # rich tables on one line per row, so rows can be matched
         NO_COLOR="1",
         TERM="dumb",
+        # The scripted stub stands in for LM Studio; a test that wants the embedded model as
+        # the fallback turns it on itself.
+        LMSA_LOCAL_FALLBACK="off",
     )
     env.update(overrides)
     return env
