@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.integration.conftest import RunLmsa
-from tests.integration.test_cli import COMPLETE, assert_ok, intent, plan, step
+from tests.integration.helpers import COMPLETE, assert_ok, intent, plan, step
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration

@@ -14,91 +14,30 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.conftest import RunLmsa, lmsa_command, run_lmsa
+from tests.integration.helpers import (
+    CLARIFY_SCENARIO,
+    COMPLETE,
+    assert_no_traceback,
+    assert_ok,
+    body_text,
+    chat_bodies,
+    chat_script,
+    history_lines,
+    intent,
+    output,
+    plan,
+    queue_of,
+    step,
+)
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-# ---- scenario pieces ------------------------------------------------------------------------
-
-
-def intent(
-    kind: str = "conversation",
-    confidence: float = 0.95,
-    *,
-    question: str = "",
-    entities: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    return {
-        "reasoning": "The user wants something.",
-        "intent": kind,
-        "confidence": confidence,
-        "entities": list(entities),
-        "language": "en",
-        "needs_clarification": bool(question),
-        "clarifying_question": question,
-    }
-
-
-def step(step_id: str, tool: str, **args: Any) -> dict[str, Any]:
-    return {"id": step_id, "tool": tool, "args": args, "purpose": "", "depends_on": []}
-
-
-def plan(*steps: dict[str, Any]) -> dict[str, Any]:
-    return {"reasoning": "Use the tools.", "answer_directly": not steps, "steps": list(steps)}
-
-
-COMPLETE = {"complete": True, "missing": "", "retry_with": ""}
-
-
-def chat_bodies(stub: LMStudioStub) -> list[dict[str, Any]]:
-    return list(stub.chat_requests())
-
-
-def queue_of(body: dict[str, Any]) -> str:
-    """Which reply queue the stub routed a request to: a schema name or "text"."""
-    response_format = body.get("response_format") or {}
-    return (response_format.get("json_schema") or {}).get("name") or "text"
-
-
-def body_text(body: dict[str, Any]) -> str:
-    return json.dumps(body.get("messages", []), ensure_ascii=False)
-
-
-def output(proc: subprocess.CompletedProcess[str]) -> str:
-    return proc.stdout + proc.stderr
-
-
-def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in output(proc), output(proc)
-
-
-def assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{output(proc)}"
-    assert_no_traceback(proc)
-
-
-def history_lines(stdout: str) -> list[str]:
-    """The ``/history`` lines of a chat transcript (``human> ...`` / ``ai> ...``), with the
-    ``you> `` prompts that precede them on the same line removed."""
-    lines = []
-    for line in stdout.splitlines():
-        while line.startswith("you> "):
-            line = line[len("you> ") :]
-        if line.startswith(("human> ", "ai> ")):
-            lines.append(line)
-    return lines
-
-
-def chat_script(*lines: str) -> str:
-    return "".join(f"{line}\n" for line in lines)
 
 
 # ---- lmsa ask -------------------------------------------------------------------------------
@@ -307,17 +246,6 @@ def test_chat_without_thread_starts_fresh(stub: LMStudioStub, run_lmsa: RunLmsa)
 
 
 # ---- clarification --------------------------------------------------------------------------
-
-
-CLARIFY_SCENARIO = {
-    "IntentResult": [
-        intent("file_operation", 0.3, question="Which file should I summarise?"),
-        intent("file_operation", entities=("notes.txt",)),
-    ],
-    "Plan": [plan(step("s1", "read_file", path="notes.txt"))],
-    "Validation": [COMPLETE],
-    "text": ["Summary: it holds the launch code."],
-}
 
 
 def test_ask_clarification_round_trip(stub: LMStudioStub, run_lmsa: RunLmsa) -> None:

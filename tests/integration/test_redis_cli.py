@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.integration.conftest import RunLmsa, closed_port, lmsa_command
-from tests.integration.test_cli import (
+from tests.integration.helpers import (
     CLARIFY_SCENARIO,
     assert_no_traceback,
     body_text,
