@@ -16,7 +16,7 @@ import httpx
 from langchain_core.messages import AIMessage, HumanMessage
 
 from lmsa.llm import LLMProvider
-from tests.integration.conftest import base_env, closed_port, lmsa_command
+from tests.integration.conftest import Finished, base_env, closed_port, lmsa_command
 from tests.stubs.lmstudio import LMStudioStub
 
 # ---- scenario pieces ------------------------------------------------------------------------
@@ -65,15 +65,15 @@ def body_text(body: dict[str, Any]) -> str:
     return json.dumps(body.get("messages", []), ensure_ascii=False)
 
 
-def output(proc: subprocess.CompletedProcess[str]) -> str:
+def output(proc: Finished) -> str:
     return proc.stdout + proc.stderr
 
 
-def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+def assert_no_traceback(proc: Finished) -> None:
     assert "Traceback" not in output(proc), output(proc)
 
 
-def assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
+def assert_ok(proc: Finished) -> None:
     assert proc.returncode == 0, f"exit {proc.returncode}\n{output(proc)}"
     assert_no_traceback(proc)
 
