@@ -212,9 +212,7 @@ def run_lmsa(lmsa_env: dict[str, str], run_cwd: Path) -> RunLmsa:
     """``run_lmsa(*args, input=None, env=None)``: the CLI in this process, against the stub
     unless ``env`` says otherwise."""
 
-    def run(
-        *args: str, input: str | None = None, env: Mapping[str, str] | None = None
-    ) -> Finished:
+    def run(*args: str, input: str | None = None, env: Mapping[str, str] | None = None) -> Finished:
         return run_lmsa_in_process(
             *args, input=input, env=lmsa_env if env is None else env, cwd=run_cwd
         )
