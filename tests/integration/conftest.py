@@ -1,28 +1,61 @@
-"""Fixtures for driving the ``lmsa`` CLI as a subprocess against the scripted LM Studio stub.
+"""Fixtures for driving the ``lmsa`` CLI against the scripted LM Studio stub.
 
 Each test gets its own stub (real loopback HTTP), its own data dir (sqlite conversation store)
-and its own workspace; subprocesses start from a clean environment with no ``LMSA_*`` leaking in
-from the developer's shell and run in a temporary cwd so no ``.env`` file is picked up.
+and its own workspace. ``run_lmsa`` runs the CLI in this process (typer's ``CliRunner``) under
+exactly the environment a subprocess would get; ``run_lmsa_process`` spawns the real thing, for
+the few tests whose claim is about a process (exit status, pipes, a restart, two processes).
+Both start from a clean environment with no ``LMSA_*`` leaking in from the developer's shell and
+run in a temporary cwd so no ``.env`` file is picked up.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
 from tests.stubs.lmstudio import LMStudioStub
 
 LMSA_TIMEOUT = 60.0
 
 
+class Finished(Protocol):
+    """What the assertions read from a finished ``lmsa`` run, in-process or a subprocess."""
+
+    @property
+    def returncode(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class InProcessRun:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class RunLmsa(Protocol):
+    def __call__(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> Finished: ...
+
+
+class RunLmsaProcess(Protocol):
     def __call__(
         self,
         *args: str,
@@ -36,14 +69,14 @@ def lmsa_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lmsa.cli.main", *args]
 
 
-def run_lmsa(
+def run_lmsa_subprocess(
     *args: str,
     input: str | None = None,
     env: Mapping[str, str],
     cwd: Path | None = None,
     timeout: float = LMSA_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``lmsa ARGS`` to completion; stdin gets ``input`` (or nothing: EOF at once)."""
+    """Run ``lmsa ARGS`` as a process to completion; stdin gets ``input`` (or nothing: EOF)."""
     return subprocess.run(
         lmsa_command(*args),
         input=input if input is not None else "",
@@ -55,6 +88,60 @@ def run_lmsa(
         timeout=timeout,
         check=False,
     )
+
+
+class _StderrAtEmit(logging.Handler):
+    """``logging.lastResort`` as a process without logging configuration has it: WARNING and
+    above, bare message, to whatever ``sys.stderr`` is at emit time. In-process, pytest's
+    handlers on the root logger keep lastResort from ever firing, so a warning the CLI would
+    print on its stderr would go unseen."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def run_lmsa_in_process(
+    *args: str, input: str | None = None, env: Mapping[str, str], cwd: Path
+) -> InProcessRun:
+    """Run ``lmsa ARGS`` in this process as a fresh process would: ``os.environ`` replaced by
+    ``env`` (nothing else), cwd ``cwd``, stdin ``input`` (or EOF), stdout and stderr captured
+    separately, the rich consoles rebuilt under that environment (rich reads ``COLUMNS``,
+    ``NO_COLOR`` and the terminal when a console is built, which for ``lmsa.cli.main.out/err``
+    is import time), and an uncaught exception printed as the traceback Python would print."""
+    import lmsa.cli.local as cli_local
+    import lmsa.cli.main as cli_main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key not in env:
+                patch.delenv(key)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.chdir(cwd)
+        # The same consoles lmsa/cli/main.py and lmsa/cli/local.py build at import.
+        for module, out_name, err_name in ((cli_main, "out", "err"), (cli_local, "_out", "_err")):
+            patch.setattr(module, out_name, Console(highlight=False, soft_wrap=True))
+            patch.setattr(module, err_name, Console(stderr=True, highlight=False, soft_wrap=True))
+        handler = _StderrAtEmit()
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            result = CliRunner().invoke(cli_main.app, list(args), input=input or "")
+        finally:
+            root.removeHandler(handler)
+    stderr = result.stderr
+    code = result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+        code = 1
+    return InProcessRun(args=args, returncode=code, stdout=result.stdout, stderr=stderr)
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -123,10 +210,22 @@ def run_cwd(tmp_path: Path) -> Path:
     return cwd
 
 
-@pytest.fixture(name="run_lmsa")
-def run_lmsa_fixture(lmsa_env: dict[str, str], run_cwd: Path) -> RunLmsa:
-    """``run_lmsa(*args, input=None, env=None)``: the CLI as a subprocess, against the stub
+@pytest.fixture
+def run_lmsa(lmsa_env: dict[str, str], run_cwd: Path) -> RunLmsa:
+    """``run_lmsa(*args, input=None, env=None)``: the CLI in this process, against the stub
     unless ``env`` says otherwise."""
+
+    def run(*args: str, input: str | None = None, env: Mapping[str, str] | None = None) -> Finished:
+        return run_lmsa_in_process(
+            *args, input=input, env=lmsa_env if env is None else env, cwd=run_cwd
+        )
+
+    return run
+
+
+@pytest.fixture
+def run_lmsa_process(lmsa_env: dict[str, str], run_cwd: Path) -> RunLmsaProcess:
+    """``run_lmsa_process(*args, input=None, env=None)``: the CLI as a real subprocess."""
 
     def run(
         *args: str,
@@ -134,7 +233,7 @@ def run_lmsa_fixture(lmsa_env: dict[str, str], run_cwd: Path) -> RunLmsa:
         env: Mapping[str, str] | None = None,
         timeout: float = LMSA_TIMEOUT,
     ) -> subprocess.CompletedProcess[str]:
-        return run_lmsa(
+        return run_lmsa_subprocess(
             *args,
             input=input,
             env=lmsa_env if env is None else env,

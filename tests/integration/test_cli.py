@@ -1,5 +1,9 @@
-"""The ``lmsa`` CLI as a user runs it: a subprocess talking real HTTP to the scripted LM Studio
-stub on loopback, with a sqlite conversation store and a temporary workspace.
+"""The ``lmsa`` CLI as a user runs it, talking real HTTP to the scripted LM Studio stub on
+loopback, with a sqlite conversation store and a temporary workspace.
+
+Most tests run the CLI in-process (``run_lmsa``: typer's runner, a fresh environment per call);
+the ones whose claim is about a process run it as one: the exit status a shell sees, tokens
+arriving on a pipe while the answer is still being written, a thread resumed by a new process.
 
 Assertions are on exit codes, what is printed, what the stub was asked, and effects (files in
 the workspace, threads in the store), never on lmsa internals.
@@ -11,94 +15,40 @@ import json
 import re
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
 
-from tests.integration.conftest import RunLmsa, lmsa_command, run_lmsa
+from tests.integration.conftest import (
+    Finished,
+    RunLmsa,
+    RunLmsaProcess,
+    lmsa_command,
+    run_lmsa_in_process,
+    run_lmsa_subprocess,
+)
+from tests.integration.helpers import (
+    CLARIFY_SCENARIO,
+    COMPLETE,
+    assert_no_traceback,
+    assert_ok,
+    body_text,
+    chat_bodies,
+    chat_script,
+    history_lines,
+    intent,
+    output,
+    plan,
+    queue_of,
+    step,
+)
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-# ---- scenario pieces ------------------------------------------------------------------------
-
-
-def intent(
-    kind: str = "conversation",
-    confidence: float = 0.95,
-    *,
-    question: str = "",
-    entities: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    return {
-        "reasoning": "The user wants something.",
-        "intent": kind,
-        "confidence": confidence,
-        "entities": list(entities),
-        "language": "en",
-        "needs_clarification": bool(question),
-        "clarifying_question": question,
-    }
-
-
-def step(step_id: str, tool: str, **args: Any) -> dict[str, Any]:
-    return {"id": step_id, "tool": tool, "args": args, "purpose": "", "depends_on": []}
-
-
-def plan(*steps: dict[str, Any]) -> dict[str, Any]:
-    return {"reasoning": "Use the tools.", "answer_directly": not steps, "steps": list(steps)}
-
-
-COMPLETE = {"complete": True, "missing": "", "retry_with": ""}
-
-
-def chat_bodies(stub: LMStudioStub) -> list[dict[str, Any]]:
-    return list(stub.chat_requests())
-
-
-def queue_of(body: dict[str, Any]) -> str:
-    """Which reply queue the stub routed a request to: a schema name or "text"."""
-    response_format = body.get("response_format") or {}
-    return (response_format.get("json_schema") or {}).get("name") or "text"
-
-
-def body_text(body: dict[str, Any]) -> str:
-    return json.dumps(body.get("messages", []), ensure_ascii=False)
-
-
-def output(proc: subprocess.CompletedProcess[str]) -> str:
-    return proc.stdout + proc.stderr
-
-
-def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in output(proc), output(proc)
-
-
-def assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{output(proc)}"
-    assert_no_traceback(proc)
-
-
-def history_lines(stdout: str) -> list[str]:
-    """The ``/history`` lines of a chat transcript (``human> ...`` / ``ai> ...``), with the
-    ``you> `` prompts that precede them on the same line removed."""
-    lines = []
-    for line in stdout.splitlines():
-        while line.startswith("you> "):
-            line = line[len("you> ") :]
-        if line.startswith(("human> ", "ai> ")):
-            lines.append(line)
-    return lines
-
-
-def chat_script(*lines: str) -> str:
-    return "".join(f"{line}\n" for line in lines)
 
 
 # ---- lmsa ask -------------------------------------------------------------------------------
@@ -236,14 +186,19 @@ def test_chat_two_turns_and_slash_commands(stub: LMStudioStub, run_lmsa: RunLmsa
 def test_chat_prints_tokens_before_the_answer_is_complete(
     stub: LMStudioStub, lmsa_env: dict[str, str], run_cwd: Path
 ) -> None:
+    """A real process on a real pipe: the first word is readable from ``lmsa chat``'s stdout
+    while the stub is still in the middle of sending the answer (its in-progress counter, read
+    at that moment, says the completion has not finished)."""
     words = "one two three four five six"
     stub.set_scenario(
         {
             "IntentResult": [intent("conversation")],
-            "text": [{"content": words, "chunk_delay_ms": 250}],
+            "text": [{"content": words, "chunk_delay_ms": 300}],
         }
     )
-    arrivals: list[tuple[float, str]] = []
+    first_word = "assistant> one"
+    seen: list[str] = []
+    stub_at_first_word: list[dict[str, object]] = []
     proc = subprocess.Popen(
         lmsa_command("chat"),
         env=lmsa_env,
@@ -259,7 +214,10 @@ def test_chat_prints_tokens_before_the_answer_is_complete(
     def read() -> None:
         assert proc.stdout is not None
         while chunk := proc.stdout.read(1):
-            arrivals.append((time.monotonic(), chunk))
+            seen.append(chunk)
+            if not stub_at_first_word and "".join(seen).endswith(first_word):
+                stats = httpx.get(f"{stub.root_url}/_stub/stats", timeout=10).json()
+                stub_at_first_word.append(stats)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -272,24 +230,29 @@ def test_chat_prints_tokens_before_the_answer_is_complete(
         proc.kill()
     reader.join(timeout=5)
     stderr = proc.stderr.read()
-    text = "".join(c for _, c in arrivals)
+    text = "".join(seen)
     assert proc.returncode == 0, text + stderr
     assert f"assistant> {words}\n" in text
+    # When "one" could be read, the answer's completion was still being streamed.
+    [stats] = stub_at_first_word
+    assert stats["in_progress"] == 1, stats
+    answers = [b for b in chat_bodies(stub) if queue_of(b) == "text"]
+    assert len(answers) == 1 and answers[0]["stream"] is True
+    # ...and it finished afterwards: nothing is left in progress once the chat is over.
+    assert httpx.get(f"{stub.root_url}/_stub/stats", timeout=10).json()["in_progress"] == 0
 
-    def arrival_of(marker: str) -> float:
-        end = text.index(marker) + len(marker)
-        return arrivals[end - 1][0]
 
-    # Five gaps of 250 ms between the six words: "one" must be on screen well before "six".
-    assert arrival_of("assistant> one") < arrival_of(words) - 0.8
-
-
-def test_chat_resumes_a_thread_after_restart(stub: LMStudioStub, run_lmsa: RunLmsa) -> None:
+def test_chat_resumes_a_thread_after_restart(
+    stub: LMStudioStub, run_lmsa: RunLmsa, run_lmsa_process: RunLmsaProcess
+) -> None:
     stub.set_scenario({"IntentResult": [intent()], "text": ["Nice to meet you, Ada."]})
 
     first = run_lmsa("chat", "--thread", "resume-me", input=chat_script("I am Ada", "/quit"))
     assert_ok(first)
-    second = run_lmsa("chat", "--thread", "resume-me", input=chat_script("/history", "/quit"))
+    # A new process, sharing nothing with the first run but the store on disk.
+    second = run_lmsa_process(
+        "chat", "--thread", "resume-me", input=chat_script("/history", "/quit")
+    )
 
     assert_ok(second)
     assert history_lines(second.stdout) == ["human> I am Ada", "ai> Nice to meet you, Ada."]
@@ -307,17 +270,6 @@ def test_chat_without_thread_starts_fresh(stub: LMStudioStub, run_lmsa: RunLmsa)
 
 
 # ---- clarification --------------------------------------------------------------------------
-
-
-CLARIFY_SCENARIO = {
-    "IntentResult": [
-        intent("file_operation", 0.3, question="Which file should I summarise?"),
-        intent("file_operation", entities=("notes.txt",)),
-    ],
-    "Plan": [plan(step("s1", "read_file", path="notes.txt"))],
-    "Validation": [COMPLETE],
-    "text": ["Summary: it holds the launch code."],
-}
 
 
 def test_ask_clarification_round_trip(stub: LMStudioStub, run_lmsa: RunLmsa) -> None:
@@ -383,17 +335,20 @@ def test_chat_shows_a_pending_question_after_restart(stub: LMStudioStub, run_lms
 
 
 @pytest.mark.parametrize(
-    "args",
-    [("ask", "hello"), ("chat",)],
-    ids=["ask", "chat"],
+    ("args", "run"),
+    [(("ask", "hello"), run_lmsa_subprocess), (("chat",), run_lmsa_in_process)],
+    ids=["ask-process", "chat"],
 )
 def test_no_server_is_one_clear_sentence(
-    args: tuple[str, ...], unreachable_env: Callable[..., dict[str, str]], run_cwd: Path
+    args: tuple[str, ...],
+    run: Callable[..., Finished],
+    unreachable_env: Callable[..., dict[str, str]],
+    run_cwd: Path,
 ) -> None:
     env = unreachable_env()
     url = env["LMSA_BASE_URL"]
 
-    proc = run_lmsa(*args, input="hello\n/quit\n", env=env, cwd=run_cwd)
+    proc = run(*args, input="hello\n/quit\n", env=env, cwd=run_cwd)
 
     assert proc.returncode == 2, output(proc)
     assert_no_traceback(proc)
@@ -410,7 +365,7 @@ def test_doctor_without_server_fails_with_the_fix(
     env = unreachable_env()
     url = env["LMSA_BASE_URL"]
 
-    proc = run_lmsa("doctor", env=env, cwd=run_cwd)
+    proc = run_lmsa_in_process("doctor", env=env, cwd=run_cwd)
 
     assert proc.returncode == 2, output(proc)
     assert_no_traceback(proc)
@@ -434,13 +389,13 @@ def test_ask_with_no_model_loaded(stub: LMStudioStub, run_lmsa: RunLmsa) -> None
 
 @pytest.mark.parametrize("command", ["ask", "chat"])
 def test_explicit_model_not_loaded_fails_the_turn_cleanly(
-    command: str, stub: LMStudioStub, lmsa_env: dict[str, str], run_cwd: Path
+    command: str, stub: LMStudioStub, lmsa_env: dict[str, str], run_lmsa: RunLmsa
 ) -> None:
     stub.set_scenario({"loaded": False, "IntentResult": [intent()], "text": ["unused"]})
     env = {**lmsa_env, "LMSA_MODEL": "test-model"}
     args = ("ask", "hello") if command == "ask" else ("chat",)
 
-    proc = run_lmsa(*args, input="hello\n/quit\n", env=env, cwd=run_cwd)
+    proc = run_lmsa(*args, input="hello\n/quit\n", env=env)
 
     assert proc.returncode == 2, output(proc)
     assert_no_traceback(proc)

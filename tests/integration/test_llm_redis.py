@@ -13,7 +13,7 @@ import redis
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm import LLMProvider, LLMUnavailable
-from tests.integration.test_llm_router import ask, closed_port_url
+from tests.integration.helpers import ask, closed_port_url
 from tests.redis_support import REDIS_URL, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 

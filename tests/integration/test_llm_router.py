@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,18 +21,12 @@ from lmsa.llm.streaming import CONTINUE_PROMPT
 from lmsa.llm.structured import ainvoke_structured
 from lmsa.llm.trimming import TRIM_NOTE
 from lmsa.observability.metrics import REGISTRY
+from tests.integration.helpers import ask, closed_port_url
 from tests.stubs.lmstudio import NO_MODELS_LOADED_MESSAGE, LMStudioStub
 
 pytestmark = pytest.mark.integration
 
 FAST_RETRIES = {"llm_retry_base_delay": 0.01, "llm_retry_max_delay": 0.05}
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def endpoint(url: str, **fields: Any) -> EndpointSettings:
@@ -58,13 +51,6 @@ async def stubs() -> AsyncIterator[tuple[LMStudioStub, LMStudioStub]]:
         LMStudioStub({"text": ["backup says hi"]}) as b,
     ):
         yield a, b
-
-
-async def ask(provider: LLMProvider, text: str = "hello", **bind: Any) -> AIMessage:
-    model = await provider.model(**bind)
-    reply = await model.ainvoke([HumanMessage(content=text)])
-    assert isinstance(reply, AIMessage)
-    return reply
 
 
 async def stream_text(provider: LLMProvider, text: str = "hello") -> list[str]:

@@ -12,11 +12,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from tests.integration.conftest import RunLmsa, closed_port, lmsa_command
-from tests.integration.test_cli import (
+from tests.integration.conftest import RunLmsa, RunLmsaProcess, closed_port, lmsa_command
+from tests.integration.helpers import (
     CLARIFY_SCENARIO,
     assert_no_traceback,
     body_text,
@@ -52,7 +53,11 @@ def thread_keys(prefix: str, thread_id: str) -> list[bytes]:
 
 
 def test_paused_turn_resumes_from_redis_in_a_new_process(
-    stub: LMStudioStub, run_lmsa: RunLmsa, redis_env: dict[str, str], key_prefix: str
+    stub: LMStudioStub,
+    run_lmsa: RunLmsa,
+    run_lmsa_process: RunLmsaProcess,
+    redis_env: dict[str, str],
+    key_prefix: str,
 ) -> None:
     stub.set_scenario(CLARIFY_SCENARIO)
 
@@ -61,7 +66,8 @@ def test_paused_turn_resumes_from_redis_in_a_new_process(
     assert asked.stdout.strip() == "Which file should I summarise?"
     assert thread_keys(key_prefix, "paused"), "the paused thread was not stored in Redis"
 
-    answered = run_lmsa("ask", "--thread", "paused", "the notes.txt one", env=redis_env)
+    # A new process: the paused turn can only come from Redis.
+    answered = run_lmsa_process("ask", "--thread", "paused", "the notes.txt one", env=redis_env)
 
     assert answered.returncode == 0, output(answered)
     assert answered.stdout.strip() == "Summary: it holds the launch code."
@@ -184,11 +190,11 @@ def test_redis_down_at_start_names_the_url(
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 def test_redis_dying_mid_turn_fails_the_turn_and_keeps_earlier_turns(
-    stub: LMStudioStub, run_lmsa: RunLmsa, lmsa_env: dict[str, str], tmp_path: Path
+    stub: LMStudioStub, run_lmsa: RunLmsa, lmsa_env: dict[str, str], run_cwd: Path, tmp_path: Path
 ) -> None:
-    """A private Redis with an fsync-always append-only file, killed while the model is still
-    writing turn two: the turn fails with one sentence, and after a restart turn one is all
-    there."""
+    """A private Redis with an fsync-always append-only file, killed once the model has been
+    asked for turn two's answer and before it replies: the turn fails with one sentence, and
+    after a restart turn one is all there."""
     port = closed_port()
     data = tmp_path / "redis"
     data.mkdir()
@@ -211,27 +217,57 @@ def test_redis_dying_mid_turn_fails_the_turn_and_keeps_earlier_turns(
         server.kill()
         raise AssertionError("private redis-server did not start")
 
+    def answer_requests() -> int:
+        return sum(queue_of(b) == "text" for b in stub.chat_requests())
+
     server = start_redis()
     try:
         stub.set_scenario(
             {
                 "IntentResult": [intent()],
-                "text": ["Turn one answer.", {"content": "Turn two answer.", "delay_ms": 1500}],
+                # Turn two's answer is held back long enough for the test to kill Redis.
+                "text": ["Turn one answer.", {"content": "Turn two answer.", "delay_ms": 2000}],
             }
         )
         first = run_lmsa("ask", "--thread", "fragile", "first question", env=env)
         assert first.returncode == 0, output(first)
+        assert answer_requests() == 1
 
-        killer = threading.Timer(0.7, server.kill)
-        killer.start()
-        second = run_lmsa("ask", "--thread", "fragile", "second question", env=env)
-        killer.join()
-        server.wait(timeout=10)
+        # A real process, so that the Redis connection it loses is its own.
+        second = subprocess.Popen(
+            lmsa_command("ask", "--thread", "fragile", "second question"),
+            env=env,
+            cwd=run_cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while answer_requests() < 2 and second.poll() is None:
+                assert time.monotonic() < deadline, "the stub never got turn two's request"
+                time.sleep(0.02)
+            assert answer_requests() == 2, "lmsa ask ended before asking for turn two's answer"
+            server.kill()
+            server.wait(timeout=10)
+            # Redis died while the model was still writing turn two's answer.
+            stats = httpx.get(f"{stub.root_url}/_stub/stats", timeout=10).json()
+            assert stats["in_progress"] == 1, stats
+            stdout, stderr = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait(timeout=10)
 
-        assert second.returncode == 2, output(second)
-        assert_no_traceback(second)
-        assert url in second.stderr or "Redis" in second.stderr, second.stderr
-        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert second.returncode == 2, stdout + stderr
+        assert "Traceback" not in stdout + stderr, stdout + stderr
+        # The mid-turn failure, not the "cannot reach Redis" of a store that is down at start.
+        assert "failed during the turn" in stderr and url in stderr, stderr
+        assert "what was saved before this turn is kept" in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert "Turn two answer." not in stdout
 
         server = start_redis()
         history = run_lmsa("chat", "--thread", "fragile", input="/history\n/quit\n", env=env)

@@ -16,11 +16,13 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.test_cli import body_text, intent, queue_of
-from tests.integration.test_server_api import (
+from tests.integration.helpers import (
     CHAT,
     ServerProcess,
+    body_text,
+    intent,
     metric_value,
+    queue_of,
     server_env,
     start_server,
 )

@@ -9,133 +9,32 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import base_env, closed_port, lmsa_command
-from tests.integration.test_cli import COMPLETE, body_text, intent, plan, queue_of, step
+from tests.integration.helpers import (
+    CHAT,
+    COMPLETE,
+    ServerProcess,
+    body_text,
+    intent,
+    metric_value,
+    plan,
+    queue_of,
+    server_env,
+    sse_events,
+    start_server,
+    step,
+)
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
-START_TIMEOUT = 60.0
-
-
-class ServerProcess:
-    """``lmsa serve`` on a free loopback port; stderr (the JSON log) goes to a file."""
-
-    def __init__(self, env: Mapping[str, str], log_path: Path, cwd: Path) -> None:
-        self.port = closed_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = log_path.open("w", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
-            env=dict(env),
-            cwd=cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"lmsa serve exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"lmsa serve did not become healthy:\n{self.log()}")
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def log_records(self) -> list[dict[str, Any]]:
-        records = []
-        for line in self.log().splitlines():
-            line = line.strip()
-            if line.startswith("{"):
-                records.append(json.loads(line))
-        return records
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
-
-
-def server_env(stub: LMStudioStub | None, tmp_path: Path, **overrides: str) -> dict[str, str]:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir(exist_ok=True)
-    (workspace / "notes.txt").write_text("The launch code is PINEAPPLE-42.\n", encoding="utf-8")
-    base_url = stub.base_url if stub else f"http://127.0.0.1:{closed_port()}/v1"
-    env = base_env(
-        LMSA_BASE_URL=base_url,
-        LMSA_CHECKPOINTER="sqlite",
-        LMSA_DATA_DIR=str(tmp_path / "data"),
-        LMSA_WORKSPACE=str(workspace),
-        LMSA_READY_CACHE_SECONDS="0",
-        LMSA_RATE_LIMIT="",
-        LMSA_LLM_CACHE="false",
-    )
-    env.update(overrides)
-    return env
-
-
-def start_server(env: Mapping[str, str], tmp_path: Path, name: str = "server") -> ServerProcess:
-    cwd = tmp_path / f"{name}-cwd"
-    cwd.mkdir(exist_ok=True)
-    return ServerProcess(env, tmp_path / f"{name}.log", cwd)
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """The sample ``name{labels}`` in a Prometheus exposition (0 when absent)."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        metric, _, value = line.rpartition(" ")
-        if metric.split("{")[0] != name:
-            continue
-        if all(f'{key}="{val}"' in metric for key, val in labels.items()):
-            total += float(value)
-    return total
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, str]]:
-    """(event name, data) pairs of a Server-Sent Events body ("message" when unnamed)."""
-    events = []
-    for block in response.text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[len("event:") :].strip()
-            elif line.startswith("data:"):
-                data.append(line[len("data:") :].strip())
-        if data:
-            events.append((name, "\n".join(data)))
-    return events
-
-
-CHAT = {"IntentResult": [intent("conversation")], "echo": True}
 CLARIFY = {
     "IntentResult": [
         intent("file_operation", 0.3, question="Which file should I summarise?"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_server_api import CHAT, ServerProcess, server_env, start_server
+from tests.integration.helpers import CHAT, ServerProcess, server_env, start_server
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from lmsa.security import check_input
-
-CORPUS = Path(__file__).parents[1] / "data" / "injection_corpus.csv"
-
-
-def load_corpus() -> list[dict[str, str]]:
-    with CORPUS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["text"] = row["text"].replace("\\n", "\n")
-    return rows
+from tests.unit.helpers import load_corpus
 
 
 def rates(rows: list[dict[str, str]]) -> tuple[float, float, list[str], list[str]]:

@@ -7,7 +7,7 @@ import pytest
 
 from lmsa.security import SecurityPolicy, check_input, check_output
 from lmsa.security.guardrails_guard import _guardrails, input_guard, output_guard, validate
-from tests.unit.test_security_corpus import load_corpus
+from tests.unit.helpers import load_corpus
 
 GITHUB = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
 
