@@ -139,13 +139,19 @@ class RouterCore:
                     problems.append(str(error))
             if not any(e.resolved_model for e in self.endpoints):
                 problem = problems[0] if len(problems) == 1 else " ".join(problems)
-                embedded = self.embedded
                 urls = ", ".join(dict.fromkeys(e.base_url for e in unresolved))
-                if embedded is None or not await embedded.ensure_started(
-                    f"No LLM server answered at {urls}"
-                ):
+                if not await self._start_embedded(f"No LLM server answered at {urls}"):
                     raise LLMUnavailable(problem)
             self._resolved = True
+
+    async def _start_embedded(self, reason: str) -> bool:
+        """Start the embedded fallback (once); from then on the health loop watches it too."""
+        embedded = self.embedded
+        if embedded is None or not await embedded.ensure_started(reason):
+            return False
+        if embedded.endpoint not in self.health.endpoints:
+            self.health.endpoints.append(embedded.endpoint)
+        return True
 
     def primary(self) -> Endpoint:
         usable = [e for e in self.endpoints if e.resolved_model]
@@ -182,7 +188,7 @@ class RouterCore:
                 if (
                     embedded is not None
                     and endpoint is embedded.endpoint
-                    and not await embedded.ensure_started(_failed(failures))
+                    and not await self._start_embedded(_failed(failures))
                 ):
                     failures.append(
                         Attempt(

@@ -96,6 +96,7 @@ async def test_the_embedded_model_is_last_and_started_only_when_every_endpoint_f
     assert embedded.starts == 1
     assert embedded.endpoint.base_url == "http://embedded.test/v1"
     assert embedded.endpoint.resolved_model == "tiny-model"
+    assert embedded.endpoint in core.health.endpoints  # the health loop watches it from now on
     (notice,) = embedded.notices
     assert "http://a/v1" in notice and "http://b/v1" in notice
     assert "LMSA_LOCAL_FALLBACK=off" in notice
