@@ -170,10 +170,16 @@ def test_without_the_extra_local_says_which_command_installs_it(
     assert "llama_cpp not installed" in message
 
 
-def test_local_endpoint_disabled_leaves_settings_alone() -> None:
-    settings = Settings()
-    with local_endpoint(settings, enabled=False) as used:
-        assert used is settings
+def test_local_endpoint_disabled_leaves_settings_alone_but_the_fallback_default() -> None:
+    chosen = Settings(local_fallback="off")
+    with local_endpoint(chosen, enabled=False) as used:
+        assert used is chosen
+    unset = Settings()
+    with local_endpoint(unset, enabled=False) as used:
+        assert used.local_fallback == "auto"
+        assert used.model_dump(exclude={"local_fallback"}) == unset.model_dump(
+            exclude={"local_fallback"}
+        )
 
 
 def test_json_requests_get_a_grammar_and_no_repeat_penalty() -> None:
