@@ -75,7 +75,7 @@ def build_assistant(
     builder.add_edge(START, "guard")
     builder.add_conditional_edges("guard", routes.after_guard)
     builder.add_conditional_edges("classify_intent", routes.after_intent)
-    builder.add_edge("clarify", "classify_intent")
+    builder.add_conditional_edges("clarify", routes.after_clarify)
     builder.add_conditional_edges("plan", routes.after_plan)
     builder.add_conditional_edges("execute", routes.after_execute)
     builder.add_conditional_edges("validate", routes.after_validate)

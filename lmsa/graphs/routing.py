@@ -23,6 +23,10 @@ class Routes:
     async def after_guard(self, state: AssistantState) -> Literal["classify_intent", "respond"]:
         return "respond" if state.get("error") else "classify_intent"
 
+    async def after_clarify(self, state: AssistantState) -> Literal["classify_intent", "respond"]:
+        # A refused answer ends the turn with the refusal, as a refused message does.
+        return "respond" if state.get("error") else "classify_intent"
+
     async def after_intent(
         self, state: AssistantState, runtime: Runtime
     ) -> Literal["clarify", "plan", "respond"]:

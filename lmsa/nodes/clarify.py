@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from lmsa.context import Services
 from lmsa.nodes._common import CLARIFICATION_MARK
+from lmsa.nodes.guard import REDACTED_NOTE, SCREENED, WITHHELD
 from lmsa.state import AssistantState
 
 
@@ -45,16 +46,32 @@ def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             question=question, round=rounds + 1, max_rounds=context.max_clarify_rounds
         )
         reply = interrupt(request.model_dump(), response_schema=ClarificationAnswer)
-        return {
+        # The answer becomes model input like any message: through the same guard.
+        verdict = await services.security.screen_input(
+            reply.answer,
+            max_chars=context.max_input_chars,
+            llm=services.llm,
+            style=context.structured_output,
+            source="clarification_answer",
+        )
+        answer = verdict.redacted_text if verdict.allowed else WITHHELD
+        update: dict[str, Any] = {
             "messages": [
                 AIMessage(content=question, additional_kwargs={CLARIFICATION_MARK: True}),
-                HumanMessage(content=reply.answer, additional_kwargs={CLARIFICATION_MARK: True}),
+                HumanMessage(
+                    content=answer, additional_kwargs={CLARIFICATION_MARK: True, SCREENED: True}
+                ),
             ],
             "clarification_rounds": rounds + 1,
             "clarifications": [
                 *state.get("clarifications", []),
-                {"question": question, "answer": reply.answer},
+                {"question": question, "answer": answer},
             ],
         }
+        if not verdict.allowed:
+            update["error"] = verdict.refusal or "The answer was refused by the input guard."
+        elif "secret" in verdict.categories:
+            update["notes"] = [*state.get("notes", []), REDACTED_NOTE]
+        return update
 
     return clarify

@@ -2,9 +2,12 @@
 
 Every later node assumes the turn begins with a non-empty user message of bounded size; the
 security layer (:mod:`lmsa.security`) adds encoding checks, prompt-injection detection, secret
-redaction and the PII policy. A blocked message sets ``error`` (the respond node answers with it
-without calling the model); a redacted one replaces the user's message in state — same id, so
-``add_messages`` overwrites it — before the intent node or a checkpoint sees the secret.
+redaction and the PII policy. Every user message not screened before is checked, not only the
+last: a client of the OpenAI-compatible API sends a new conversation whole, and its earlier
+messages reach the model as history. A blocked message sets ``error`` (the respond node answers
+with it without calling the model) and is withheld; a redacted one replaces the message in state
+— same id, so ``add_messages`` overwrites it — before the intent node or a checkpoint sees the
+secret. Screened messages carry :data:`SCREENED`, so a later turn does not check them again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from lmsa.nodes._common import message_text
 from lmsa.state import AssistantState, fresh_turn
 
 WITHHELD = "[message withheld by the input guard]"
+SCREENED = "lmsa_screened"
 REDACTED_NOTE = (
     "The user's message contained credentials; they were replaced by [REDACTED:...] markers "
     "before you saw it. Say so briefly and suggest rotating the credential."
@@ -37,24 +41,42 @@ def make_guard(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if not isinstance(last, HumanMessage):
             update["error"] = "There is no new user message to answer."
             return update
-        text = message_text(last)
-        if not text.strip():
+        if not message_text(last).strip():
             update["error"] = "The message is empty; please type a request."
             return update
-        verdict = security.check_input(text, max_chars=context.max_input_chars)
-        if verdict.allowed and verdict.suspect and security.policy.llm_judge:
-            verdict = await security.judge(
-                services.llm, verdict, text, style=context.structured_output
+        replaced: list[HumanMessage] = []
+        for message in messages:
+            if not isinstance(message, HumanMessage) or message.additional_kwargs.get(SCREENED):
+                continue
+            text = message_text(message)
+            verdict = await security.screen_input(
+                text,
+                max_chars=context.max_input_chars,
+                llm=services.llm,
+                style=context.structured_output,
+                source="message" if message is last else "earlier_message",
             )
-        await security.record("input", verdict, ids=security.run_ids(), chars=len(text))
-        if not verdict.allowed:
-            update["error"] = verdict.refusal or "The message was refused by the input guard."
-            # Later turns send recent history to the model: a refused message must not ride along.
-            update["messages"] = [last.model_copy(update={"content": WITHHELD})]
-        elif verdict.redacted_text != text:
-            update["messages"] = [last.model_copy(update={"content": verdict.redacted_text})]
-            if "secret" in verdict.categories:
-                update["notes"] = [REDACTED_NOTE]
+            if not verdict.allowed:
+                update["error"] = verdict.refusal or "The message was refused by the input guard."
+                # Later turns send recent history to the model: a refused message must not
+                # ride along.
+                replaced.append(screened(message, WITHHELD))
+            elif verdict.redacted_text != text:
+                replaced.append(screened(message, verdict.redacted_text))
+                if "secret" in verdict.categories:
+                    update["notes"] = [REDACTED_NOTE]
+            else:
+                replaced.append(screened(message))
+        if replaced:
+            update["messages"] = replaced
         return update
 
     return guard
+
+
+def screened(message: HumanMessage, content: str | None = None) -> HumanMessage:
+    """``message`` (same id) marked as checked, with ``content`` when the guard changed it."""
+    changes: dict[str, Any] = {"additional_kwargs": {**message.additional_kwargs, SCREENED: True}}
+    if content is not None:
+        changes["content"] = content
+    return message.model_copy(update=changes)

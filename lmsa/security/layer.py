@@ -75,8 +75,9 @@ class SecurityLayer:
         return redact_values(text, secrets)
 
     def screen_tool_output(self, text: str, *, source: str) -> Verdict:
-        """A tool result scanned for indirect prompt injection; not allowed means quarantine."""
-        return scan_tool_output(text, source=source)
+        """A tool result scanned for indirect prompt injection under this layer's policy (its
+        switch and threshold); not allowed means quarantine."""
+        return scan_tool_output(text, source=source, policy=self.policy)
 
     def quarantine(self, text: str, verdict: Verdict, *, source: str) -> str:
         """A flagged tool result as quoted data with a warning, for a model to read, not obey."""
@@ -102,6 +103,19 @@ class SecurityLayer:
 
             return validate(input_guard(policy), text)
         return check_input(text, policy=policy)
+
+    async def screen_input(
+        self, text: str, *, max_chars: int, llm: Any, style: str, source: str = "message"
+    ) -> Verdict:
+        """The one entry for text a person sends that will become model input (a message, an
+        earlier message of a conversation a client sends whole, an answer to a question):
+        checked, judged by the LLM when unsure and the policy says so, and audited."""
+        verdict = self.check_input(text, max_chars=max_chars)
+        if verdict.allowed and verdict.suspect and self.policy.llm_judge:
+            verdict = await self.judge(llm, verdict, text, style=style)
+        where = {} if source == "message" else {"source": source}
+        await self.record("input", verdict, ids=run_ids(), chars=len(text), **where)
+        return verdict
 
     async def judge(self, llm: Any, verdict: Verdict, text: str, *, style: str) -> Verdict:
         """Lets the LLM judge settle an unsure verdict; on any failure the local verdict stands."""

@@ -12,7 +12,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from lmsa.context import Services
 from lmsa.nodes.execute import dependency_layers, make_execute
-from lmsa.nodes.guard import make_guard
+from lmsa.nodes.guard import SCREENED, make_guard
 from lmsa.nodes.intent import make_classify_intent
 from lmsa.nodes.plan import make_plan
 from lmsa.nodes.respond import make_respond
@@ -136,8 +136,15 @@ async def test_guard_resets_every_per_turn_field(guard: Any) -> None:
     previous["messages"].append(AIMessage("old answer"))
     previous["messages"].append(HumanMessage("second"))
     update = await guard(previous, ctx())
+    # The conversation itself is kept: the user's messages come back unchanged, only marked as
+    # screened (same ids, so add_messages overwrites them in place).
+    kept = update.pop("messages")
     assert update == fresh_turn()
-    assert "messages" not in update  # the conversation itself is kept
+    assert [(m.id, m.content) for m in kept] == [
+        (m.id, m.content) for m in previous["messages"] if isinstance(m, HumanMessage)
+    ]
+    assert all(m.additional_kwargs[SCREENED] for m in kept)
+    assert await guard({**previous, "messages": kept}, ctx()) == fresh_turn()  # not checked twice
 
 
 # --- classify_intent -------------------------------------------------------------------------
