@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm import AllEndpointsFailed, LLMProvider, LLMUnavailable, QueueTimeout
+from lmsa.llm.errors import ErrorKind
 from lmsa.llm.streaming import CONTINUE_PROMPT
 from lmsa.llm.structured import ainvoke_structured
 from lmsa.llm.trimming import TRIM_NOTE
@@ -461,9 +462,9 @@ async def test_queue_timeout_is_a_clear_error(stubs: Any) -> None:
     )
 
     errors = [o for o in outcomes if isinstance(o, BaseException)]
-    assert len(errors) == 1 and isinstance(errors[0], LLMUnavailable)
-    assert "busy" in str(errors[0]) and "LMSA_LLM_QUEUE_TIMEOUT" in str(errors[0])
-    assert isinstance(errors[0].__cause__, QueueTimeout) or "slots" in str(errors[0])
+    assert len(errors) == 1 and isinstance(errors[0], AllEndpointsFailed)
+    assert str(errors[0]) == str(QueueTimeout("endpoint0", 1, 0.2))
+    assert [attempt.kind for attempt in errors[0].attempts] == [ErrorKind.QUEUE_TIMEOUT]
     assert a.count() == 1
 
 
