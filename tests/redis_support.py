@@ -1,17 +1,17 @@
 """The one place tests decide whether the real Redis is there.
 
-Locally a missing Redis skips the module with the reason; under CI (which starts Redis) it is an
-error, so a broken pipeline cannot pass by skipping.
+Locally a missing Redis skips the module with the reason; under CI (which starts Redis) it fails
+(see :mod:`tests.deps`), so a broken pipeline cannot pass by skipping.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
-import pytest
 import redis
+
+from tests.deps import missing
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -28,14 +28,8 @@ def redis_answers(url: str = REDIS_URL) -> bool:
 
 def require_redis() -> None:
     """Call at module level in a test module that needs Redis."""
-    if redis_answers():
-        return
-    if os.environ.get("CI"):
-        raise RuntimeError(f"CI is set but Redis does not answer PING at {REDIS_URL}")
-    pytest.skip(
-        f"Redis does not answer PING at {REDIS_URL}; start it to run these tests",
-        allow_module_level=True,
-    )
+    if not redis_answers():
+        missing(f"Redis does not answer PING at {REDIS_URL}; start it to run these tests")
 
 
 def fresh_key_prefix(label: str) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """End-to-end tests: a real GGUF model served by lmsa's own llama.cpp server on loopback.
 
-Skipped, with the reason, when the ``[local]`` extra is not installed. The model is the default
+Skipped, with the reason, when the ``[local]`` extra is not installed; with ``CI`` set that fails
+instead (see :mod:`tests.deps`). The model is the default
 packaged model (Qwen2.5-Coder-0.5B-Instruct) unless ``LMSA_E2E_MODEL`` names another packaged
 model or a GGUF file. Decoding is greedy (temperature 0) so a run is repeatable on one machine;
 the tests still assert only structure and tool effects, never wording, because a 0.5B model's
@@ -9,6 +10,7 @@ words are not worth asserting on.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -22,11 +24,13 @@ import httpx
 import pytest
 
 from lmsa.config import Settings
+from tests.deps import missing
 
 E2E_TIMEOUT = 900  # seconds per test; a full turn is a few model calls on 2 CPU cores
 
 
-def _skip_reason() -> str | None:
+@functools.cache
+def _missing_reason() -> str | None:
     from lmsa.local.model import DEFAULT_MODEL, INSTALL_COMMAND_CHECKOUT, MODELS, missing_extra
 
     missing = missing_extra()
@@ -45,12 +49,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     e2e_items = [item for item in items if here in Path(str(item.fspath)).parents]
     if not e2e_items:
         return
-    reason = _skip_reason()
     for item in e2e_items:
         item.add_marker(pytest.mark.e2e)
         item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
-        if reason:
-            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_extra() -> None:
+    """Session-scoped so it runs before the session's model server is started."""
+    reason = _missing_reason()
+    if reason:
+        missing(reason)
 
 
 @dataclass

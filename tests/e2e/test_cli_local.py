@@ -1,5 +1,10 @@
-"""``lmsa local-server`` and ``lmsa ask/chat --local`` as a user runs them: real subprocesses, the
-real model, loopback HTTP."""
+"""``lmsa local-server``, ``lmsa ask --local`` and ``lmsa chat`` as a user runs them: real
+subprocesses, the real model, loopback HTTP.
+
+Loading the model is paid once per session where it can be: ``chat`` talks to the session's
+``lmsa local-server`` through ``LMSA_BASE_URL``. ``ask --local`` (the embedded model started inside
+the CLI process) and ``local-server`` itself (its start-up and SIGINT) start their own.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import re
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,10 +70,11 @@ def test_ask_local_answers_with_the_embedded_model(cli_env: dict[str, str], tmp_
     assert state["messages"][0]["content"] == "What files are in this folder?"
 
 
-def test_chat_local_streams_a_turn_and_exits_cleanly(
-    cli_env: dict[str, str], tmp_path: Path
+def test_chat_streams_a_turn_from_the_local_model_and_exits_cleanly(
+    cli_env: dict[str, str], tmp_path: Path, local_server: Any
 ) -> None:
-    result = _run(["chat", "--local"], cli_env, tmp_path, stdin="Hello!\n/quit\n")
+    env = {**cli_env, "LMSA_BASE_URL": local_server.base_url, "LMSA_MODEL": local_server.model_id}
+    result = _run(["chat"], env, tmp_path, stdin="Hello!\n/quit\n")
     assert result.returncode == 0, result.stderr
     assert "assistant> " in result.stdout
     reply = result.stdout.split("assistant> ", 1)[1].split("you> ", 1)[0]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm import AllEndpointsFailed, LLMProvider, LLMUnavailable, QueueTimeout
+from lmsa.llm.errors import ErrorKind
 from lmsa.llm.streaming import CONTINUE_PROMPT
 from lmsa.llm.structured import ainvoke_structured
 from lmsa.llm.trimming import TRIM_NOTE
@@ -384,6 +386,50 @@ async def test_unreachable_server_without_model_fails_at_resolution() -> None:
     assert url in str(caught.value) and "LM Studio" in str(caught.value)
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for ``condition`` (state the background health loop changes); fail after
+    ``timeout`` seconds with ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_the_health_loop_marks_an_endpoint_down_and_up_again_by_itself() -> None:
+    models = "/v1/models"
+    first = LMStudioStub({"text": ["hi"]}).start()
+    port = first.port
+    provider = LLMProvider(settings(endpoint(first.base_url), llm_health_interval=0.05))
+    second: LMStudioStub | None = None
+    try:
+        await ask(provider)  # the first call starts the loop; no request is made after it
+        (ep,) = provider.endpoints
+
+        def gauge() -> float | None:
+            return REGISTRY.get_sample_value("lmsa_llm_endpoint_healthy", {"endpoint": ep.name})
+
+        await until(lambda: first.count(models) >= 3, "probe rounds while the endpoint is up")
+        assert ep.healthy and gauge() == 1
+
+        await asyncio.to_thread(first.stop)
+        await until(lambda: not ep.healthy, "the loop to notice the endpoint is down")
+        assert gauge() == 0
+        assert ep.last_probe is not None and not ep.last_probe.reachable
+
+        second = await asyncio.to_thread(LMStudioStub({"text": ["back"]}, port=port).start)
+        await until(lambda: ep.healthy, "the loop to notice the endpoint is back")
+        assert gauge() == 1
+        # Only the loop's probes reached either server after the first call.
+        assert first.count() == 1 and second.count() == 0
+        assert second.count(models) >= 1
+    finally:
+        await provider.aclose()
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
 # ---- cache and single-flight ----------------------------------------------------------------
 
 
@@ -461,9 +507,9 @@ async def test_queue_timeout_is_a_clear_error(stubs: Any) -> None:
     )
 
     errors = [o for o in outcomes if isinstance(o, BaseException)]
-    assert len(errors) == 1 and isinstance(errors[0], LLMUnavailable)
-    assert "busy" in str(errors[0]) and "LMSA_LLM_QUEUE_TIMEOUT" in str(errors[0])
-    assert isinstance(errors[0].__cause__, QueueTimeout) or "slots" in str(errors[0])
+    assert len(errors) == 1 and isinstance(errors[0], AllEndpointsFailed)
+    assert str(errors[0]) == str(QueueTimeout("endpoint0", 1, 0.2))
+    assert [attempt.kind for attempt in errors[0].attempts] == [ErrorKind.QUEUE_TIMEOUT]
     assert a.count() == 1
 
 

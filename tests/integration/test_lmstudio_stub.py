@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import selectors
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,18 +286,20 @@ def test_server_error_then_success_counts_attempts() -> None:
         assert stub.count(CHAT) == 2
 
 
-def test_sdk_retries_honour_retry_after() -> None:
+def test_sdk_retries_honour_retry_after(caplog: pytest.LogCaptureFixture) -> None:
     flaky = {"status": 503, "retry_after": 0.01}
     with LMStudioStub({"text": [flaky, flaky, "third time lucky"]}) as stub:
         client = _client(stub, max_retries=2)
-        started = time.perf_counter()
-        completion = client.chat.completions.create(
-            model="test-model", messages=[{"role": "user", "content": "hi"}]
-        )
+        with caplog.at_level(logging.INFO, logger="openai"):
+            completion = client.chat.completions.create(
+                model="test-model", messages=[{"role": "user", "content": "hi"}]
+            )
 
         assert completion.choices[0].message.content == "third time lucky"
         assert stub.count(CHAT) == 3
-        assert time.perf_counter() - started < 0.5  # used Retry-After, not the default backoff
+    # The SDK logs each wait it chose: the stub's Retry-After, not its own backoff.
+    waits = [r.args[1] for r in caplog.records if r.msg == "Retrying request to %s in %f seconds"]
+    assert waits == [0.01, 0.01]
 
 
 def test_rate_limit_carries_retry_after() -> None:
@@ -309,10 +311,11 @@ def test_rate_limit_carries_retry_after() -> None:
 
 def test_delay_triggers_client_timeout() -> None:
     with LMStudioStub({"text": [{"content": "late", "delay_ms": 1000}]}) as stub:
-        started = time.perf_counter()
         with pytest.raises(openai.APITimeoutError):
             _llm(stub, timeout=0.2).invoke("hi")
-        assert time.perf_counter() - started < 0.9
+        # One request that the client gave up on: the reply was still being held back (an
+        # answer would have been returned, not a timeout) and there was no retry.
+        assert stub.count(CHAT) == 1
 
 
 # How a cut stream surfaces depends on the openai SDK: 3.x wraps it in APIConnectionError, 2.x
@@ -375,14 +378,13 @@ def test_invalid_scenario_is_rejected_eagerly() -> None:
 
 
 async def test_latency_does_not_serialize_concurrent_requests() -> None:
-    async with LMStudioStub({"latency_ms": 200, "echo": True}) as stub:
+    async with LMStudioStub({"latency_ms": 500, "echo": True}) as stub:
         llm = _llm(stub)
-        started = time.perf_counter()
         replies = await asyncio.gather(*(llm.ainvoke(f"req {i}") for i in range(8)))
-        elapsed = time.perf_counter() - started
+        peak = stub.peak_in_progress
 
     assert sorted(str(r.content) for r in replies) == sorted(f"echo: req {i}" for i in range(8))
-    assert 0.2 <= elapsed < 1.0
+    assert peak == 8  # all eight were in their latency wait at the same time
 
 
 async def test_max_concurrency_queues_requests_beyond_the_slots() -> None:
@@ -400,11 +402,10 @@ def test_max_concurrency_must_be_a_positive_int() -> None:
         LMStudioStub({"max_concurrency": 0})
 
 
-def test_starts_fast_and_stops_cleanly() -> None:
-    started = time.perf_counter()
+def test_serves_as_soon_as_start_returns_and_stops_cleanly() -> None:
     stub = LMStudioStub().start()
     try:
-        assert time.perf_counter() - started < 1.0
+        # No retry or wait: start() returns only once the port answers.
         assert httpx.get(f"{stub.base_url}/models").status_code == 200
         port = stub.port
     finally:

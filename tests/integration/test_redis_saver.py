@@ -17,7 +17,9 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, empty_checkpo
 from langgraph.checkpoint.serde.types import ERROR, INTERRUPT
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
+from redis.retry import Retry
 
 from lmsa.checkpoint.redis import (
     AsyncRedisSaver,
@@ -110,9 +112,10 @@ def test_ttl_is_set_on_every_key_and_refreshed_by_writes(
     # Without a TTL nothing expires.
     forever = RedisSaver(sync_client, key_prefix=prefix)
     forever.put(_config("t2"), _checkpoint({}, {}), {}, {})
-    for key in _keys_of(sync_client, prefix):
-        if b":t2}" in key:
-            assert sync_client.ttl(key) == -1
+    t2_keys = [k for k in _keys_of(sync_client, prefix) if b":t2}" in k]
+    assert sorted(t2_keys) == [f"{{{prefix}:t2}}:{s}".encode() for s in ("data", "idx")]
+    for key in t2_keys:
+        assert sync_client.ttl(key) == -1, key  # -1: exists, no TTL (-2 would be missing)
 
 
 async def test_ttl_applies_to_copied_threads(aclient: aredis.Redis, prefix: str) -> None:
@@ -161,56 +164,64 @@ async def test_all_keys_of_a_thread_share_one_hash_slot(
 # -- atomicity ---------------------------------------------------------------------------
 
 
-class _Boom(redis.ConnectionError):
-    pass
-
-
-def test_failed_put_leaves_nothing_behind(
-    sync_client: redis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    saver = RedisSaver(sync_client, key_prefix=prefix)
+def test_failed_put_leaves_nothing_behind(sync_client: redis.Redis, prefix: str) -> None:
+    """The saver's real connection is killed by a second client (CLIENT KILL) after the put
+    has taken it from the pool and before the put's commands are sent: the error reaches the
+    caller and Redis holds nothing of the new checkpoint."""
+    # No retries: redis-py's default retry would reconnect and send the whole put again.
+    writer = redis.Redis.from_url(REDIS_URL, retry=Retry(NoBackoff(), 0))
+    saver = RedisSaver(writer, key_prefix=prefix)
     first = saver.put(_config("t"), _checkpoint({"a": "v1"}, {"a": 1}), {}, {"a": 1})
 
+    killed: list[int] = []
     sent: list[tuple[Any, ...]] = []
-    real_pipeline = sync_client.pipeline
+    real_pipeline = writer.pipeline
 
-    def failing_pipeline(*args: Any, **kwargs: Any) -> Any:
+    def pipeline_killed_before_sending(*args: Any, **kwargs: Any) -> Any:
         pipe = real_pipeline(*args, **kwargs)
-        real_send = pipe.execute_command
+        real_execute_pipeline = pipe._execute_pipeline
 
-        def record(*cmd: Any, **options: Any) -> Any:
-            sent.append(cmd)
-            return real_send(*cmd, **options)
+        def execute_on_a_killed_connection(connection: Any, commands: Any, *rest: Any) -> Any:
+            connection.send_command("CLIENT", "ID")
+            client_id = connection.read_response()
+            killed.append(sync_client.client_kill_filter(_id=client_id))
+            sent.extend(args for args, _options in commands)
+            return real_execute_pipeline(connection, commands, *rest)
 
-        def explode(*_: Any, **__: Any) -> Any:
-            raise _Boom("connection lost while sending the put")
-
-        pipe.execute_command = record  # type: ignore[method-assign]
-        pipe.execute = explode  # type: ignore[method-assign]
+        pipe._execute_pipeline = execute_on_a_killed_connection  # type: ignore[method-assign]
         return pipe
 
-    monkeypatch.setattr(sync_client, "pipeline", failing_pipeline)
+    writer.pipeline = pipeline_killed_before_sending  # type: ignore[method-assign]
     cp2 = _checkpoint({"a": "v2", "b": "new"}, {"a": 2, "b": 1})
-    with pytest.raises(_Boom):
-        saver.put(
-            _config("t", parent=first["configurable"]["checkpoint_id"]), cp2, {}, {"a": 2, "b": 1}
-        )
-    monkeypatch.undo()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            saver.put(
+                _config("t", parent=first["configurable"]["checkpoint_id"]),
+                cp2,
+                {},
+                {"a": 2, "b": 1},
+            )
+    finally:
+        writer.close()
+    assert killed == [1], "the saver's connection was killed exactly once"
 
     # The checkpoint, its header, its blobs and its index entry travel as ONE command, so
     # there is no point at which part of them can have been applied.
     thread_writes = [c for c in sent if c[0] != "ZINCRBY"]
     assert [c[0] for c in thread_writes] == ["EVALSHA"]
 
-    latest = saver.get_tuple(_config("t"))
+    reader = RedisSaver(sync_client, key_prefix=prefix)
+    latest = reader.get_tuple(_config("t"))
     assert latest is not None
     assert latest.checkpoint["id"] == first["configurable"]["checkpoint_id"]
-    assert saver.get_tuple(_config("t", parent=cp2["id"])) is None
+    assert reader.get_tuple(_config("t", parent=cp2["id"])) is None
     blob_of_b = b"b\0\0b\x001"
     assert not sync_client.hexists(f"{{{prefix}:t}}:data", blob_of_b)
-    assert [t.checkpoint["id"] for t in saver.list(_config("t"))] == [
+    assert [t.checkpoint["id"] for t in reader.list(_config("t"))] == [
         first["configurable"]["checkpoint_id"]
     ]
+    # Nothing of the put was applied, not even the directory counter sent with it.
+    assert sync_client.zscore(f"{{{prefix}}}:threads", "t") == 1
 
 
 async def test_put_checks_key_types_before_writing_anything(

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from lmsa.security import AuditLog, RateLimiter
+from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
+
+require_redis()
 
 pytestmark = pytest.mark.integration
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    prefix = f"lmsa-test-sec-{uuid.uuid4().hex[:8]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
+    yield from fresh_key_prefix("sec")
 
 
 def test_redis_limits_are_shared_between_instances(prefix: str) -> None:

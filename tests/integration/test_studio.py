@@ -32,10 +32,11 @@ import pytest
 import redis
 from langgraph_sdk import get_client
 
+from tests.deps import require_module
 from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
-pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem] for `langgraph dev`")
+require_module("langgraph_api", "needs langgraph-cli[inmem] for `langgraph dev`")
 
 require_redis()
 

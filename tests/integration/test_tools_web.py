@@ -8,11 +8,16 @@ policy alone, without sending a packet.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +25,7 @@ from langchain_core.tools import ToolException
 
 from lmsa.tools import SearxngProvider, make_fetch_url_tool, make_web_search_tool
 from lmsa.tools.web import AddressPolicy
+from tests.deps import missing
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +35,15 @@ PAGE = b"""<!doctype html><html><head><title>Test Page</title>
 <p>Second <b>bold</b> paragraph.</p></body></html>"""
 
 
+HITS: list[str] = []  # paths the loopback server was asked for, in order
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
+        HITS.append(self.path)
         url = urlsplit(self.path)
         if url.path == "/page":
             self._send(200, "text/html; charset=utf-8", PAGE)
@@ -78,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
+    HITS.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -108,6 +119,52 @@ async def test_loopback_is_refused_without_allowance(server: str) -> None:
     tool = make_fetch_url_tool()
     with pytest.raises(ToolException, match="LMSA_FETCH_ALLOW_HOSTS"):
         await tool.ainvoke({"url": f"{server}/page"})
+
+
+def _loopback_alias() -> str | None:
+    """A host name other than ``localhost`` that resolves, offline, only to loopback: an
+    /etc/hosts alias (``127.0.0.1 vm``, Debian's ``127.0.1.1 <hostname>``) or the host name."""
+    candidates: list[str] = []
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/hosts").read_text(encoding="utf-8").splitlines():
+            fields = line.split("#", 1)[0].split()
+            if len(fields) > 1 and fields[0].startswith(("127.", "::1")):
+                candidates += fields[1:]
+    candidates.append(socket.gethostname())
+    for name in candidates:
+        if name.lower() in ("localhost", "localhost.localdomain"):
+            continue
+        try:
+            infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+        except OSError:
+            continue
+        if infos and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos):
+            return name
+    return None
+
+
+REFUSED_NAME = "{!r} resolves to a private, loopback or reserved address"
+
+
+async def test_localhost_by_name_is_refused(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    with pytest.raises(ToolException, match=re.escape(REFUSED_NAME.format("localhost"))):
+        await make_fetch_url_tool().ainvoke({"url": f"http://localhost:{port}/page"})
+    assert HITS == [], "a refused fetch must not reach the server"
+    # The same name, allowed by name, does reach it: the refusal above was the policy's.
+    allowed = make_fetch_url_tool(allow_hosts=["localhost"])
+    out = await allowed.ainvoke({"url": f"http://localhost:{port}/page"})
+    assert "Hello from loopback" in out and HITS == ["/page"]
+
+
+async def test_another_name_for_loopback_is_refused(server: str) -> None:
+    alias = _loopback_alias()
+    if alias is None:
+        missing("no host name other than localhost resolves to loopback on this machine")
+    port = server.rsplit(":", 1)[1]
+    with pytest.raises(ToolException, match=re.escape(REFUSED_NAME.format(alias))):
+        await make_fetch_url_tool().ainvoke({"url": f"http://{alias}:{port}/page"})
+    assert HITS == []
 
 
 async def test_redirect_to_a_refused_address_is_refused(server: str) -> None:

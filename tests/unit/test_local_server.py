@@ -21,6 +21,7 @@ from lmsa.local.requests import (
     normalise_messages,
     response_schema,
 )
+from tests.deps import require_module
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
 
@@ -183,7 +184,7 @@ def test_local_endpoint_disabled_leaves_settings_alone_but_the_fallback_default(
 
 
 def test_json_requests_get_a_grammar_and_no_repeat_penalty() -> None:
-    pytest.importorskip("llama_cpp", reason="grammars need the [local] extra")
+    require_module("llama_cpp", "grammars need the [local] extra")
     body: dict[str, Any] = {
         "messages": [{"role": "user", "content": "hi"}],
         "response_format": {"type": "json_schema", "json_schema": {"name": "X", "schema": SCHEMA}},

@@ -35,6 +35,7 @@ from lmsa.local.tools import (
     template_supports_tools,
     wrap_call_grammar,
 )
+from tests.deps import require_module
 
 READ_FILE = {
     "type": "function",
@@ -173,7 +174,7 @@ def test_template_support_is_read_from_the_template() -> None:
 
 
 def test_required_and_named_tools_are_constrained_by_a_cached_grammar() -> None:
-    pytest.importorskip("llama_cpp", reason="grammars need the [local] extra")
+    require_module("llama_cpp", "grammars need the [local] extra")
     body = {"messages": USER, "tools": [READ_FILE, LIST_DIR], "tool_choice": "required"}
     prediction = build_prediction(body, None, native_tools=True)
     assert prediction.kwargs["grammar"] is build_prediction(body, None).kwargs["grammar"]
@@ -560,7 +561,7 @@ def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def test_a_broken_call_is_generated_again_under_the_grammar() -> None:
-    pytest.importorskip("llama_cpp", reason="grammars need the [local] extra")
+    require_module("llama_cpp", "grammars need the [local] extra")
     engine = ScriptedEngine(["Reading.\n<tool_call>{oops</tool_call>"], [call("list_dir")])
     reply = post(engine).json()
     choice = reply["choices"][0]
@@ -591,7 +592,7 @@ def test_a_valid_call_needs_no_second_prediction_and_text_stays_text() -> None:
 
 
 def test_a_streamed_reply_shows_text_then_sends_the_calls_as_deltas() -> None:
-    pytest.importorskip("llama_cpp", reason="grammars need the [local] extra")
+    require_module("llama_cpp", "grammars need the [local] extra")
     pieces = ["Sure", ". <", "tool", "_call>{oo", "ps</tool_call>"]
     engine = ScriptedEngine(pieces, [call("read_file", path="a")])
     response = post(engine, stream=True, stream_options={"include_usage": True})

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from lmsa.nodes.guard import WITHHELD, make_guard
@@ -14,6 +13,7 @@ from lmsa.nodes.respond import make_respond
 from lmsa.observability.metrics import GUARD_VERDICTS
 from lmsa.security.audit import flush_all
 from lmsa.security.checks import QUARANTINE_NOTICE
+from tests.deps import require_module
 from tests.unit.helpers import ctx, intent, make_graph, services, system_text
 
 GITHUB = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
@@ -162,7 +162,7 @@ async def test_quarantined_results_make_the_model_tell_the_user(tmp_path: Path) 
 async def test_guard_and_respond_never_block_the_event_loop(tmp_path: Path) -> None:
     """``langgraph dev`` runs blockbuster, which fails blocking calls made on its event loop:
     audit writes and lazy imports must happen elsewhere."""
-    blockbuster = pytest.importorskip("blockbuster")
+    blockbuster = require_module("blockbuster", "needs blockbuster (langgraph-cli[inmem])")
     svc, _ = services(tmp_path, {"text": [f"key {GITHUB}"]})
     guard, respond = make_guard(svc), make_respond(svc)
     with blockbuster.blockbuster_ctx():

@@ -16,6 +16,7 @@ from lmsa.nodes.execute import to_observation
 from lmsa.security.audit import flush_all
 from lmsa.tools import ApprovalDecision, build_registry
 from lmsa.tools.approval import parse_reply
+from tests.deps import require_module
 from tests.unit.helpers import ask, intent, make_graph, plan, settings, step, thread, validation
 
 
@@ -364,7 +365,7 @@ def test_parse_reply(text: str, expected: ApprovalDecision | None) -> None:
 async def test_execute_never_blocks_the_event_loop(tmp_path: Path) -> None:
     """``langgraph dev`` and the HTTP server share one event loop between runs; blockbuster
     (what ``langgraph dev`` uses) fails any blocking call made on it."""
-    blockbuster = pytest.importorskip("blockbuster")
+    blockbuster = require_module("blockbuster", "needs blockbuster (langgraph-cli[inmem])")
     import subprocess
 
     from lmsa.nodes.execute import make_execute

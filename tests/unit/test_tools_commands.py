@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 from pathlib import Path
 
 import pytest
@@ -70,16 +72,21 @@ async def test_command_cwd_outside_workspace_is_refused(root: Path) -> None:
 
 async def test_command_timeout_kills_the_process_group(root: Path) -> None:
     tool = make_run_command_tool(Workspace(root), timeout=0.5)
-    marker = root / "late.txt"
+    pid_file = root / "grandchild.pid"
     with pytest.raises(ToolException, match="killed after"):
-        await tool.ainvoke(
-            {"command": f"sleep 0.2; (sleep 3; touch {marker}) & sleep 30", "shell": True}
-        )
-    # The backgrounded grandchild died with its group: it never got to write.
-    import asyncio
-
-    await asyncio.sleep(3.5)
-    assert not marker.exists()
+        await tool.ainvoke({"command": f"sleep 30 & echo $! > {pid_file}; sleep 30", "shell": True})
+    # The backgrounded grandchild died with its group. A pidfd becomes readable when its
+    # process has exited (reaped or not); one that is already reaped cannot be opened.
+    grandchild = int(pid_file.read_text())
+    try:
+        pidfd = os.pidfd_open(grandchild)
+    except ProcessLookupError:
+        return
+    try:
+        exited, _, _ = select.select([pidfd], [], [], 10)
+    finally:
+        os.close(pidfd)
+    assert exited, f"grandchild {grandchild} outlived the killed process group"
 
 
 async def test_command_output_is_capped(root: Path) -> None:
@@ -126,7 +133,7 @@ async def test_python_exception_exit_code(root: Path) -> None:
 
 
 async def test_python_timeout(root: Path) -> None:
-    tool = make_run_python_tool(Workspace(root), timeout=1)
+    tool = make_run_python_tool(Workspace(root), timeout=0.3)
     with pytest.raises(ToolException, match="killed after"):
         await tool.ainvoke({"code": "while True: pass"})
 
