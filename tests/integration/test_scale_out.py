@@ -91,9 +91,7 @@ def _env(stub: LMStudioStub, tmp_path: Path, key_prefix: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    cluster_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[ServerProcess]]:
+def cluster(cluster_env: dict[str, str]) -> Iterator[list[ServerProcess]]:
     tmp_path = Path(cluster_env["LMSA_DATA_DIR"]).parent
     servers = start_servers(cluster_env, tmp_path, [f"instance-{n}" for n in range(INSTANCES)])
     yield servers
@@ -108,7 +106,7 @@ def key() -> str:
 
 
 @pytest.fixture
-def lease_store(key_prefix: str) -> Iterator[redis.Redis]:
+def lease_store() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL)
     yield client
     client.close()
