@@ -357,17 +357,12 @@ def test_a_crashed_turn_leaves_the_thread_to_continue_elsewhere(
         f"{cluster[0].url}/v1/threads/{thread_id}", headers={"X-API-Key": key}, timeout=30
     ).json()
     contents = [m["content"] for m in state["messages"]]
-    # The two finished turns unchanged; the crashed turn's question was checkpointed before the
-    # kill and stays, unanswered; then the new turn.
-    assert contents == [
-        earlier[0],
-        f"echo: {earlier[0]}",
-        earlier[1],
-        f"echo: {earlier[1]}",
-        "the crashed turn",
-        "what did I tell you?",
-        "echo: what did I tell you?",
-    ]
+    # The two finished turns come first, unchanged, and the new turn last. Between them only the
+    # crashed turn's question can appear: whether its checkpoint reached Redis before the kill
+    # depends on when the background checkpoint write ran, so both are correct outcomes.
+    assert contents[:4] == [earlier[0], f"echo: {earlier[0]}", earlier[1], f"echo: {earlier[1]}"]
+    assert contents[4:-2] in ([], ["the crashed turn"]), contents
+    assert contents[-2:] == ["what did I tell you?", "echo: what did I tell you?"]
 
 
 def test_a_streaming_client_that_hangs_up_releases_the_lease(
