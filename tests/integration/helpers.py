@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +113,30 @@ START_TIMEOUT = 60.0
 class ServerProcess:
     """``lmsa serve`` on a free loopback port; stderr (the JSON log) goes to a file."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        cwd: Path,
+        *,
+        args: Sequence[str] = (),
+        wait: bool = True,
+    ) -> None:
         self.port = closed_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port), *args),
             env=dict(env),
             cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_healthy()
+        if wait:
+            self.wait_healthy()
 
-    def _wait_healthy(self) -> None:
+    def wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -183,10 +192,34 @@ def server_env(stub: LMStudioStub | None, tmp_path: Path, **overrides: str) -> d
     return env
 
 
-def start_server(env: Mapping[str, str], tmp_path: Path, name: str = "server") -> ServerProcess:
+def start_server(
+    env: Mapping[str, str],
+    tmp_path: Path,
+    name: str = "server",
+    *,
+    args: Sequence[str] = (),
+    wait: bool = True,
+) -> ServerProcess:
+    """``lmsa serve`` (plus ``args``), healthy on return unless ``wait=False`` (then call
+    ``wait_healthy()``: spawn several, then wait for all)."""
     cwd = tmp_path / f"{name}-cwd"
     cwd.mkdir(exist_ok=True)
-    return ServerProcess(env, tmp_path / f"{name}.log", cwd)
+    return ServerProcess(env, tmp_path / f"{name}.log", cwd, args=args, wait=wait)
+
+
+def start_servers(
+    env: Mapping[str, str], tmp_path: Path, names: Sequence[str]
+) -> list[ServerProcess]:
+    """Several ``lmsa serve`` processes started concurrently, all healthy on return."""
+    servers = [start_server(env, tmp_path, name, wait=False) for name in names]
+    try:
+        for server in servers:
+            server.wait_healthy()
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +48,37 @@ CLARIFY = {
 }
 
 
-@pytest.fixture
-def server(stub: LMStudioStub, tmp_path: Path) -> Iterator[ServerProcess]:
-    stub.set_scenario(CHAT)
-    running = start_server(server_env(stub, tmp_path), tmp_path)
+# One stub and one ``lmsa serve`` for the tests that need the default settings (started once
+# per module); each test resets the stub, uses its own thread ids and reads metrics as deltas.
+# Tests of other settings start their own server.
+
+
+@pytest.fixture(scope="module")
+def shared_stub() -> Iterator[LMStudioStub]:
+    with LMStudioStub(scenario=CHAT) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    shared_stub: LMStudioStub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    tmp_path = tmp_path_factory.mktemp("api")
+    running = start_server(server_env(shared_stub, tmp_path), tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def stub(shared_stub: LMStudioStub) -> LMStudioStub:
+    shared_stub.set_scenario(CHAT)
+    shared_stub.reset()
+    return shared_stub
+
+
+@pytest.fixture
+def server(shared_server: ServerProcess, stub: LMStudioStub) -> ServerProcess:
+    return shared_server
 
 
 @pytest.fixture
@@ -60,10 +87,23 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
         yield http
 
 
+def new_thread(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+def metrics_of(client: httpx.Client) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return response.text
+
+
 # ---- operations -----------------------------------------------------------------------------
 
 
 def test_health_ready_and_metrics(client: httpx.Client, stub: LMStudioStub) -> None:
+    before = metric_value(
+        metrics_of(client), "lmsa_http_requests_total", route="/ready", status="503"
+    )
     assert client.get("/health").json() == {"status": "ok"}
 
     ready = client.get("/ready")
@@ -79,7 +119,8 @@ def test_health_ready_and_metrics(client: httpx.Client, stub: LMStudioStub) -> N
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
-    assert metric_value(metrics.text, "lmsa_http_requests_total", route="/ready", status="503") == 1
+    after = metric_value(metrics.text, "lmsa_http_requests_total", route="/ready", status="503")
+    assert after - before == 1
 
 
 def test_ready_names_an_unreachable_llm(tmp_path: Path) -> None:
@@ -225,8 +266,12 @@ def test_thread_lifecycle(client: httpx.Client) -> None:
     assert state["status"] == "idle"
     assert [m["content"] for m in state["messages"]] == ["hello", "echo: hello"]
     history = client.get("/v1/threads/life-1/history", params={"limit": 3}).json()
-    assert len(history["checkpoints"]) == 3
-    assert history["checkpoints"][0]["messages"] == 2
+    newest, older, oldest = history["checkpoints"]  # exactly the 3 asked for
+    # Newest first, each the child of the next one.
+    assert newest["messages"] == 2 and newest["next"] == []
+    assert newest["parent_checkpoint_id"] == older["checkpoint_id"]
+    assert older["parent_checkpoint_id"] == oldest["checkpoint_id"]
+    assert newest["step"] == older["step"] + 1 == oldest["step"] + 2
 
     assert client.delete("/v1/threads/life-1").status_code == 204
     gone = client.get("/v1/threads/life-1")
@@ -249,7 +294,10 @@ def test_run_streams_tokens_and_node_updates(client: httpx.Client) -> None:
     tokens = [json.loads(data)["text"] for name, data in events if name == "token"]
     assert len(tokens) > 1 and "".join(tokens) == "echo: tell me a story"
     # Tokens arrive before the respond node reports it finished.
-    assert names.index("token") < len(names) - 2
+    respond_done = next(
+        i for i, (name, data) in enumerate(events) if name == "node" and '"respond"' in data
+    )
+    assert names.index("token") < respond_done
     end = json.loads(events[-1][1])
     assert end["answer"] == "echo: tell me a story"
 
@@ -352,6 +400,7 @@ def test_oversize_bodies_are_refused(stub: LMStudioStub, tmp_path: Path) -> None
 def test_llm_down_mid_conversation_is_a_503_with_a_sentence(
     client: httpx.Client, stub: LMStudioStub
 ) -> None:
+    errors_before = metric_value(metrics_of(client), "lmsa_graph_turns_total", outcome="error")
     warm = client.post(
         "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
     )
@@ -368,8 +417,8 @@ def test_llm_down_mid_conversation_is_a_503_with_a_sentence(
     )
     events = [data for _, data in sse_events(streamed)]
     assert "no model loaded" in json.loads(events[-1])["error"]["message"]
-    metrics = client.get("/metrics").text
-    assert metric_value(metrics, "lmsa_graph_turns_total", outcome="error") == 2
+    errors = metric_value(metrics_of(client), "lmsa_graph_turns_total", outcome="error")
+    assert errors - errors_before == 2
 
 
 # ---- auth and observability -----------------------------------------------------------------
@@ -424,41 +473,49 @@ def test_rate_limit_per_key_answers_429_with_retry_after(
 
 
 def test_turn_metrics_and_json_logs(server: ServerProcess, client: httpx.Client) -> None:
-    client.post("/v1/threads", json={"thread_id": "obs-1"})
+    thread_id = new_thread("obs")
+    request_id = f"req-{thread_id}"
+    route = "/v1/threads/{thread_id}/runs"
+    nodes = ("guard", "classify_intent", "respond")
+
+    def counts(text: str) -> list[float]:
+        return [
+            metric_value(text, "lmsa_graph_turns_total", outcome="completed"),
+            metric_value(text, "lmsa_graph_turn_seconds_count"),
+            *(metric_value(text, "lmsa_node_seconds_count", node=node) for node in nodes),
+            metric_value(
+                text, "lmsa_http_requests_total", method="POST", route=route, status="200"
+            ),
+        ]
+
+    client.post("/v1/threads", json={"thread_id": thread_id})
+    before = counts(metrics_of(client))
     run = client.post(
-        "/v1/threads/obs-1/runs", json={"message": "observe me"}, headers={"X-Request-Id": "req-42"}
+        f"/v1/threads/{thread_id}/runs",
+        json={"message": "observe me"},
+        headers={"X-Request-Id": request_id},
     )
     assert run.status_code == 200
-    assert run.headers["x-request-id"] == "req-42"
-    metrics = client.get("/metrics").text
-    assert metric_value(metrics, "lmsa_graph_turns_total", outcome="completed") == 1
-    assert metric_value(metrics, "lmsa_graph_turn_seconds_count") == 1
-    for node in ("guard", "classify_intent", "respond"):
-        assert metric_value(metrics, "lmsa_node_seconds_count", node=node) == 1
-    assert (
-        metric_value(
-            metrics,
-            "lmsa_http_requests_total",
-            method="POST",
-            route="/v1/threads/{thread_id}/runs",
-            status="200",
-        )
-        == 1
-    )
+    assert run.headers["x-request-id"] == request_id
+    after = counts(metrics_of(client))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1] * len(after)
 
     deadline = time.monotonic() + 5
     turns: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not turns:
-        turns = [r for r in server.log_records() if r.get("event") == "turn"]
+        turns = [
+            r
+            for r in server.log_records()
+            if r.get("event") == "turn" and r.get("thread_id") == thread_id
+        ]
         time.sleep(0.05)
-    assert len(turns) == 1
+    assert len(turns) == 1, "the turn's log record was not written within 5 s"
     turn = turns[0]
-    assert turn["thread_id"] == "obs-1"
-    assert turn["request_id"] == "req-42"
+    assert turn["request_id"] == request_id
     assert turn["outcome"] == "completed" and turn["intent"] == "conversation"
-    assert set(turn["nodes"]) == {"guard", "classify_intent", "respond"}
+    assert set(turn["nodes"]) == set(nodes)
     access = [r for r in server.log_records() if r.get("event") == "http"]
-    assert any(r["request_id"] == "req-42" and r["status"] == 200 for r in access)
+    assert any(r["request_id"] == request_id and r["status"] == 200 for r in access)
 
 
 def test_sigterm_stops_the_server_cleanly(stub: LMStudioStub, tmp_path: Path) -> None:
@@ -469,3 +526,112 @@ def test_sigterm_stops_the_server_cleanly(stub: LMStudioStub, tmp_path: Path) ->
     assert running.proc.returncode in (0, -signal.SIGTERM), running.log()
     assert "Application shutdown complete" in running.log()
     assert "Traceback" not in running.log()
+
+
+# ---- concurrency on one instance ------------------------------------------------------------
+
+HELD_ANSWER = {**CHAT, "text": [{"content": "held answer", "hold": True}]}
+
+
+def _post_run(url: str, thread_id: str, text: str) -> httpx.Response:
+    return httpx.post(f"{url}/v1/threads/{thread_id}/runs", json={"message": text}, timeout=60)
+
+
+def test_a_second_turn_on_a_busy_thread_is_a_409(
+    client: httpx.Client, server: ServerProcess, stub: LMStudioStub
+) -> None:
+    stub.set_scenario(HELD_ANSWER)
+    thread_id = new_thread("busy")
+    client.post("/v1/threads", json={"thread_id": thread_id})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(_post_run, server.url, thread_id, "take your time")
+        try:
+            assert stub.wait_held(1), "the first turn never reached the answer"
+            refused = client.post(f"/v1/threads/{thread_id}/runs", json={"message": "me too"})
+            other = client.post("/v1/threads", json={"thread_id": new_thread("free")})
+        finally:
+            stub.release()
+        answered = running.result(timeout=60)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "busy"
+    assert other.status_code == 201  # only that thread is busy, not the server
+    assert answered.status_code == 200 and answered.json()["answer"] == "held answer"
+    # The refused turn never reached the model: one intent + one answer in total.
+    assert stub.count() == 2
+
+
+def test_a_turn_waiting_past_the_queue_timeout_is_a_503_with_retry_after(
+    stub: LMStudioStub, tmp_path: Path
+) -> None:
+    stub.set_scenario(HELD_ANSWER)
+    env = server_env(
+        stub,
+        tmp_path,
+        LMSA_SERVER_MAX_CONCURRENT_TURNS="1",
+        LMSA_SERVER_TURN_QUEUE_TIMEOUT="0.2",
+    )
+    running = start_server(env, tmp_path)
+    try:
+        for thread_id in ("first", "second"):
+            httpx.post(f"{running.url}/v1/threads", json={"thread_id": thread_id})
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(_post_run, running.url, "first", "hold the only slot")
+            try:
+                assert stub.wait_held(1), "the first turn never reached the answer"
+                refused = _post_run(running.url, "second", "no slot for me")
+            finally:
+                stub.release()
+            answered = first.result(timeout=60)
+        metrics = httpx.get(f"{running.url}/metrics").text
+    finally:
+        running.stop()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "overloaded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert answered.status_code == 200
+    assert stub.count() == 2  # the refused turn never reached the model
+    assert metric_value(metrics, "lmsa_http_turns_waiting") == 0
+
+
+def test_workers_share_one_metrics_endpoint(stub: LMStudioStub, tmp_path: Path) -> None:
+    """``--workers 2``: /metrics, answered by either worker, counts the requests both served.
+    Each worker's own count is read from its file in PROMETHEUS_MULTIPROC_DIR."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = server_env(stub, tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    running = start_server(env, tmp_path, args=("--workers", "2"))
+    url = f"{running.url}/v1/models"
+
+    def models(_: int) -> int:  # a new connection each time: either worker may accept it
+        return httpx.get(url, headers={"Connection": "close"}, timeout=30).status_code
+
+    try:
+        served = 0
+        per_worker: dict[str, float] = {}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while served < 400:
+                assert list(pool.map(models, range(40))) == [200] * 40
+                served += 40
+                per_worker = _models_requests_per_worker(metrics_dir)
+                if len(per_worker) >= 2:
+                    break
+        scrapes = [httpx.get(f"{running.url}/metrics").text for _ in range(4)]
+    finally:
+        running.stop()
+    assert len(per_worker) == 2, f"one worker answered all {served} requests: {per_worker}"
+    assert sum(per_worker.values()) == served
+    for text in scrapes:
+        assert metric_value(text, "lmsa_http_requests_total", route="/v1/models") == served
+
+
+def _models_requests_per_worker(metrics_dir: Path) -> dict[str, float]:
+    """``GET /v1/models`` requests counted in each worker's own multiprocess file."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts: dict[str, float] = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            _, name, labels, *_ = json.loads(key)
+            if name == "lmsa_http_requests_total" and labels.get("route") == "/v1/models":
+                counts[path.stem] = counts.get(path.stem, 0) + value
+    return {worker: count for worker, count in counts.items() if count}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -35,19 +34,41 @@ CHECKS = [
 ]
 
 
-@pytest.fixture
-def api(stub: LMStudioStub, tmp_path: Path) -> Iterator[ServerProcess]:
-    stub.set_scenario(CHAT)
-    running = start_server(server_env(stub, tmp_path), tmp_path)
-    yield running
-    running.stop()
+# The default run is a quick pass over every operation (and the stateful links) with a few
+# examples each; the long run (more examples, two seeds) is marked ``fuzz`` and deselected by
+# default: ``python -m pytest -m fuzz tests/integration/test_server_schemathesis.py``.
+QUICK_EXAMPLES = 4
+FUZZ_EXAMPLES = 15
 
 
-@pytest.mark.timeout(900)
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp_path = tmp_path_factory.mktemp("schemathesis")
+    with LMStudioStub(scenario=CHAT) as stub:
+        running = start_server(server_env(stub, tmp_path), tmp_path)
+        yield running
+        running.stop()
+
+
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_no_server_errors_or_schema_violations(api: ServerProcess) -> None:
+    _assert_schemathesis_passes(api, QUICK_EXAMPLES, seeds=("20261125", "20261126"))
+
+
+@pytest.mark.fuzz
+@pytest.mark.timeout(900)
+def test_schemathesis_long_fuzz_finds_no_server_errors_or_schema_violations(
+    api: ServerProcess,
+) -> None:
+    _assert_schemathesis_passes(api, FUZZ_EXAMPLES, seeds=("20261125", "20261126"))
+
+
+def _assert_schemathesis_passes(
+    api: ServerProcess, max_examples: int, *, seeds: tuple[str, str]
+) -> None:
     report = ""
-    for seed in ("20261125", "20261126"):
-        proc = _schemathesis(api.url, seed)
+    for seed in seeds:
+        proc = _schemathesis(api.url, seed, max_examples)
         report = proc.stdout + proc.stderr
         # A failed Hypothesis health check judges the data generator (too many generated bodies
         # filtered out under a loaded machine), not the API: only then is one re-run with
@@ -63,7 +84,7 @@ def _only_generator_health_failed(report: str) -> bool:
     return "Failed Health Check" in report and "FAILURES" not in report
 
 
-def _schemathesis(url: str, seed: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(url: str, seed: str, max_examples: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -74,7 +95,7 @@ def _schemathesis(url: str, seed: str) -> subprocess.CompletedProcess[str]:
             "--checks",
             ",".join(CHECKS),
             "--max-examples",
-            "15",
+            str(max_examples),
             "--seed",
             seed,
             "--request-timeout",

@@ -35,7 +35,12 @@ whose keys are all in :data:`REPLY_OPTION_KEYS`::
 
     {"content": ..., "tool_calls": [{"name": "f", "arguments": {...}, "id": "call_1"}],
      "status": 500, "error": "message", "retry_after": 2, "delay_ms": 300,
-     "chunk_delay_ms": 50, "cut_after_chunks": 3, "reset": True, "finish_reason": "length"}
+     "chunk_delay_ms": 50, "cut_after_chunks": 3, "reset": True, "finish_reason": "length",
+     "hold": True}
+
+``hold`` keeps the reply (after its delay) until the test calls ``stub.release()``, so a turn
+stays in flight for as long as the test needs; ``stub.wait_held(n)`` waits until n requests are
+held. ``set_scenario``/``reset`` close the gate again.
 
 Fault semantics: ``reset`` drops the connection (RST) after the delay without answering;
 ``status`` (or ``error`` alone, which implies 500) answers an OpenAI-style error object, with a
@@ -119,6 +124,7 @@ REPLY_OPTION_KEYS = frozenset(
         "cut_after_chunks",
         "reset",
         "finish_reason",
+        "hold",
     }
 )
 SCENARIO_OPTION_KEYS = frozenset(
@@ -169,6 +175,7 @@ class Reply:
     cut_after_chunks: int | None = None
     reset: bool = False
     finish_reason: str | None = None
+    hold: bool = False
 
     @property
     def error_status(self) -> int | None:
@@ -222,6 +229,7 @@ class Reply:
             cut_after_chunks=cut,
             reset=bool(raw.get("reset", False)),
             finish_reason=None if finish_reason is None else str(finish_reason),
+            hold=bool(raw.get("hold", False)),
         )
 
 
@@ -297,6 +305,9 @@ class StubState:
         self._positions: Counter[str] = Counter()
         self._requests: list[RecordedRequest] = []
         self._counts: Counter[str] = Counter()
+        self._held = threading.Condition(self._lock)
+        self.held = 0  # requests waiting at the gate (``hold`` replies) right now
+        self.gate_open = False
 
     @property
     def scenario(self) -> Scenario:
@@ -307,9 +318,11 @@ class StubState:
         with self._lock:
             self._scenario = scenario
             self._positions.clear()
+            self.gate_open = False
 
     def reset(self) -> None:
         with self._lock:
+            self.gate_open = False
             self._positions.clear()
             self._requests.clear()
             self._counts.clear()
@@ -326,6 +339,20 @@ class StubState:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+    def hold_changed(self, delta: int) -> None:
+        with self._held:
+            self.held += delta
+            self._held.notify_all()
+
+    def open_gate(self) -> None:
+        with self._held:
+            self.gate_open = True
+            self._held.notify_all()
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        with self._held:
+            return self._held.wait_for(lambda: self.held >= count, timeout)
 
     def next_reply(self, key: str) -> Reply | None:
         """Pop the next reply of queue ``key`` (the last one repeats); ``None`` if no queue."""
@@ -913,6 +940,13 @@ class StubServer:
         delay = (scenario.latency_ms + reply.delay_ms) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
+        if reply.hold and not self.state.gate_open:
+            self.state.hold_changed(+1)
+            try:
+                while not self.state.gate_open:
+                    await asyncio.sleep(0.01)
+            finally:
+                self.state.hold_changed(-1)
         if reply.reset:
             conn.abort(rst=True)
             return
@@ -1102,6 +1136,18 @@ class LMStudioStub:
     def reset(self) -> None:
         """Forget recorded requests and rewind the reply queues."""
         self._server.state.reset()
+
+    def release(self) -> None:
+        """Let every ``hold`` reply through (now and until the next set_scenario/reset)."""
+        self._server.state.open_gate()
+
+    def held(self) -> int:
+        """Requests held at the gate right now."""
+        return self._server.state.held
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` requests are held; False on timeout."""
+        return self._server.state.wait_held(count, timeout)
 
 
 # --------------------------------------------------------------------------------------------
