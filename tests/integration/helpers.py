@@ -1,18 +1,25 @@
 """What several integration test modules share: scenario pieces for the scripted LM Studio stub,
-assertions on a finished ``lmsa`` process, the ``lmsa serve`` subprocess, and small probes."""
+assertions on a finished ``lmsa`` process, the ``lmsa serve`` and ``langgraph dev``
+subprocesses, and small probes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import redis
 from langchain_core.messages import AIMessage, HumanMessage
 
 from lmsa.llm import LLMProvider
@@ -269,3 +276,125 @@ async def ask(provider: LLMProvider, text: str = "hello", **bind: Any) -> AIMess
     reply = await model.ainvoke([HumanMessage(content=text)])
     assert isinstance(reply, AIMessage)
     return reply
+
+
+# ---- langgraph dev ---------------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LANGGRAPH_CONFIG = REPO_ROOT / "langgraph.json"
+STARTUP_TIMEOUT = 90.0
+SHUTDOWN_TIMEOUT = 15.0
+AVOID_PORTS = frozenset({2024})  # `langgraph dev`'s default, used by interactive sessions
+LOG_TAIL_CHARS = 12_000
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_API_LINE = re.compile(r"API:\s*(https?://\S+)")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (never ``langgraph dev``'s default)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in AVOID_PORTS:
+            return port
+
+
+def keys_of(client: redis.Redis, prefix: str) -> list[bytes]:
+    """Every key of the saver under ``prefix``: ``{P}:...`` globals and ``{P:T}:...`` threads."""
+    return sorted(client.scan_iter(match=f"{{{prefix}[:}}]*", count=1000))
+
+
+@dataclass
+class StudioServer:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+    startup_seconds: float = 0.0
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            return f"<no server log: {error}>"
+        text = _ANSI.sub("", text)
+        if len(text) > LOG_TAIL_CHARS:
+            text = "[... earlier output cut ...]\n" + text[-LOG_TAIL_CHARS:]
+        return text
+
+    def diagnostics(self, what: str) -> str:
+        state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        return f"{what}\n--- langgraph dev ({state}) output ---\n{self.log_tail()}"
+
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """Attach the server's output to any failure inside the block."""
+        try:
+            yield
+        except BaseException as error:
+            error.add_note(self.diagnostics("server state at the time of the failure:"))
+            raise
+
+    def wait_until_ready(self, requested_port: int, timeout: float) -> None:
+        started = time.monotonic()
+        deadline = started + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(self.diagnostics("`langgraph dev` exited during start-up."))
+            if not self.url:
+                # `langgraph dev` silently moves to another port when the requested one is
+                # taken; follow the URL it announces rather than probe someone else's server.
+                match = _API_LINE.search(self.log_tail())
+                if match:
+                    self.url = match.group(1).rstrip("/")
+                    if not self.url.endswith(f":{requested_port}"):
+                        print(f"[studio] port {requested_port} was taken; using {self.url}")
+            if self.url:
+                try:
+                    response = httpx.get(f"{self.url}/ok", timeout=2.0)
+                    if response.status_code == 200:
+                        self.startup_seconds = time.monotonic() - started
+                        return
+                    last_error = f"GET /ok -> HTTP {response.status_code}"
+                except httpx.HTTPError as error:
+                    last_error = f"GET /ok -> {type(error).__name__}: {error}"
+            time.sleep(0.25)
+        pytest.fail(
+            self.diagnostics(
+                f"`langgraph dev` was not ready within {timeout:.0f} s ({last_error})."
+            )
+        )
+
+    def stop(self) -> None:
+        """SIGINT to the server's process group (uvicorn's graceful shutdown), then SIGKILL."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+def langgraph_dev_env(**overrides: str) -> dict[str, str]:
+    """The current environment minus ``LMSA_*`` / LangSmith settings, plus ``overrides``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LMSA_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_"))
+    }
+    env.update(
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
+        LANGGRAPH_NO_VERSION_CHECK="true",
+        LANGSMITH_TRACING="false",
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+        NO_COLOR="1",
+        TERM="dumb",
+    )
+    env.update(overrides)
+    return env

@@ -16,9 +16,22 @@ import pytest
 import redis
 from langgraph_sdk import get_client
 
+from tests.deps import require_module
 from tests.integration.conftest import RunLmsa
-from tests.integration.helpers import COMPLETE, assert_ok, intent, plan, step
-from tests.redis_support import require_redis
+from tests.integration.helpers import (
+    COMPLETE,
+    LANGGRAPH_CONFIG,
+    STARTUP_TIMEOUT,
+    StudioServer,
+    assert_ok,
+    free_port,
+    intent,
+    keys_of,
+    langgraph_dev_env,
+    plan,
+    step,
+)
+from tests.redis_support import REDIS_URL, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
@@ -126,9 +139,8 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
     # `langgraph dev` here checkpoints to Redis; only this test needs it, so the check is here
     # rather than at module level (the CLI tests above run without Redis).
     require_redis()
-    # Imported, not importorskip'd: a missing `langgraph dev` dependency must not pass as a skip.
-    # (Its server helpers live in test_studio; they belong in helpers.py, see the report.)
-    from tests.integration import test_studio as studio
+    # A missing `langgraph dev` dependency fails under CI instead of passing as a skip.
+    require_module("langgraph_api", "needs langgraph-cli[inmem] for `langgraph dev`")
 
     scenario = {
         "model": "test-model",
@@ -146,14 +158,14 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     prefix = f"lmsa-approval-test-{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(studio.REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL)
     with LMStudioStub(scenario=scenario) as stub:
-        port = studio.free_port()
-        env = studio.server_env(
+        port = free_port()
+        env = langgraph_dev_env(
             LMSA_BASE_URL=stub.base_url,
             LMSA_MODEL="test-model",
             LMSA_WORKSPACE=str(workspace),
-            LMSA_REDIS_URL=studio.REDIS_URL,
+            LMSA_REDIS_URL=REDIS_URL,
             LMSA_REDIS_KEY_PREFIX=prefix,
         )
         log_path = tmp_path / "langgraph-dev.log"
@@ -165,7 +177,7 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
                     "langgraph_cli",
                     "dev",
                     "--config",
-                    str(studio.LANGGRAPH_CONFIG),
+                    str(LANGGRAPH_CONFIG),
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -180,13 +192,13 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = studio.StudioServer(process=process, log_path=log_path)
+        server = StudioServer(process=process, log_path=log_path)
         try:
-            server.wait_until_ready(port, studio.STARTUP_TIMEOUT)
+            server.wait_until_ready(port, STARTUP_TIMEOUT)
             yield server, stub, workspace
         finally:
             server.stop()
-            keys = studio.keys_of(client, prefix)
+            keys = keys_of(client, prefix)
             if keys:
                 client.delete(*keys)
             client.close()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from tests.deps import missing
 from tests.integration.conftest import RunLmsa, RunLmsaProcess, closed_port, lmsa_command
 from tests.integration.helpers import (
     CLARIFY_SCENARIO,
@@ -188,13 +189,14 @@ def test_redis_down_at_start_names_the_url(
     assert "FAIL" in store_row and url in store_row
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 def test_redis_dying_mid_turn_fails_the_turn_and_keeps_earlier_turns(
     stub: LMStudioStub, run_lmsa: RunLmsa, lmsa_env: dict[str, str], run_cwd: Path, tmp_path: Path
 ) -> None:
     """A private Redis with an fsync-always append-only file, killed once the model has been
     asked for turn two's answer and before it replies: the turn fails with one sentence, and
     after a restart turn one is all there."""
+    if shutil.which("redis-server") is None:
+        missing("needs the redis-server binary (Debian package redis-server)")
     port = closed_port()
     data = tmp_path / "redis"
     data.mkdir()

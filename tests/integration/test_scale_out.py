@@ -34,9 +34,10 @@ from tests.integration.helpers import (
     start_server,
     start_servers,
 )
-from tests.redis_support import REDIS_URL, fresh_key_prefix
+from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
 
+require_redis()
 pytestmark = pytest.mark.integration
 
 INSTANCES = 3
