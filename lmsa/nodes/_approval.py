@@ -1,11 +1,22 @@
 """The approval gate of the execute node: every step's risk is judged before any step runs,
 dangerous calls are refused without asking, and calls above ``LMSA_AUTO_APPROVE`` pause the graph
 with ``interrupt()`` carrying the exact call (see :mod:`lmsa.nodes.execute` for why all approvals
-are gathered first)."""
+are gathered first).
+
+Egress after untrusted input needs a person. Private data (the workspace), untrusted content (a
+fetched page, search results, a tool result the scanner quarantined) and a way out (a tool whose
+arguments leave the machine: ``egress`` in its metadata) together let planted text exfiltrate
+data. So once the turn has taken in untrusted content, or the plan itself brings some in before
+its egress call, every egress call asks the user whatever ``LMSA_AUTO_APPROVE`` says; and an
+egress call whose arguments carry text the turn read from the workspace is refused outright.
+Shell commands that send data are already refused by the command policy.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,26 +38,79 @@ class StepVerdict:
     risk: str = "read"
 
 
+# A run of this many characters from a workspace read, found in an egress call's arguments, is
+# treated as the data being sent out (short runs would match ordinary words).
+LEAK_RUN = 16
+_TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;]{" + str(LEAK_RUN) + ",}")
+
+
+def untrusted(results: list[dict[str, Any]], egress_tools: frozenset[str]) -> bool:
+    """Whether the turn has taken in content nobody vouches for."""
+    return any(
+        r.get("ok") and (r.get("tool") in egress_tools or r.get("quarantined")) for r in results
+    )
+
+
+def carried_workspace_text(
+    args: dict[str, Any], results: list[dict[str, Any]], egress: frozenset[str]
+) -> str | None:
+    """A piece of this turn's workspace reads that appears in ``args``, if any. Following a link
+    the workspace holds is not a leak: a value found whole in what was read, and read text that
+    is itself a URL, do not count."""
+    values = [v for v in args.values() if isinstance(v, str)]
+    sent = json.dumps(args, ensure_ascii=False)
+    for result in results:
+        if result.get("tool") in egress or not result.get("ok"):
+            continue
+        output = str(result.get("full_output") or result.get("output") or "")
+        if values and all(value in output for value in values):
+            continue
+        for token in _TOKEN.findall(output):
+            if "://" not in token and token in sent:
+                return token
+    return None
+
+
 class ApprovalGate:
     """Decides each step of a plan: run it (as planned or as the user edited it) or refuse it."""
 
     def __init__(self, registry: ToolRegistry, auto_approve: AutoApprove) -> None:
         self.registry = registry
         self.auto = auto_approve
+        self.egress = frozenset(
+            name for name in registry.names() if (registry.get(name).metadata or {}).get("egress")
+        )
 
     async def assess(self, tool: str, args: dict[str, Any]) -> tuple[Any, str]:
         # Judging resolves paths (stat, readlink): off the event loop, which the HTTP server
         # and ``langgraph dev`` share with every other run.
         return await asyncio.to_thread(self.registry.assess, tool, args)
 
-    async def judge(self, step: dict[str, Any]) -> StepVerdict:
+    async def judge(
+        self,
+        step: dict[str, Any],
+        results: list[dict[str, Any]] | None = None,
+        exposed: bool = False,
+    ) -> StepVerdict:
         """Decide one step, asking the user when its risk calls for it. Side-effect free apart
-        from ``interrupt`` (see the module docstring)."""
+        from ``interrupt`` (see the module docstring). ``results`` are this turn's earlier tool
+        results; ``exposed`` says the turn has taken in untrusted content by this step."""
         args = dict(step.get("args") or {})
         try:
             risk, reason = await self.assess(step["tool"], args)
         except ToolCallRejected as rejection:
             return StepVerdict(args, "refused", str(rejection), "write")
+        egress = step["tool"] in self.egress
+        if egress and risk != "dangerous":
+            leaked = carried_workspace_text(args, results or [], self.egress)
+            if leaked is not None:
+                risk, reason = (
+                    "dangerous",
+                    (
+                        f"its arguments carry text read from the workspace this turn "
+                        f"({leaked[:24]}...): that would send your data out"
+                    ),
+                )
         if risk == "dangerous":
             return StepVerdict(
                 args,
@@ -55,7 +119,12 @@ class ApprovalGate:
                 "never run; find a safer way or tell the user what they could do themselves.",
                 risk,
             )
-        if not needs_approval(risk, self.auto):
+        if egress and exposed:
+            reason = (
+                f"{reason}; this turn has read untrusted content (a web page, search results or "
+                "a quarantined tool result), and this call can send data out"
+            )
+        elif not needs_approval(risk, self.auto):
             return StepVerdict(args, "auto", risk=risk)
         problem: str | None = None
         for _ in range(MAX_EDIT_ROUNDS):
@@ -107,15 +176,22 @@ class ApprovalGate:
             risk,
         )
 
-    async def gather(self, layers: list[list[dict[str, Any]]]) -> dict[str, StepVerdict]:
+    async def gather(
+        self, layers: list[list[dict[str, Any]]], results: list[dict[str, Any]] | None = None
+    ) -> dict[str, StepVerdict]:
+        """Every step's verdict, in plan order. ``results`` are the turn's earlier results."""
         verdicts: dict[str, StepVerdict] = {}
         stopped: set[str] = set()
+        earlier = list(results or [])
+        exposed = untrusted(earlier, self.egress)
         for layer in layers:
             for step in layer:
                 if any(dep in stopped for dep in step.get("depends_on") or []):
                     stopped.add(step["id"])  # will be reported as skipped; don't ask
                     continue
-                verdict = await self.judge(step)
+                verdict = await self.judge(step, earlier, exposed)
+                # A fetch or search in this plan brings untrusted content in before later steps.
+                exposed = exposed or step["tool"] in self.egress
                 verdicts[step["id"]] = verdict
                 if verdict.error is not None:
                     stopped.add(step["id"])

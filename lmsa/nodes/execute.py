@@ -190,7 +190,7 @@ def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         iteration = state.get("iteration", 0)
         results = list(state.get("results") or [])
         layers = dependency_layers(list(plan.get("steps") or []))
-        verdicts = await gate.gather(layers)  # may interrupt; nothing has run yet
+        verdicts = await gate.gather(layers, results)  # may interrupt; nothing has run yet
         await gate.audit(layers, verdicts, services.security)
         failed: set[str] = set()
         for layer in layers:

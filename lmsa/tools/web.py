@@ -252,6 +252,7 @@ def make_fetch_url_tool(
         risk="read",
         arun=run,
         max_seconds=timeout * 6,
+        egress=True,  # a URL can carry data out: gated after untrusted input (nodes/_approval)
     )
 
 
@@ -334,4 +335,5 @@ def make_web_search_tool(provider: SearchProvider) -> BaseTool:
         capability="Find web pages about a topic.",
         risk="read",
         arun=run,
+        egress=True,  # the query leaves the machine
     )
