@@ -4,6 +4,8 @@ latency and queue-wait alerts use, then works on a broken bucket list)."""
 
 from __future__ import annotations
 
+import itertools
+
 from prometheus_client import Histogram
 
 from lmsa.observability import metrics
@@ -16,4 +18,4 @@ def test_histogram_bucket_bounds_are_strictly_increasing() -> None:
     assert "QUEUE_WAIT" in histograms
     for name, histogram in histograms.items():
         bounds = histogram._upper_bounds  # what /metrics writes as le="..."
-        assert all(a < b for a, b in zip(bounds, bounds[1:])), (name, bounds)
+        assert all(a < b for a, b in itertools.pairwise(bounds)), (name, bounds)
