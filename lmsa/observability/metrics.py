@@ -134,7 +134,15 @@ QUEUE_WAIT = Histogram(
     "lmsa_llm_queue_wait_seconds",
     "Time spent waiting for an endpoint slot.",
     ["endpoint"],
-    buckets=_FAST_BUCKETS + _LLM_BUCKETS[4:],
+    buckets=_FAST_BUCKETS + _LLM_BUCKETS[5:],  # both hold 1.0: once, or it is exported twice
+    registry=REGISTRY,
+)
+
+READY_CHECK = Gauge(
+    "lmsa_ready_check_ok",
+    "1 when the named /ready check (llm, checkpointer) passed on its last run.",
+    ["check"],
+    multiprocess_mode="livemin",
     registry=REGISTRY,
 )
 

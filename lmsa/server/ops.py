@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from lmsa.observability.metrics import ENDPOINT_HEALTHY, render, render_content_type
+from lmsa.observability.metrics import ENDPOINT_HEALTHY, READY_CHECK, render, render_content_type
 from lmsa.server.schemas import CheckResult, Health, Readiness
 from lmsa.server.state import ServerState, server_state
 
@@ -43,6 +43,8 @@ async def ready(state: State) -> JSONResponse:
                 strict=True,
             )
         )
+        for name, check in checks.items():
+            READY_CHECK.labels(check=name).set(1 if check.ok else 0)
         reasons = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]
         readiness = Readiness(
             status="not_ready" if reasons else "ready", reasons=reasons, checks=checks
