@@ -55,7 +55,15 @@ def compose() -> dict[str, Any]:
 
 def test_compose_defines_the_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"assistant", "lb", "redis", "prometheus", "grafana"}
+    assert set(services) == {
+        "assistant",
+        "lb",
+        "redis",
+        "prometheus",
+        "grafana",
+        "alertmanager",
+        "alert-log",
+    }
     assistant = services["assistant"]
     # No published host port: `--scale assistant=N` must not collide; the LB is the way in.
     assert not assistant.get("ports")
