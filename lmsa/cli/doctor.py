@@ -83,7 +83,8 @@ def _local_model_check(settings: Settings) -> Check | None:
 
 
 def _serves(probe: EndpointProbe) -> bool:
-    return bool(probe.reachable and probe.models and probe.loaded is not False)
+    # ``loaded`` is None when the server is not LM Studio and cannot tell: it may serve.
+    return bool(probe.reachable and probe.models and (probe.loaded is None or probe.loaded))
 
 
 def _routing_check(
@@ -104,7 +105,7 @@ def _routing_check(
     if endpoint.healthy:
         fix = ""
     elif rank[1] == 1:
-        fix = "It is the only endpoint: calls fail until it answers (fix above)."
+        fix = "It is the only endpoint: calls fail until it is fixed (see above)."
     elif any_serving:
         fix = "Calls go to the other endpoints first until it recovers."
     else:

@@ -295,7 +295,11 @@ async def _slash_command(command: str, session: Any, graph: Any) -> bool:
             marker = "*" if row.thread_id == session.thread_id else " "
             out.print(f"{marker} {row.thread_id}  {row.updated}  {row.preview}")
     elif name == "/history":
-        for message in await session.history():
+        messages = await session.history()
+        # A heading line, so the prompt printed before it never runs into the first message.
+        count = f"{len(messages)} message{'' if len(messages) == 1 else 's'}"
+        out.print(f"history of thread {session.thread_id} ({count}):", markup=False)
+        for message in messages:
             content = message.content if isinstance(message.content, str) else str(message.content)
             out.print(f"{SPEAKERS.get(message.type, message.type)}> {content}", markup=False)
     else:
