@@ -174,12 +174,11 @@ async def _ask(settings: Settings, text: str, given: str | None, as_json: bool) 
 
 
 async def _say_which_thread(graph: Any, thread_id: str) -> None:
-    """A mistyped --thread would otherwise start an empty thread without a word."""
+    """A mistyped --thread would otherwise start an empty thread without a word. Continuing
+    a saved thread is the expected case and stays quiet (stderr keeps one line per failure)."""
     from lmsa.checkpoint.retention import thread_exists
 
-    if await thread_exists(graph.checkpointer, thread_id):
-        err.print(f"continuing thread {thread_id}", markup=False)
-    else:
+    if not await thread_exists(graph.checkpointer, thread_id):
         err.print(
             f"new thread {thread_id} (no saved thread has this id; `lmsa threads list` shows them)",
             markup=False,
