@@ -366,3 +366,27 @@ def test_the_embedding_example_without_lm_studio_is_one_sentence_and_exit_2(
     )
 
     assert_one_sentence_exit_2(proc, "Could not reach an LLM server", "LMSA_BASE_URL")
+
+
+def test_the_documented_redis_scan_pattern_finds_the_thread_keys(
+    stub: LMStudioStub, run_lmsa: RunLmsa, lmsa_env: dict[str, str], redis_prefix: str
+) -> None:
+    import redis
+
+    from tests.redis_support import REDIS_URL
+
+    env = {**lmsa_env, "LMSA_CHECKPOINTER": "redis", "LMSA_REDIS_KEY_PREFIX": redis_prefix}
+    conversation(stub, "Stored.")
+    assert_ok(run_lmsa("ask", "--thread", "scanned", "a", env=env))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "--scan --pattern '{lmsa[:}]*'" in readme
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        documented = {k.decode() for k in client.scan_iter(match=f"{{{redis_prefix}[:}}]*")}
+        plain = list(client.scan_iter(match=f"{redis_prefix}*"))
+    finally:
+        client.close()
+
+    assert {f"{{{redis_prefix}:scanned}}:data", f"{{{redis_prefix}}}:threads"} <= documented
+    assert plain == []  # why the README warns: the prefix sits inside a hash tag
