@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import warnings
 from operator import itemgetter
@@ -191,7 +192,27 @@ async def main(lmstudio: bool = False) -> None:
         show("(b) assistant as a tool of a host agent", await run_tool(settings, llm, host_llm))
 
 
+def run(lmstudio: bool) -> int:
+    """Runs the example; an expected failure (no LM Studio, a bad setting) is one sentence on
+    stderr and exit status 2, as in the ``lmsa`` CLI."""
+    from lmsa.config import ConfigError
+    from lmsa.turns import describe_failure
+
+    try:
+        asyncio.run(main(lmstudio))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        message = describe_failure(error, load_settings()) if lmstudio else None
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Embed lmsa in a host LangGraph app.")
     parser.add_argument("--lmstudio", action="store_true", help="use LM Studio, not fakes")
-    asyncio.run(main(parser.parse_args().lmstudio))
+    sys.exit(run(parser.parse_args().lmstudio))

@@ -7,12 +7,14 @@ services built for it. Nothing below the interfaces reads the environment.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
 
 DEFAULT_BASE_URL = "http://localhost:1234/v1"
 
@@ -25,6 +27,25 @@ def default_cache_dir() -> Path:
 def default_data_dir() -> Path:
     """Where conversations live when the user did not say (per-user, survives restarts)."""
     return Path(user_data_dir("lmsa", appauthor=False))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'7d', '12h', '30m', '45s', '2w' or plain seconds ('3600'); ValueError otherwise."""
+    cleaned = text.strip().lower()
+    unit = cleaned[-1:] if cleaned[-1:] in _UNITS else "s"
+    number = cleaned[:-1] if cleaned[-1:] in _UNITS else cleaned
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a duration; use e.g. 7d, 12h, 30m, 45s or seconds"
+        ) from None
+    if amount < 0:
+        raise ValueError(f"{text!r} is negative; a duration is 0 or more")
+    return timedelta(seconds=amount * _UNITS[unit])
 
 
 class EndpointSettings(BaseModel):
@@ -78,6 +99,12 @@ class Settings(BaseSettings):
         default=None, description="Seconds a thread lives after its last write; None keeps it."
     )
     redis_key_prefix: str = "lmsa"
+    thread_retention: Annotated[float | None, NoDecode] = Field(
+        default=None,
+        description="SQLite: threads not updated within this many seconds (or a duration "
+        "such as '7d', '12h') are deleted when the store is opened; None keeps them. "
+        "(Redis expires threads itself: redis_ttl.)",
+    )
     redis_max_connections: int = Field(
         default=64, ge=1, description="Checkpointer connections per process; more turns wait."
     )
@@ -157,8 +184,17 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     ready_cache_seconds: float = Field(default=2.0, ge=0.0)
-    log_format: Literal["json", "text"] = "json"
+    # ``log_format``: unset, ``lmsa serve`` writes text lines to a terminal and JSON otherwise
+    # (a log collector reads a pipe or a file, a person reads a terminal).
+    log_format: Literal["json", "text"] | None = None
     log_level: str = "INFO"
+
+    @field_validator("thread_retention", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value).total_seconds() if value.strip() else None
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -244,6 +280,72 @@ class Settings(BaseSettings):
         return self.sqlite_path or self.data_dir / "checkpoints.sqlite"
 
 
+ENV_PREFIX = "LMSA_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value lmsa cannot use; the message names the variable, the value and
+    what it accepts, in one sentence an interface can print as it is."""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment once; explicit overrides (e.g. CLI flags) win over it."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the environment once; explicit overrides (e.g. CLI flags) win over it.
+
+    Raises :class:`ConfigError` for a value that does not parse or is not allowed.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe_validation(error)) from error
+    except _SourceError as error:
+        raise ConfigError(_describe_source_error(error)) from error
+
+
+def _describe_validation(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"]]
+        name = ENV_PREFIX + loc[0].upper() if loc else "a setting"
+        reason = str(item["msg"])
+        if reason.startswith("Input should be"):
+            reason = "it should be" + reason[len("Input should be") :]
+        elif reason.startswith("Value error, "):
+            reason = reason[len("Value error, ") :]
+        if len(loc) > 1:
+            # Inside a JSON value (e.g. one LMSA_FALLBACKS entry): say where, not the whole value.
+            problems.append(f"{name} is not valid at {'.'.join(loc[1:])}: {reason.lower()}")
+        else:
+            problems.append(f"{name}={item['input']!r} is not valid: {reason}")
+    return "; ".join(problems) + "."
+
+
+def _describe_source_error(error: _SourceError) -> str:
+    # pydantic-settings only says 'error parsing value for field "x"'; the cause says why.
+    text = str(error)
+    field = text.split('"')[1] if text.count('"') >= 2 else ""
+    name = ENV_PREFIX + field.upper() if field else "a setting"
+    cause = error.__cause__
+    value = _raw_value(name)
+    shown = f"={value!r}" if value is not None else ""
+    why = f" ({cause})" if cause else ""
+    return (
+        f"{name}{shown} is not valid JSON{why}; it should be a JSON list, "
+        f'e.g. \'[{{"base_url": "http://host:1234/v1"}}]\' for endpoints.'
+        if field in ("fallbacks", "endpoints")
+        else f"{name}{shown} is not valid JSON{why}; it should be a JSON value."
+    )
+
+
+def _raw_value(name: str) -> str | None:
+    """The text a variable was given, from the environment or the .env file (config is the one
+    place that reads them)."""
+    import os
+
+    if name in os.environ:
+        return os.environ[name]
+    try:
+        from dotenv import dotenv_values
+
+        return dotenv_values(".env").get(name)
+    except (ImportError, OSError):
+        return None

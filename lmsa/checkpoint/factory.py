@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -41,6 +42,11 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
                 "Set LMSA_DATA_DIR (or LMSA_SQLITE_PATH) to a writable place."
             ) from error
         async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            if settings.thread_retention is not None:
+                from lmsa.checkpoint.retention import prune_threads
+
+                await saver.setup()
+                await prune_threads(saver, timedelta(seconds=settings.thread_retention))
             yield saver
     else:
         from lmsa.checkpoint.redis import AsyncRedisSaver, CheckpointerUnavailable

@@ -32,6 +32,10 @@ async def run_checks(settings: Settings) -> list[Check]:
     # The same health check the router runs in the background, once, for every endpoint.
     monitor = HealthMonitor(endpoints, interval=0, timeout=settings.connect_timeout)
     probes = await monitor.check_once()
+    # A failing endpoint is only fatal when no other one can answer: the router falls back.
+    any_serving = any(_serves(probe) for probe in probes)
+    # Equal priorities are tried in configuration order, so the rank, not the number, is news.
+    ranked = sorted(endpoints, key=lambda e: (e.priority, e.order))
     checks: list[Check] = []
     for index, (endpoint, probe) in enumerate(zip(endpoints, probes, strict=True)):
         if index == 0:
@@ -40,8 +44,10 @@ async def run_checks(settings: Settings) -> list[Check]:
             label = f"Endpoint {endpoint.name}"
         else:
             label = f"Fallback {index}"
-        checks += _llm_checks(probe, endpoint.model, label, required=index == 0)
-        checks.append(_routing_check(endpoint, label, settings))
+        required = index == 0 and not any_serving
+        checks += _llm_checks(probe, endpoint.model, label, required=required)
+        rank = (ranked.index(endpoint) + 1, len(endpoints))
+        checks.append(_routing_check(endpoint, label, settings, rank, any_serving))
     checks.append(await _checkpointer_check(settings))
     checks.append(_workspace_check(settings))
     local = await asyncio.to_thread(_local_model_check, settings)
@@ -76,19 +82,34 @@ def _local_model_check(settings: Settings) -> Check | None:
     return Check(name, "OK", f"{path.name}; CPU mode {verdict.describe()}; {role}")
 
 
-def _routing_check(endpoint: Any, label: str, settings: Settings) -> Check:
+def _serves(probe: EndpointProbe) -> bool:
+    # ``loaded`` is None when the server is not LM Studio and cannot tell: it may serve.
+    return bool(probe.reachable and probe.models and (probe.loaded is None or probe.loaded))
+
+
+def _routing_check(
+    endpoint: Any, label: str, settings: Settings, rank: tuple[int, int], any_serving: bool
+) -> Check:
     """What the router knows about the endpoint after the health check."""
     probe = endpoint.last_probe
     window = f"{endpoint.context_window:,} tokens" if endpoint.context_window else "unknown"
     detail = (
         f"{'healthy' if endpoint.healthy else 'unhealthy'}"
         f"{f' ({probe.seconds * 1000:.0f} ms)' if probe else ''}; "
-        f"roles {', '.join(sorted(endpoint.roles))}; priority {endpoint.priority}; "
+        f"roles {', '.join(sorted(endpoint.roles))}; "
+        f"tried {rank[0]} of {rank[1]} (priority {endpoint.priority}); "
         f"{endpoint.max_concurrency} slots; context window {window}; "
         f"strategy {settings.routing_strategy}"
         + ("; state shared via Redis" if settings.llm_shared_redis_url else "")
     )
-    fix = "" if endpoint.healthy else "Calls go to the other endpoints first until it recovers."
+    if endpoint.healthy:
+        fix = ""
+    elif rank[1] == 1:
+        fix = "It is the only endpoint: calls fail until it is fixed (see above)."
+    elif any_serving:
+        fix = "Calls go to the other endpoints first until it recovers."
+    else:
+        fix = "No endpoint answers: calls fail until one does (fixes above)."
     return Check(f"{label} routing", "OK" if endpoint.healthy else "WARN", detail, fix)
 
 

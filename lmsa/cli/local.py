@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lmsa.config import Settings, load_settings
+from lmsa.config import ConfigError, Settings, load_settings
 
 EXIT_UNAVAILABLE = 2
 
@@ -103,7 +103,10 @@ def local_server(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve a GGUF model with llama.cpp behind an LM Studio-compatible API."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        _fail(str(error))
     server = _start(settings, model, host, port)
     engine = server.engine
     _out.print(

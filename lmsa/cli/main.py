@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Coroutine
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lmsa.cli.local import LocalOption, local_endpoint, local_server
-from lmsa.config import Settings, load_settings
+from lmsa.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     name="lmsa",
@@ -28,7 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-threads_app = typer.Typer(help="List, inspect and fork conversation threads.", no_args_is_help=True)
+threads_app = typer.Typer(
+    help="List, inspect, fork and delete conversation threads.", no_args_is_help=True
+)
 app.add_typer(threads_app, name="threads")
 
 out = Console(highlight=False, soft_wrap=True)
@@ -55,6 +58,13 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as error:
+        _fail(str(error))
+
+
 def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
     try:
         return asyncio.run(coroutine)
@@ -72,6 +82,11 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
     from lmsa.checkpoint.factory import open_checkpointer
     from lmsa.graphs.builder import build_assistant, make_services
 
+    if not settings.workspace.is_dir():
+        raise ExpectedFailure(
+            f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
+            "existing folder."
+        )
     services = make_services(settings, notify=_notice)
     try:
         if need_llm:
@@ -116,15 +131,18 @@ def ask(
     local: LocalOption = False,
 ) -> None:
     """Run one turn and print the answer."""
-    with local_endpoint(load_settings(), local) as settings:
-        _run_async(_ask(settings, text, thread or str(uuid.uuid4()), as_json))
+    with local_endpoint(_settings(), local) as settings:
+        _run_async(_ask(settings, text, thread, as_json))
 
 
-async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> None:
+async def _ask(settings: Settings, text: str, given: str | None, as_json: bool) -> None:
     from lmsa.cli.render import jsonable
     from lmsa.cli.session import ChatSession
 
+    thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        if given:
+            await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
         try:
             outcome = await session.send(text)
@@ -151,6 +169,20 @@ async def _ask(settings: Settings, text: str, thread_id: str, as_json: bool) -> 
             err.print(f'(answer with: lmsa ask --thread {thread_id} "<your answer>")')
         return
     out.print(outcome.answer or "")
+    if not given:
+        err.print(f'(thread {thread_id}: continue with lmsa ask --thread {thread_id} "...")')
+
+
+async def _say_which_thread(graph: Any, thread_id: str) -> None:
+    """A mistyped --thread would otherwise start an empty thread without a word. Continuing
+    a saved thread is the expected case and stays quiet (stderr keeps one line per failure)."""
+    from lmsa.checkpoint.retention import thread_exists
+
+    if not await thread_exists(graph.checkpointer, thread_id):
+        err.print(
+            f"new thread {thread_id} (no saved thread has this id; `lmsa threads list` shows them)",
+            markup=False,
+        )
 
 
 # -- chat -----------------------------------------------------------------------------------
@@ -160,20 +192,23 @@ HELP = """Commands:
   /new        start a new thread
   /threads    list saved threads
   /history    show this thread's messages
-  /quit       leave (also Ctrl-D)"""
+  /quit       leave (also Ctrl-D, or Ctrl-C at the prompt)"""
 
 
 @app.command()
 def chat(thread: ThreadOption = None, local: LocalOption = False) -> None:
     """Chat with the assistant; answers stream as they are written."""
-    with local_endpoint(load_settings(), local) as settings:
-        _run_async(_chat(settings, thread or str(uuid.uuid4())))
+    with local_endpoint(_settings(), local) as settings:
+        _run_async(_chat(settings, thread))
 
 
-async def _chat(settings: Settings, thread_id: str) -> None:
+async def _chat(settings: Settings, given: str | None) -> None:
     from lmsa.cli.session import ChatSession, describe_question, is_approval
 
+    thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        if given:
+            await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
         out.print(f"lmsa - thread {thread_id} - /help for commands")
         question = await session.pending_question()
@@ -184,10 +219,10 @@ async def _chat(settings: Settings, thread_id: str) -> None:
         while True:
             approving = is_approval(question)
             try:
-                text = input("approve [y/n/e]> " if approving else "you> ")
+                text = _prompt("approve [y/n/e]> " if approving else "you> ")
                 if approving and text.strip().lower() in ("e", "edit"):
-                    text = input("args (JSON)> ")
-            except EOFError:
+                    text = _prompt("args (JSON)> ")
+            except (EOFError, KeyboardInterrupt):
                 out.print()
                 break
             text = text.strip()
@@ -219,6 +254,24 @@ async def _chat(settings: Settings, thread_id: str) -> None:
     out.print(f"bye - resume with: lmsa chat --thread {session.thread_id}")
 
 
+def _prompt(text: str) -> str:
+    """``input`` that Ctrl-C interrupts. Under asyncio.run, Ctrl-C only cancels the main task,
+    which a blocking ``input`` never notices: the keypress would seem ignored, and the next line
+    typed would be swallowed by the cancellation."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals cannot be routed here anyway
+        return input(text)
+    try:
+        return input(text)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+SPEAKERS = {"human": "you", "ai": "assistant"}  # /history uses the chat's own prompt names
+
+
 def _write_token(token: str) -> None:
     sys.stdout.write(token)
     sys.stdout.flush()
@@ -241,9 +294,13 @@ async def _slash_command(command: str, session: Any, graph: Any) -> bool:
             marker = "*" if row.thread_id == session.thread_id else " "
             out.print(f"{marker} {row.thread_id}  {row.updated}  {row.preview}")
     elif name == "/history":
-        for message in await session.history():
+        messages = await session.history()
+        # A heading line, so the prompt printed before it never runs into the first message.
+        count = f"{len(messages)} message{'' if len(messages) == 1 else 's'}"
+        out.print(f"history of thread {session.thread_id} ({count}):", markup=False)
+        for message in messages:
             content = message.content if isinstance(message.content, str) else str(message.content)
-            out.print(f"{message.type}> {content}")
+            out.print(f"{SPEAKERS.get(message.type, message.type)}> {content}", markup=False)
     else:
         out.print(f"unknown command {name}; /help lists the commands")
     return True
@@ -261,13 +318,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API: OpenAI-compatible chat, threads and runs, /metrics (docs at /docs)."""
+    from lmsa.cli.serve import ServeError
     from lmsa.cli.serve import serve as run_server
 
     overrides = {"server_host": host, "server_port": port, "server_workers": workers}
-    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = _settings(**{k: v for k, v in overrides.items() if v is not None})
     try:
         run_server(settings)
-    except ExpectedFailure as failure:
+    except (ExpectedFailure, ServeError) as failure:
         _fail(str(failure))
 
 
@@ -277,10 +335,12 @@ def serve(
 @app.command()
 def doctor() -> None:
     """Check the LLM endpoint(s), the model and the conversation store; print fixes."""
-    from lmsa.cli.doctor import run_checks, show
+    from lmsa.cli.doctor import Check, run_checks, show
 
-    settings = load_settings()
-    checks = asyncio.run(run_checks(settings))
+    try:
+        checks = asyncio.run(run_checks(load_settings()))
+    except ConfigError as error:
+        checks = [Check("Settings", "FAIL", str(error), "Fix or unset the variable named.")]
     show(checks, out)
     if any(check.status == "FAIL" for check in checks):
         raise typer.Exit(EXIT_UNAVAILABLE)
@@ -297,7 +357,7 @@ app.command("local-server")(local_server)
 @threads_app.command("list")
 def threads_list() -> None:
     """Saved threads, most recent first."""
-    settings = load_settings()
+    settings = _settings()
     _run_async(_threads_list(settings))
 
 
@@ -315,7 +375,7 @@ async def _threads_list(settings: Settings) -> None:
 @threads_app.command("history")
 def threads_history(thread_id: Annotated[str, typer.Argument(help="Thread id.")]) -> None:
     """The thread's checkpoints, newest first (ids usable with `threads fork`)."""
-    settings = load_settings()
+    settings = _settings()
     _run_async(_threads_history(settings, thread_id))
 
 
@@ -339,7 +399,7 @@ def threads_fork(
     checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint id.")],
 ) -> None:
     """Start a new thread from an earlier checkpoint of THREAD_ID."""
-    settings = load_settings()
+    settings = _settings()
     _run_async(_threads_fork(settings, thread_id, checkpoint))
 
 
@@ -353,6 +413,53 @@ async def _threads_fork(settings: Settings, thread_id: str, checkpoint_id: str) 
             raise ExpectedFailure(str(error)) from error
     out.print(new_thread)
     err.print(f"continue with: lmsa chat --thread {new_thread}")
+
+
+@threads_app.command("delete")
+def threads_delete(thread_id: Annotated[str, typer.Argument(help="Thread to delete.")]) -> None:
+    """Delete a thread and all its checkpoints."""
+    settings = _settings()
+    _run_async(_threads_delete(settings, thread_id))
+
+
+async def _threads_delete(settings: Settings, thread_id: str) -> None:
+    from lmsa.checkpoint.retention import thread_exists
+
+    async with _assistant(settings, need_llm=False) as graph:
+        if not await thread_exists(graph.checkpointer, thread_id):
+            raise ExpectedFailure(f"No thread {thread_id} in {_store(settings)}.")
+        await graph.checkpointer.adelete_thread(thread_id)
+    out.print(f"deleted thread {thread_id}")
+
+
+@threads_app.command("prune")
+def threads_prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Delete threads not updated for this long: 7d, 12h, 30m, 45s."
+        ),
+    ],
+) -> None:
+    """Delete every thread not updated within a duration."""
+    from lmsa.config import parse_duration
+
+    try:
+        age = parse_duration(older_than)
+    except ValueError as error:
+        _fail(f"--older-than {error}.")
+    settings = _settings()
+    _run_async(_threads_prune(settings, age))
+
+
+async def _threads_prune(settings: Settings, age: Any) -> None:
+    from lmsa.checkpoint.retention import prune_threads
+
+    async with _assistant(settings, need_llm=False) as graph:
+        deleted = await prune_threads(graph.checkpointer, age)
+    for thread_id in deleted:
+        out.print(f"deleted thread {thread_id}")
+    err.print(f"{len(deleted)} thread(s) deleted from {_store(settings)}", markup=False)
 
 
 def _store(settings: Settings) -> str:

@@ -8,11 +8,50 @@ is the load balancer's job (see ``docker-compose.yml``).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import tempfile
 
 from lmsa.config import Settings
+
+
+class ServeError(RuntimeError):
+    """The server cannot start for a reason the user can fix; the message says how."""
+
+
+def check_can_serve(settings: Settings) -> None:
+    """Fails before uvicorn starts on what would otherwise end as a log line and exit 3: a
+    workspace that is not a folder, a port another process holds."""
+    if not settings.workspace.is_dir():
+        raise ServeError(
+            f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
+            "existing folder."
+        )
+    host, port = settings.server_host, settings.server_port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ServeError(
+            f"Cannot bind to {host}: {error.strerror}; set --host or LMSA_SERVER_HOST."
+        ) from error
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: with SO_REUSEADDR, so only a live listener makes this fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ServeError(
+                    f"Port {port} on {host} is already in use; stop the other server or "
+                    "pick another port with --port (or LMSA_SERVER_PORT)."
+                ) from error
+            raise ServeError(
+                f"Cannot listen on {host}:{port}: {error.strerror}; "
+                "set --host/--port (or LMSA_SERVER_HOST/LMSA_SERVER_PORT)."
+            ) from error
 
 
 def serve(settings: Settings, *, reload: bool = False) -> None:
@@ -20,6 +59,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
 
     from lmsa.observability.logging import configure_logging
 
+    check_can_serve(settings)
     configure_logging(settings.log_level, settings.log_format)
     common = {
         "host": settings.server_host,

@@ -60,9 +60,12 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(level: str = "INFO", fmt: str | None = "json") -> None:
     """Route every logger (lmsa's, uvicorn's, LangChain's) to one stderr handler. Idempotent:
-    a second call replaces the handler instead of doubling every line."""
+    a second call replaces the handler instead of doubling every line. ``fmt=None`` picks text
+    when stderr is a terminal and JSON otherwise."""
+    if fmt is None:
+        fmt = "text" if _is_terminal(sys.stderr) else "json"
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_lmsa", False):
@@ -90,6 +93,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("httpx", "httpcore", "openai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 @contextmanager

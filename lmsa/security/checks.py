@@ -80,8 +80,10 @@ def _describe(categories: list[str]) -> str:
         "indirect_marker": "give me hidden instructions",
         "fake_delimiter": "fake a system message",
     }
-    parts = [names[c] for c in categories if c in names] or ["manipulate the assistant"]
-    return ", ".join(dict.fromkeys(parts))
+    parts = list(dict.fromkeys(names[c] for c in categories if c in names))
+    if not parts:
+        return "manipulate the assistant"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> Verdict:

@@ -85,15 +85,23 @@ def assert_ok(proc: Finished) -> None:
     assert_no_traceback(proc)
 
 
+HISTORY_HEADING = re.compile(r"history of thread \S+ \((\d+) messages?\):$")
+SPEAKER_TYPES = {"you": "human", "assistant": "ai"}
+
+
 def history_lines(stdout: str) -> list[str]:
-    """The ``/history`` lines of a chat transcript (``human> ...`` / ``ai> ...``), with the
-    ``you> `` prompts that precede them on the same line removed."""
-    lines = []
-    for line in stdout.splitlines():
-        while line.startswith("you> "):
-            line = line[len("you> ") :]
-        if line.startswith(("human> ", "ai> ")):
-            lines.append(line)
+    """The messages every ``/history`` of a chat transcript printed, each as ``<message
+    type>> <content>`` (``human> ...`` / ``ai> ...``, the graph's names for the speakers the
+    chat shows as ``you>`` / ``assistant>``). A heading names how many lines follow it."""
+    lines: list[str] = []
+    rows = stdout.splitlines()
+    for index, row in enumerate(rows):
+        heading = HISTORY_HEADING.search(row)
+        if heading is None:
+            continue
+        for line in rows[index + 1 : index + 1 + int(heading.group(1))]:
+            speaker, _, content = line.partition("> ")
+            lines.append(f"{SPEAKER_TYPES.get(speaker, speaker)}> {content}")
     return lines
 
 

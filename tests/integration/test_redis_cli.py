@@ -152,7 +152,7 @@ def test_two_processes_continue_one_thread_alternately(
         first.say("turn three from A")
         first.wait_for("Reply three.\nyou> ")  # the turn is saved once the prompt returns
         first.say("/history")
-        first.wait_for("ai> Reply three.")
+        first.wait_for("you> turn three from A\nassistant> Reply three.\n")
     finally:
         codes = (first.close(), second.close())
     assert codes == (0, 0), first.output + second.output
@@ -164,7 +164,7 @@ def test_two_processes_continue_one_thread_alternately(
     assert "turn one from A" in body_text(answers[1]) and "Reply one." in body_text(answers[1])
     assert "turn two from B" in body_text(answers[2]) and "Reply two." in body_text(answers[2])
     history = first.output[first.output.index("/history") if "/history" in first.output else 0 :]
-    for line in ("human> turn one from A", "human> turn two from B", "ai> Reply three."):
+    for line in ("you> turn one from A", "you> turn two from B", "assistant> Reply three."):
         assert line in history
 
 
@@ -274,8 +274,8 @@ def test_redis_dying_mid_turn_fails_the_turn_and_keeps_earlier_turns(
         server = start_redis()
         history = run_lmsa("chat", "--thread", "fragile", input="/history\n/quit\n", env=env)
         assert history.returncode == 0, output(history)
-        assert "human> first question" in history.stdout
-        assert "ai> Turn one answer." in history.stdout
+        assert "you> first question" in history.stdout
+        assert "assistant> Turn one answer." in history.stdout
     finally:
         server.kill()
         server.wait(timeout=10)

@@ -18,7 +18,8 @@ class CheckpointerUnavailable(RuntimeError):
 
 
 def unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
-    reason = str(exc) or type(exc).__name__
+    # redis-py's messages end with a full stop; the sentence below adds its own.
+    reason = (str(exc) or type(exc).__name__).rstrip(". ")
     return CheckpointerUnavailable(
         f"Cannot reach Redis at {redact_url(url)}: {reason}. Start Redis or set LMSA_REDIS_URL."
     )
