@@ -32,8 +32,13 @@ async def run_checks(settings: Settings) -> list[Check]:
     # The same health check the router runs in the background, once, for every endpoint.
     monitor = HealthMonitor(endpoints, interval=0, timeout=settings.connect_timeout)
     probes = await monitor.check_once()
-    # A failing endpoint is only fatal when no other one can answer: the router falls back.
-    any_serving = any(_serves(probe) for probe in probes)
+    local = await asyncio.to_thread(_local_model_check, settings)
+    # A failing endpoint is only fatal when nothing else can answer: the router falls back, last
+    # of all to the embedded model when ``lmsa chat``/``ask`` may use it.
+    embedded_answers = (
+        local is not None and local.status == "OK" and (settings.local_fallback or "auto") == "auto"
+    )
+    any_serving = any(_serves(probe) for probe in probes) or embedded_answers
     # Equal priorities are tried in configuration order, so the rank, not the number, is news.
     ranked = sorted(endpoints, key=lambda e: (e.priority, e.order))
     checks: list[Check] = []
@@ -50,7 +55,6 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(_routing_check(endpoint, label, settings, rank, any_serving))
     checks.append(await _checkpointer_check(settings))
     checks.append(_workspace_check(settings))
-    local = await asyncio.to_thread(_local_model_check, settings)
     if local is not None:
         checks.append(local)
     return checks

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deps import missing
 from tests.integration.conftest import (
     LMSA_TIMEOUT,
     Finished,
@@ -345,6 +346,27 @@ def test_doctor_passes_when_the_primary_is_down_but_a_fallback_serves(
     assert rows["Fallback 1 reachable"].startswith("OK"), rows
     assert "tried 1 of 2" in rows["LLM endpoint routing"], rows
     assert "tried 2 of 2" in rows["Fallback 1 routing"], rows
+
+
+def test_doctor_passes_when_no_server_answers_but_the_embedded_model_would(
+    run_lmsa: RunLmsa, lmsa_env: dict[str, str]
+) -> None:
+    from lmsa.local.model import DEFAULT_MODEL, MODELS, missing_extra
+
+    if missing_extra() or not MODELS[DEFAULT_MODEL].installed():
+        missing("needs the [local] extra and its default model")
+    env = {
+        **lmsa_env,
+        "LMSA_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",
+        "LMSA_LOCAL_FALLBACK": "auto",
+    }
+
+    proc = run_lmsa("doctor", env=env)
+
+    assert proc.returncode == 0, output(proc)
+    rows = doctor_rows(proc.stdout)
+    assert rows["LLM endpoint reachable"].startswith("WARN"), rows
+    assert rows["Embedded model (--local, fallback)"].startswith("OK"), rows
 
 
 # ---- examples/embed_in_parent.py (a script: a real process) --------------------------------
