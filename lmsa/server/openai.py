@@ -109,7 +109,8 @@ async def chat_completions(
     ] = None,
 ) -> Any:
     """One assistant turn, OpenAI style. The response header ``X-Thread-Id`` names the thread
-    to continue; ``lmsa.status == "interrupted"`` means the content is a question to answer."""
+    to continue; ``lmsa.status == "interrupted"`` means the content is a question or an approval
+    request, which the next user message answers."""
     import uuid
 
     thread_id = _thread_of(body, x_thread_id)
