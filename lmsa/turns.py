@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from lmsa.observability.logging import REQUEST_ID
 from lmsa.observability.tracing import run_metadata, trace_turn
 from lmsa.observability.turns import TurnTimer
-from lmsa.tools.approval import parse_reply
+from lmsa.tools.approval import approval_text, parse_reply
 
 if TYPE_CHECKING:
     from lmsa.config import Settings
@@ -267,8 +267,11 @@ def _add_usage(usage: dict[str, int], messages: list[Any]) -> None:
 
 
 def question_text(interrupt: InterruptInfo) -> str:
-    """What a chat UI shows for an interrupt: its question, else the value as text."""
+    """What a chat UI shows for an interrupt: the approval request or question, else the
+    value as text."""
     value = interrupt.value
+    if isinstance(value, dict) and is_approval(value):
+        return approval_text(value)
     if isinstance(value, dict):
         for key in ("question", "message", "prompt", "description"):
             if isinstance(value.get(key), str) and value[key]:

@@ -28,6 +28,7 @@ from lmsa.server.access import (
     reject_unknown_query_params,
 )
 from lmsa.server.admission import TurnGate
+from lmsa.server.docs import install_docs
 from lmsa.server.errors import install_error_handlers
 from lmsa.server.locks import ThreadLocks
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -91,9 +92,12 @@ def create_app(
         summary="A LangGraph assistant for local LLMs, over HTTP.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_docs(app)
     # Order: the request-context middleware is outermost, so 413s are counted and logged too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -8,6 +8,7 @@ the same one-sentence explanation the CLI prints; only a bug in lmsa is a 500.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,8 @@ from lmsa.server.schemas import ErrorBody
 from lmsa.turns import describe_failure
 
 log = logging.getLogger("lmsa.server")
+_DOCS_LINK = re.compile(r"\s*For further information visit https?://errors\.pydantic\.dev\S*")
+"""pydantic's pointer to its own docs: about pydantic's internals, not about this API."""
 
 
 class ApiError(Exception):
@@ -69,7 +72,7 @@ def classify(error: BaseException, settings: Settings) -> ApiError:
     if is_invalid_resume(error):
         return ApiError(
             422,
-            f"The answer does not fit what the thread asked for: {error}",
+            "The answer does not fit what the thread asked for: " + _pydantic_text(error),
             code="invalid_resume",
         )
     message = describe_failure(error, settings)
@@ -77,6 +80,21 @@ def classify(error: BaseException, settings: Settings) -> ApiError:
         return ApiError(503, message, type="service_unavailable", code="upstream_unavailable")
     log.exception("unexpected error", exc_info=error)
     return ApiError(500, "Internal error; see the server log.", type="server_error")
+
+
+def _clean(message: str) -> str:
+    return _DOCS_LINK.sub("", message).removeprefix("Value error, ")
+
+
+def _pydantic_text(error: BaseException) -> str:
+    """A pydantic ``ValidationError`` as ``where: what`` parts, without pydantic's docs links."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return _clean(str(error))
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())) or 'value'}: {_clean(str(e.get('msg')))}"
+        for e in errors(include_url=False)[:5]
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | None]:
@@ -89,7 +107,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | No
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
         where = ".".join(loc) or "body"
         param = param or where
-        parts.append(f"{where}: {e.get('msg')}")
+        parts.append(f"{where}: {_clean(str(e.get('msg')))}")
     return 422, "Invalid request: " + "; ".join(parts), param
 
 

@@ -4,7 +4,10 @@ The assistant keeps the conversation itself: with a thread (``X-Thread-Id`` head
 ``user`` field) only the last user message is new input and the earlier ones the client resends
 are ignored; without one, each request is a fresh thread seeded with all the messages sent. A
 client's system messages are dropped (the assistant's nodes have their own). When the thread is
-waiting on a clarification question, the next user message answers it.
+waiting on a clarification question, the next user message answers it; when it waits on an
+approval, the content shows the exact call and the next user message decides it in plain words
+(``yes``, ``no [reason]`` or edited JSON arguments), so a client that only speaks OpenAI can
+finish a write. A reply that reads as none of these gets the request again, with a hint.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from lmsa.server.schemas import (
     ChatMessage,
     Choice,
     ErrorBody,
+    InterruptInfo,
     ModelCard,
     ModelList,
     TurnInfo,
@@ -40,13 +44,15 @@ from lmsa.server.state import ServerState, server_state
 from lmsa.server.turns import complete_turn, turn_events
 from lmsa.turns import (
     TurnResult,
-    answer_resume,
+    first_question,
     message_input,
     question_text,
+    reply_input,
     thread_status,
 )
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+UNREADABLE = "Could not read that as a decision on the call below; nothing ran."
 
 State = Annotated[ServerState, Depends(server_state)]
 _THREAD_ID = re.compile(THREAD_ID_PATTERN)
@@ -88,7 +94,7 @@ def _thread_of(body: ChatCompletionRequest, header: str | None) -> str | None:
     response_model=ChatCompletion,
     responses={
         **ERROR_RESPONSES,
-        409: {"model": ErrorBody, "description": "The thread is busy or awaits a decision."},
+        409: {"model": ErrorBody, "description": "A turn is already running on the thread."},
         200: {
             "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
             "description": "A chat.completion, or chat.completion.chunk events when stream.",
@@ -103,7 +109,8 @@ async def chat_completions(
     ] = None,
 ) -> Any:
     """One assistant turn, OpenAI style. The response header ``X-Thread-Id`` names the thread
-    to continue; ``lmsa.status == "interrupted"`` means the content is a question to answer."""
+    to continue; ``lmsa.status == "interrupted"`` means the content is a question or an approval
+    request, which the next user message answers."""
     import uuid
 
     thread_id = _thread_of(body, x_thread_id)
@@ -116,17 +123,11 @@ async def chat_completions(
         status = None if stateless else await thread_status(state.graph, thread_id)
     except Exception as error:
         raise classify(error, state.settings) from error
+    unread: TurnResult | None = None
     if status is not None and status.interrupts:
-        pending = status.interrupts[0]
-        value = pending.value if isinstance(pending.value, dict) else {}
-        if value.get("kind", "clarification") != "clarification":
-            raise ApiError(
-                409,
-                f"Thread {thread_id} waits for a {value.get('kind')} decision; answer it with "
-                f"POST /v1/threads/{thread_id}/resume.",
-                code="interrupt_pending",
-            )
-        payload, kind = answer_resume(last), "resume"
+        payload, kind = reply_input(last, first_question(status.interrupts)), "resume"
+        if payload is None:
+            unread = _still_waiting(thread_id, status.interrupts[0])
     elif status is not None and status.exists:
         payload = message_input(last)
     else:
@@ -136,24 +137,40 @@ async def chat_completions(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return EventSourceResponse(
-            _stream(state, thread_id, payload, kind, include_usage),
+            _stream(state, thread_id, payload, kind, include_usage, unread),
             headers=headers,
             ping=15,
         )
-    result = await complete_turn(state, thread_id, payload, kind)
+    result = unread or await complete_turn(state, thread_id, payload, kind)
     completion = ChatCompletion(
         id=f"chatcmpl-{result.run_id}",
         created=int(time.time()),
-        choices=[Choice(message=AssistantMessage(content=_content(result)))],
+        choices=[Choice(message=AssistantMessage(content=_content(result, unread is not None)))],
         usage=Usage(**result.usage),
         lmsa=_turn_info(result),
     )
     return JSONResponse(completion.model_dump(), headers=headers)
 
 
-def _content(result: TurnResult) -> str:
+def _still_waiting(thread_id: str, pending: InterruptInfo) -> TurnResult:
+    """The reply could not be read as a decision: no turn runs and the approval stays open."""
+    import uuid
+
+    return TurnResult(
+        thread_id=thread_id,
+        run_id=str(uuid.uuid4()),
+        status="interrupted",
+        answer=None,
+        interrupt=pending,
+        intent=None,
+        nodes={},
+    )
+
+
+def _content(result: TurnResult, unreadable: bool = False) -> str:
     if result.interrupt is not None:
-        return question_text(result.interrupt)
+        question = question_text(result.interrupt)
+        return f"{UNREADABLE}\n\n{question}" if unreadable else question
     return result.answer or ""
 
 
@@ -167,7 +184,12 @@ def _turn_info(result: TurnResult) -> TurnInfo:
 
 
 async def _stream(
-    state: ServerState, thread_id: str, payload: Any, kind: str, include_usage: bool
+    state: ServerState,
+    thread_id: str,
+    payload: Any,
+    kind: str,
+    include_usage: bool,
+    unread: TurnResult | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     import uuid
 
@@ -188,17 +210,18 @@ async def _stream(
         return {"data": json.dumps(body, ensure_ascii=False)}
 
     yield chunk({"role": "assistant", "content": ""})
-    results: list[TurnResult] = []
+    results: list[TurnResult] = [unread] if unread else []
     try:
-        async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
-            if event.kind == "token":
-                yield chunk({"content": event.data["text"]})
+        if unread is None:
+            async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
+                if event.kind == "token":
+                    yield chunk({"content": event.data["text"]})
     except ApiError as error:
         yield {"data": json.dumps(error_payload(error.message, type=error.type, code=error.code))}
         return
     result = results[0]
     if not result.streamed:
-        text = _content(result)
+        text = _content(result, unread is not None)
         if text:
             yield chunk({"content": text})
     yield chunk({}, "stop", lmsa=_turn_info(result).model_dump())

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from lmsa.tools.approval import ApprovalDecision
 from lmsa.turns import InterruptInfo
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -212,8 +213,10 @@ class RunCreate(BaseModel):
 
 
 class ResumeRequest(BaseModel):
-    """The answer to the thread's pending interrupt: ``answer`` for a clarification question,
-    ``decision`` (+ optional ``comment``) for an approval request."""
+    """The answer to the thread's pending interrupt: ``answer`` for a clarification question;
+    for an approval request the fields of :class:`~lmsa.tools.approval.ApprovalDecision`:
+    ``decision``, ``args`` with ``edit`` (the complete replacement arguments), an optional
+    ``reason`` with ``reject`` (told to the model)."""
 
     model_config = ConfigDict(
         strict=True,
@@ -223,17 +226,34 @@ class ResumeRequest(BaseModel):
 
     answer: Text | None = None
     decision: Literal["approve", "reject", "edit"] | None = None
-    comment: str | None = Field(default=None, max_length=10_000)
+    args: dict[str, Any] | None = Field(
+        default=None, description="With 'edit': the complete replacement arguments."
+    )
+    reason: str | None = Field(
+        default=None, max_length=10_000, description="With 'reject': why (told to the model)."
+    )
     stream: bool = False
 
     @model_validator(mode="after")
-    def _something_to_say(self) -> ResumeRequest:
+    def _one_consistent_answer(self) -> ResumeRequest:
         if self.answer is None and self.decision is None:
             raise ValueError("give an 'answer' or a 'decision'")
+        if self.answer is not None and self.decision is not None:
+            raise ValueError("give an 'answer' (question) or a 'decision' (approval), not both")
+        if self.decision == "edit" and self.args is None:
+            raise ValueError("'edit' needs 'args': the complete replacement arguments")
+        if self.args is not None and self.decision != "edit":
+            raise ValueError("'args' goes with the decision 'edit'")
+        if self.reason is not None and self.decision != "reject":
+            raise ValueError("'reason' goes with the decision 'reject'")
         return self
 
     def resume_value(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True, exclude={"stream"})
+        if self.decision is None:
+            return {"answer": self.answer}
+        return ApprovalDecision(
+            decision=self.decision, args=self.args, reason=self.reason
+        ).model_dump(exclude_none=True)
 
 
 class RunResult(BaseModel):

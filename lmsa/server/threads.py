@@ -185,7 +185,14 @@ async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State)
         raise ApiError(409, f"Thread {thread_id} waits for nothing.", code="no_interrupt")
     value = snapshot.interrupts[0].value
     kind = value.get("kind") if isinstance(value, dict) else None
-    if kind == "clarification" and body.answer is None:
+    if kind == "approval" and body.decision is None:
+        raise ApiError(
+            422,
+            "The thread waits for an approval; give a 'decision' (approve, reject with an "
+            "optional 'reason', or edit with 'args').",
+            code="decision_required",
+        )
+    if kind != "approval" and body.answer is None:
         raise ApiError(
             422, "The thread asked a question; give an 'answer'.", code="answer_required"
         )

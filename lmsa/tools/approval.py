@@ -11,6 +11,7 @@ through the LangGraph HTTP API / Studio.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -49,6 +50,30 @@ class ApprovalDecision(BaseModel):
 
 def needs_approval(risk: RiskLevel, auto: AutoApprove) -> bool:
     return _RISK_RANK[risk] > _AUTO_RANK[auto]
+
+
+REPLY_HELP = (
+    'Reply "yes" to run it, "no" (optionally followed by a reason) to refuse it, '
+    "or the edited arguments as a JSON object."
+)
+"""What a chat client's user can answer; :func:`parse_reply` reads each of these."""
+
+
+def approval_text(request: Mapping[str, Any]) -> str:
+    """An approval request as a chat message: the exact call (tool and every argument: the
+    user approves what runs), its risk and why, and how to answer in plain words."""
+    args = json.dumps(request.get("args") or {}, ensure_ascii=False, indent=2)
+    lines = [
+        f"Approval needed: the assistant wants to run {request.get('tool')} "
+        f"(risk: {request.get('risk')}) - {request.get('reason')}.",
+    ]
+    if request.get("purpose"):
+        lines.append(f"Purpose: {request['purpose']}")
+    lines += ["Arguments:", "```json", args, "```"]
+    if request.get("error"):
+        lines.append(f"Your previous edit was not accepted: {request['error']}")
+    lines.append(REPLY_HELP)
+    return "\n".join(lines)
 
 
 def parse_reply(text: str) -> ApprovalDecision | None:
