@@ -3,10 +3,17 @@ is a bug in the test (or in the code's laziness), and fails loudly."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
+
+# uvloop keeps the ``socket.socket`` it sees when first imported: imported here, with sockets
+# still real, a unit test that imports it (through uvicorn) cannot leave later integration
+# tests' event loops with the blocked socket class when the suites run in one session.
+with contextlib.suppress(ImportError):
+    import uvloop  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
