@@ -35,8 +35,8 @@ CHECKS = [
 
 
 # The default run is a quick pass over every operation (and the stateful links) with a few
-# examples each; the long run (more examples, two seeds) is marked ``fuzz`` and deselected by
-# default: ``python -m pytest -m fuzz tests/integration/test_server_schemathesis.py``.
+# examples each and one seed; the long run (more examples, two seeds) is marked ``fuzz`` and
+# deselected by default: ``python -m pytest -m fuzz tests/integration/test_server_schemathesis.py``.
 QUICK_EXAMPLES = 4
 FUZZ_EXAMPLES = 15
 
@@ -52,7 +52,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.mark.timeout(600)
 def test_schemathesis_finds_no_server_errors_or_schema_violations(api: ServerProcess) -> None:
-    _assert_schemathesis_passes(api, QUICK_EXAMPLES, seeds=("20261125", "20261126"))
+    _assert_schemathesis_passes(api, QUICK_EXAMPLES, seeds=("20261126",))
 
 
 @pytest.mark.fuzz
