@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
-from langchain_core.messages import BaseMessage
-from pydantic_core import to_jsonable_python
 from sse_starlette import EventSourceResponse
 
 from lmsa.server.errors import (
@@ -32,7 +30,6 @@ from lmsa.server.schemas import (
     THREAD_ID_PATTERN,
     CheckpointInfo,
     InterruptInfo,
-    MessageOut,
     ResumeRequest,
     RunCreate,
     RunResult,
@@ -44,6 +41,7 @@ from lmsa.server.schemas import (
 from lmsa.server.state import ServerState, server_state
 from lmsa.server.tenancy import CurrentTenant, Tenant
 from lmsa.server.turns import complete_turn, turn_events
+from lmsa.server.views import message_out, state_values
 from lmsa.turns import TurnResult, message_input, resume, thread_config
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
@@ -68,12 +66,6 @@ async def _snapshot(state: ServerState, tenant: Tenant, thread_id: str) -> Any:
     if snapshot.created_at is None:
         raise not_found_thread(thread_id)
     return snapshot
-
-
-def _message_out(message: Any) -> MessageOut:
-    if isinstance(message, BaseMessage):
-        return MessageOut(type=message.type, content=message.content, id=message.id)
-    return MessageOut(type="unknown", content=to_jsonable_python(message, fallback=str))
 
 
 @router.post("", response_model=Thread, status_code=201, responses=RESPONSES)
@@ -102,6 +94,7 @@ async def get_thread(thread_id: ThreadIdPath, state: State, tenant: CurrentTenan
     values = dict(snapshot.values or {})
     messages = values.pop("messages", [])
     interrupts = [InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts]
+    security = state.services.security
     return ThreadState(
         thread_id=thread_id,
         status="interrupted" if interrupts else "idle",
@@ -109,8 +102,8 @@ async def get_thread(thread_id: ThreadIdPath, state: State, tenant: CurrentTenan
         created_at=snapshot.created_at,
         next=list(snapshot.next),
         interrupts=interrupts,
-        messages=[_message_out(m) for m in messages],
-        values=to_jsonable_python(values, fallback=str),
+        messages=[message_out(m, security) for m in messages],
+        values=state_values(values, security),
     )
 
 
