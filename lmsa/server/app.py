@@ -29,7 +29,7 @@ from lmsa.server.access import (
 )
 from lmsa.server.admission import TurnGate
 from lmsa.server.docs import install_docs
-from lmsa.server.errors import install_error_handlers
+from lmsa.server.errors import install_error_handlers, install_userinfo_filter, strip_userinfo
 from lmsa.server.locks import ThreadLocks
 from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from lmsa.server.state import ServerState
@@ -55,6 +55,7 @@ def create_app(
         from lmsa.graphs.builder import build_assistant, make_services
 
         configure_tracing()
+        install_userinfo_filter()
         services = make_services(settings, llm=llm, tools=tools)
         async with open_checkpointer(settings) as checkpointer:
             graph = build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
@@ -75,8 +76,8 @@ def create_app(
             )
             log.info(
                 "lmsa API ready: LLM %s, store %s, auth %s",
-                settings.base_url,
-                describe_checkpointer(settings),
+                strip_userinfo(settings.base_url),
+                strip_userinfo(describe_checkpointer(settings)),
                 "on" if settings.api_keys else "off",
             )
             if own_process and settings.server_gc_threshold:

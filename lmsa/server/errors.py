@@ -23,6 +23,36 @@ from lmsa.turns import describe_failure
 log = logging.getLogger("lmsa.server")
 _DOCS_LINK = re.compile(r"\s*For further information visit https?://errors\.pydantic\.dev\S*")
 """pydantic's pointer to its own docs: about pydantic's internals, not about this API."""
+_USERINFO = re.compile(r"(?<=://)[^\s/@]*@")
+
+
+def strip_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` part of every URL in it removed: the endpoint and
+    Redis URLs the server names in errors and readiness may carry credentials."""
+    return _USERINFO.sub("", text)
+
+
+class UserinfoFilter(logging.Filter):
+    """Strips URL credentials from every string a log record carries (its message, arguments
+    and ``extra`` fields), whichever module logged it: turn and access logs quote the failing
+    endpoint's URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                strip_userinfo(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        for name, value in list(vars(record).items()):
+            if isinstance(value, str) and "@" in value:
+                setattr(record, name, strip_userinfo(value))
+        return True
+
+
+def install_userinfo_filter() -> None:
+    """On the root logger's handlers, so records of every logger that propagates pass it."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, UserinfoFilter) for f in handler.filters):
+            handler.addFilter(UserinfoFilter())
 
 
 class ApiError(Exception):
@@ -48,7 +78,8 @@ class ApiError(Exception):
 def error_payload(
     message: str, *, type: str = "invalid_request_error", code: str | None = None, param=None
 ) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type, "code": code, "param": param}}
+    shown = strip_userinfo(message)
+    return {"error": {"message": shown, "type": type, "code": code, "param": param}}
 
 
 def error_response(error: ApiError) -> JSONResponse:

@@ -41,6 +41,7 @@ from lmsa.server.schemas import (
     Usage,
 )
 from lmsa.server.state import ServerState, server_state
+from lmsa.server.tenancy import CurrentTenant
 from lmsa.server.turns import complete_turn, turn_events
 from lmsa.turns import (
     TurnResult,
@@ -104,6 +105,7 @@ def _thread_of(body: ChatCompletionRequest, header: str | None) -> str | None:
 async def chat_completions(
     body: ChatCompletionRequest,
     state: State,
+    tenant: CurrentTenant,
     x_thread_id: Annotated[
         str | None, Header(pattern=THREAD_ID_PATTERN, max_length=128, description="Thread id.")
     ] = None,
@@ -116,11 +118,14 @@ async def chat_completions(
     thread_id = _thread_of(body, x_thread_id)
     stateless = thread_id is None
     thread_id = thread_id or f"chat-{uuid.uuid4().hex}"
+    # Everything below works on the caller's own copy of the id (see lmsa.server.tenancy);
+    # only what the client reads shows ``thread_id``.
+    stored = tenant.stored(thread_id)
     last = body.messages[-1].text()
     payload: Any
     kind = "message"
     try:
-        status = None if stateless else await thread_status(state.graph, thread_id)
+        status = None if stateless else await thread_status(state.graph, stored)
     except Exception as error:
         raise classify(error, state.settings) from error
     unread: TurnResult | None = None
@@ -137,17 +142,17 @@ async def chat_completions(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return EventSourceResponse(
-            _stream(state, thread_id, payload, kind, include_usage, unread),
+            _stream(state, stored, thread_id, payload, kind, include_usage, unread),
             headers=headers,
             ping=15,
         )
-    result = unread or await complete_turn(state, thread_id, payload, kind)
+    result = unread or await complete_turn(state, stored, payload, kind, shown=thread_id)
     completion = ChatCompletion(
         id=f"chatcmpl-{result.run_id}",
         created=int(time.time()),
         choices=[Choice(message=AssistantMessage(content=_content(result, unread is not None)))],
         usage=Usage(**result.usage),
-        lmsa=_turn_info(result),
+        lmsa=_turn_info(result, thread_id),
     )
     return JSONResponse(completion.model_dump(), headers=headers)
 
@@ -174,9 +179,9 @@ def _content(result: TurnResult, unreadable: bool = False) -> str:
     return result.answer or ""
 
 
-def _turn_info(result: TurnResult) -> TurnInfo:
+def _turn_info(result: TurnResult, thread_id: str) -> TurnInfo:
     return TurnInfo(
-        thread_id=result.thread_id,
+        thread_id=thread_id,
         status=result.status,
         interrupt=result.interrupt,
         intent=result.intent,
@@ -185,6 +190,7 @@ def _turn_info(result: TurnResult) -> TurnInfo:
 
 async def _stream(
     state: ServerState,
+    stored: str,
     thread_id: str,
     payload: Any,
     kind: str,
@@ -213,7 +219,9 @@ async def _stream(
     results: list[TurnResult] = [unread] if unread else []
     try:
         if unread is None:
-            async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
+            async for event in turn_events(
+                state, stored, payload, kind, results, run_id=run_id, shown=thread_id
+            ):
                 if event.kind == "token":
                     yield chunk({"content": event.data["text"]})
     except ApiError as error:
@@ -224,7 +232,7 @@ async def _stream(
         text = _content(result, unread is not None)
         if text:
             yield chunk({"content": text})
-    yield chunk({}, "stop", lmsa=_turn_info(result).model_dump())
+    yield chunk({}, "stop", lmsa=_turn_info(result, thread_id).model_dump())
     if include_usage:
         yield {"data": json.dumps({**envelope, "choices": [], "usage": result.usage})}
     yield {"data": "[DONE]"}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from lmsa.observability.metrics import ENDPOINT_HEALTHY, READY_CHECK, render, render_content_type
+from lmsa.server.errors import strip_userinfo
 from lmsa.server.schemas import CheckResult, Health, Readiness
 from lmsa.server.state import ServerState, server_state
 
@@ -43,6 +44,10 @@ async def ready(state: State) -> JSONResponse:
                 strict=True,
             )
         )
+        checks = {
+            name: CheckResult(ok=check.ok, detail=strip_userinfo(check.detail))
+            for name, check in checks.items()
+        }
         for name, check in checks.items():
             READY_CHECK.labels(check=name).set(1 if check.ok else 0)
         reasons = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]

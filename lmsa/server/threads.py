@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
-from langchain_core.messages import BaseMessage
-from pydantic_core import to_jsonable_python
 from sse_starlette import EventSourceResponse
 
 from lmsa.server.errors import (
@@ -32,7 +30,6 @@ from lmsa.server.schemas import (
     THREAD_ID_PATTERN,
     CheckpointInfo,
     InterruptInfo,
-    MessageOut,
     ResumeRequest,
     RunCreate,
     RunResult,
@@ -42,7 +39,9 @@ from lmsa.server.schemas import (
     ThreadState,
 )
 from lmsa.server.state import ServerState, server_state
+from lmsa.server.tenancy import CurrentTenant, Tenant
 from lmsa.server.turns import complete_turn, turn_events
+from lmsa.server.views import message_out, state_values
 from lmsa.turns import TurnResult, message_input, resume, thread_config
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
@@ -58,9 +57,10 @@ SSE_OR_JSON: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _snapshot(state: ServerState, thread_id: str) -> Any:
+async def _snapshot(state: ServerState, tenant: Tenant, thread_id: str) -> Any:
+    """The caller's thread ``thread_id``; another key's thread is as missing as no thread."""
     try:
-        snapshot = await state.graph.aget_state(thread_config(thread_id))
+        snapshot = await state.graph.aget_state(thread_config(tenant.stored(thread_id)))
     except Exception as error:
         raise classify(error, state.settings) from error
     if snapshot.created_at is None:
@@ -68,17 +68,13 @@ async def _snapshot(state: ServerState, thread_id: str) -> Any:
     return snapshot
 
 
-def _message_out(message: Any) -> MessageOut:
-    if isinstance(message, BaseMessage):
-        return MessageOut(type=message.type, content=message.content, id=message.id)
-    return MessageOut(type="unknown", content=to_jsonable_python(message, fallback=str))
-
-
 @router.post("", response_model=Thread, status_code=201, responses=RESPONSES)
-async def create_thread(state: State, body: ThreadCreate | None = None) -> Thread:
+async def create_thread(
+    state: State, tenant: CurrentTenant, body: ThreadCreate | None = None
+) -> Thread:
     """A new, empty thread (a checkpoint with no messages), so runs can target it."""
     thread_id = (body.thread_id if body else None) or str(uuid.uuid4())
-    config = thread_config(thread_id)
+    config = thread_config(tenant.stored(thread_id))
     try:
         existing = await state.graph.aget_state(config)
         if existing.created_at is not None:
@@ -93,11 +89,12 @@ async def create_thread(state: State, body: ThreadCreate | None = None) -> Threa
 
 
 @router.get("/{thread_id}", response_model=ThreadState, responses=RESPONSES)
-async def get_thread(thread_id: ThreadIdPath, state: State) -> ThreadState:
-    snapshot = await _snapshot(state, thread_id)
+async def get_thread(thread_id: ThreadIdPath, state: State, tenant: CurrentTenant) -> ThreadState:
+    snapshot = await _snapshot(state, tenant, thread_id)
     values = dict(snapshot.values or {})
     messages = values.pop("messages", [])
     interrupts = [InterruptInfo(id=p.id, value=p.value) for p in snapshot.interrupts]
+    security = state.services.security
     return ThreadState(
         thread_id=thread_id,
         status="interrupted" if interrupts else "idle",
@@ -105,8 +102,8 @@ async def get_thread(thread_id: ThreadIdPath, state: State) -> ThreadState:
         created_at=snapshot.created_at,
         next=list(snapshot.next),
         interrupts=interrupts,
-        messages=[_message_out(m) for m in messages],
-        values=to_jsonable_python(values, fallback=str),
+        messages=[message_out(m, security) for m in messages],
+        values=state_values(values, security),
     )
 
 
@@ -114,13 +111,15 @@ async def get_thread(thread_id: ThreadIdPath, state: State) -> ThreadState:
 async def thread_history(
     thread_id: ThreadIdPath,
     state: State,
+    tenant: CurrentTenant,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> ThreadHistory:
     """The thread's checkpoints, newest first."""
-    await _snapshot(state, thread_id)
+    await _snapshot(state, tenant, thread_id)
     rows: list[CheckpointInfo] = []
+    config = thread_config(tenant.stored(thread_id))
     try:
-        async for snap in state.graph.aget_state_history(thread_config(thread_id), limit=limit):
+        async for snap in state.graph.aget_state_history(config, limit=limit):
             configurable = snap.config.get("configurable") or {}
             parent = (snap.parent_config or {}).get("configurable") or {}
             rows.append(
@@ -144,10 +143,10 @@ async def thread_history(
     response_class=Response,
     responses=RESPONSES,
 )
-async def delete_thread(thread_id: ThreadIdPath, state: State) -> Response:
-    await _snapshot(state, thread_id)
+async def delete_thread(thread_id: ThreadIdPath, state: State, tenant: CurrentTenant) -> Response:
+    await _snapshot(state, tenant, thread_id)
     try:
-        await state.checkpointer.adelete_thread(thread_id)
+        await state.checkpointer.adelete_thread(tenant.stored(thread_id))
     except Exception as error:
         raise classify(error, state.settings) from error
     return Response(status_code=204)
@@ -158,9 +157,11 @@ async def delete_thread(thread_id: ThreadIdPath, state: State) -> Response:
     response_model=RunResult,
     responses={**RESPONSES, **SSE_OR_JSON},
 )
-async def create_run(thread_id: ThreadIdPath, body: RunCreate, state: State) -> Any:
+async def create_run(
+    thread_id: ThreadIdPath, body: RunCreate, state: State, tenant: CurrentTenant
+) -> Any:
     """A new user message: one assistant turn. 409 while a question waits (use ``/resume``)."""
-    snapshot = await _snapshot(state, thread_id)
+    snapshot = await _snapshot(state, tenant, thread_id)
     if snapshot.interrupts:
         raise ApiError(
             409,
@@ -169,7 +170,7 @@ async def create_run(thread_id: ThreadIdPath, body: RunCreate, state: State) -> 
             code="interrupt_pending",
         )
     payload = message_input(body.message)
-    return await _run(state, thread_id, payload, "message", body.stream)
+    return await _run(state, tenant, thread_id, payload, "message", body.stream)
 
 
 @router.post(
@@ -177,10 +178,12 @@ async def create_run(thread_id: ThreadIdPath, body: RunCreate, state: State) -> 
     response_model=RunResult,
     responses={**RESPONSES, **SSE_OR_JSON},
 )
-async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State) -> Any:
+async def resume_run(
+    thread_id: ThreadIdPath, body: ResumeRequest, state: State, tenant: CurrentTenant
+) -> Any:
     """Answer the pending interrupt: ``answer`` for a clarification, ``decision`` for an
     approval. 409 when nothing is pending."""
-    snapshot = await _snapshot(state, thread_id)
+    snapshot = await _snapshot(state, tenant, thread_id)
     if not snapshot.interrupts:
         raise ApiError(409, f"Thread {thread_id} waits for nothing.", code="no_interrupt")
     value = snapshot.interrupts[0].value
@@ -196,18 +199,22 @@ async def resume_run(thread_id: ThreadIdPath, body: ResumeRequest, state: State)
         raise ApiError(
             422, "The thread asked a question; give an 'answer'.", code="answer_required"
         )
-    return await _run(state, thread_id, resume(body.resume_value()), "resume", body.stream)
+    value = resume(body.resume_value())
+    return await _run(state, tenant, thread_id, value, "resume", body.stream)
 
 
-async def _run(state: ServerState, thread_id: str, payload: Any, kind: str, stream: bool) -> Any:
+async def _run(
+    state: ServerState, tenant: Tenant, thread_id: str, payload: Any, kind: str, stream: bool
+) -> Any:
     if stream:
-        return EventSourceResponse(_events(state, thread_id, payload, kind), ping=15)
-    return JSONResponse(_result(await complete_turn(state, thread_id, payload, kind)).model_dump())
+        return EventSourceResponse(_events(state, tenant, thread_id, payload, kind), ping=15)
+    result = await complete_turn(state, tenant.stored(thread_id), payload, kind, shown=thread_id)
+    return JSONResponse(_result(result, thread_id).model_dump())
 
 
-def _result(result: TurnResult) -> RunResult:
+def _result(result: TurnResult, thread_id: str) -> RunResult:
     return RunResult(
-        thread_id=result.thread_id,
+        thread_id=thread_id,
         run_id=result.run_id,
         status=result.status,
         answer=result.answer,
@@ -222,18 +229,21 @@ def _event(name: str, data: Any) -> dict[str, str]:
 
 
 async def _events(
-    state: ServerState, thread_id: str, payload: Any, kind: str
+    state: ServerState, tenant: Tenant, thread_id: str, payload: Any, kind: str
 ) -> AsyncIterator[dict[str, str]]:
     run_id = str(uuid.uuid4())
     yield _event("metadata", {"thread_id": thread_id, "run_id": run_id, "kind": kind})
     results: list[TurnResult] = []
+    stored = tenant.stored(thread_id)
     try:
-        async for event in turn_events(state, thread_id, payload, kind, results, run_id=run_id):
+        async for event in turn_events(
+            state, stored, payload, kind, results, run_id=run_id, shown=thread_id
+        ):
             yield _event(event.kind, event.data)
     except ApiError as error:
         yield _event("error", error_payload(error.message, type=error.type, code=error.code))
         return
-    result = _result(results[0])
+    result = _result(results[0], thread_id)
     if result.interrupt is not None:
         yield _event("interrupt", result.interrupt.model_dump())
     yield _event("end", result.model_dump())

@@ -22,10 +22,12 @@ async def turn_events(
     *,
     run_id: str | None = None,
     stream_tokens: bool = True,
+    shown: str | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """The turn's events while holding the thread and one of the process's turn slots (see
     :mod:`lmsa.server.admission`); any failure surfaces as an :class:`ApiError` and the
-    finished turn is appended to ``results``."""
+    finished turn is appended to ``results``. ``shown`` is the id the caller knows the thread
+    by (see :mod:`lmsa.server.tenancy`), for messages."""
     try:
         async with (
             state.locks.hold(thread_id),
@@ -44,7 +46,9 @@ async def turn_events(
             ):
                 yield event
     except ThreadBusy as busy:
-        raise ApiError(409, f"A turn is already running on thread {busy}.", code="busy") from busy
+        raise ApiError(
+            409, f"A turn is already running on thread {shown or busy}.", code="busy"
+        ) from busy
     except TurnQueueTimeout as busy:
         raise ApiError(
             503,
@@ -59,9 +63,13 @@ async def turn_events(
         raise classify(error, state.settings) from error
 
 
-async def complete_turn(state: ServerState, thread_id: str, payload: Any, kind: str) -> TurnResult:
+async def complete_turn(
+    state: ServerState, thread_id: str, payload: Any, kind: str, *, shown: str | None = None
+) -> TurnResult:
     """The whole turn at once, for JSON responses (no token streaming upstream either)."""
     results: list[TurnResult] = []
-    async for _ in turn_events(state, thread_id, payload, kind, results, stream_tokens=False):
+    async for _ in turn_events(
+        state, thread_id, payload, kind, results, stream_tokens=False, shown=shown
+    ):
         pass
     return results[0]

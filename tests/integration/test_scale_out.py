@@ -24,6 +24,8 @@ import httpx
 import pytest
 import redis
 
+from lmsa.server.access import key_digest
+from lmsa.server.tenancy import Tenant
 from tests.integration.helpers import (
     CHAT,
     ServerProcess,
@@ -113,8 +115,10 @@ def lease_store() -> Iterator[redis.Redis]:
     client.close()
 
 
-def _lease_key(key_prefix: str, thread_id: str) -> str:
-    return f"{{{key_prefix}:{thread_id}}}:turn"  # ThreadLocks.lease
+def _lease_key(key_prefix: str, key: str, thread_id: str) -> str:
+    """ThreadLocks.lease of the API key's thread (stored under the key's own namespace)."""
+    stored = Tenant(key_digest(key)).stored(thread_id)
+    return f"{{{key_prefix}:{stored}}}:turn"
 
 
 def _thread(label: str) -> str:
@@ -257,7 +261,7 @@ def test_a_lease_is_renewed_while_its_turn_runs(
 ) -> None:
     stub.set_scenario(HELD_ANSWER)
     thread_id = _thread("renew")
-    lease = _lease_key(key_prefix, thread_id)
+    lease = _lease_key(key_prefix, key, thread_id)
     shortened_ms = 11_000  # past the first renewal (LEASE_SECONDS / 3)
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(_chat, cluster[0], thread_id, "a long turn", key)
@@ -293,7 +297,7 @@ def test_a_lease_held_by_a_killed_instance_expires(
     doomed = start_server(cluster_env, tmp_path, "doomed")
     stub.set_scenario(HELD_ANSWER)
     thread_id = _thread("crash")
-    lease = _lease_key(key_prefix, thread_id)
+    lease = _lease_key(key_prefix, key, thread_id)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             dying = pool.submit(_chat, doomed, thread_id, "a turn that never ends", key)
@@ -345,8 +349,8 @@ def test_a_crashed_turn_leaves_the_thread_to_continue_elsewhere(
     stub.release()
     stub.set_scenario(CHAT)
     stub.reset()
-    lease_store.pexpire(_lease_key(key_prefix, thread_id), 1)
-    assert _wait_until_gone(lease_store, _lease_key(key_prefix, thread_id))
+    lease_store.pexpire(_lease_key(key_prefix, key, thread_id), 1)
+    assert _wait_until_gone(lease_store, _lease_key(key_prefix, key, thread_id))
 
     resumed = _chat(cluster[2], thread_id, "what did I tell you?", key)
     assert resumed.status_code == 200, resumed.text
@@ -375,7 +379,7 @@ def test_a_streaming_client_that_hangs_up_releases_the_lease(
 ) -> None:
     stub.set_scenario(HELD_ANSWER)
     thread_id = _thread("hangup")
-    lease = _lease_key(key_prefix, thread_id)
+    lease = _lease_key(key_prefix, key, thread_id)
     with (
         httpx.Client(timeout=60) as client,
         client.stream(
