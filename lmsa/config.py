@@ -7,6 +7,7 @@ services built for it. Nothing below the interfaces reads the environment.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -39,13 +40,17 @@ def parse_duration(text: str) -> timedelta:
     number = cleaned[:-1] if cleaned[-1:] in _UNITS else cleaned
     try:
         amount = float(number)
-    except ValueError:
+        if amount != amount or amount in (float("inf"), float("-inf")):
+            raise ValueError
+        if amount < 0:
+            raise ValueError(f"{text!r} is negative; a duration is 0 or more")
+        return timedelta(seconds=amount * _UNITS[unit])
+    except (ValueError, OverflowError) as error:
+        if "negative" in str(error):
+            raise
         raise ValueError(
             f"{text!r} is not a duration; use e.g. 7d, 12h, 30m, 45s or seconds"
         ) from None
-    if amount < 0:
-        raise ValueError(f"{text!r} is negative; a duration is 0 or more")
-    return timedelta(seconds=amount * _UNITS[unit])
 
 
 class EndpointSettings(BaseModel):
@@ -315,8 +320,18 @@ def _describe_validation(error: ValidationError) -> str:
             # Inside a JSON value (e.g. one LMSA_FALLBACKS entry): say where, not the whole value.
             problems.append(f"{name} is not valid at {'.'.join(loc[1:])}: {reason.lower()}")
         else:
-            problems.append(f"{name}={item['input']!r} is not valid: {reason}")
+            problems.append(f"{name}{_shown(name, item['input'])} is not valid: {reason}")
     return "; ".join(problems) + "."
+
+
+def _shown(name: str, value: object) -> str:
+    """``value`` as it may be quoted back in an error: nothing for a credential variable,
+    passwords in URLs and ``api_key`` fields masked in the others."""
+    if any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASSWORD", "CANARY")):
+        return ""
+    text = re.sub(r"(//)[^/@\s]+@", r"\1***@", repr(value))
+    text = re.sub(r"(api_key[\"']?\s*:\s*[\"'])[^\"']*", r"\1***", text)
+    return "=" + text
 
 
 def _describe_source_error(error: _SourceError) -> str:
@@ -326,7 +341,7 @@ def _describe_source_error(error: _SourceError) -> str:
     name = ENV_PREFIX + field.upper() if field else "a setting"
     cause = error.__cause__
     value = _raw_value(name)
-    shown = f"={value!r}" if value is not None else ""
+    shown = _shown(name, value) if value is not None else ""
     why = f" ({cause})" if cause else ""
     return (
         f"{name}{shown} is not valid JSON{why}; it should be a JSON list, "

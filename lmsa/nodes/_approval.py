@@ -9,7 +9,9 @@ arguments leave the machine: ``egress`` in its metadata) together let planted te
 data. So once the turn has taken in untrusted content, or the plan itself brings some in before
 its egress call, every egress call asks the user whatever ``LMSA_AUTO_APPROVE`` says; and an
 egress call whose arguments carry text the turn read from the workspace is refused outright.
-Shell commands that send data are already refused by the command policy.
+Tools tagged ``egress`` are the web tools; shell commands that upload (``curl -d``, ``scp``,
+``nc`` ...) are refused by the command policy, while a download command or ``run_python`` with
+the network allowed needs approval from ``write`` up but is not tagged here.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class StepVerdict:
 # A run of this many characters from a workspace read, found in an egress call's arguments, is
 # treated as the data being sent out (short runs would match ordinary words).
 LEAK_RUN = 16
-_TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;]{" + str(LEAK_RUN) + ",}")
+# Runs split at quotes, brackets and the separators of ``KEY=value`` / ``key: value`` lines, so
+# a secret is compared as the value itself.
+_URL = re.compile(r"\S+://\S+")
+_TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;=:]{" + str(LEAK_RUN) + ",}")
 
 
 def untrusted(results: list[dict[str, Any]], egress_tools: frozenset[str]) -> bool:
@@ -65,9 +70,11 @@ def carried_workspace_text(
         output = str(result.get("full_output") or result.get("output") or "")
         if values and all(value in output for value in values):
             continue
-        for token in _TOKEN.findall(output):
-            if "://" not in token and token in sent:
-                return token
+        for line in output.splitlines():
+            links = _URL.findall(line)
+            for token in _TOKEN.findall(line):
+                if token in sent and not any(token in link for link in links):
+                    return token
     return None
 
 

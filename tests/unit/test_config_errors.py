@@ -177,3 +177,26 @@ def test_the_readme_python_snippets_compile_without_top_level_await() -> None:
     for block in blocks:
         # compile() rejects `await` outside a function: a snippet pasted into a file must run.
         compile(block, "README.md", "exec")
+
+
+def test_a_bad_setting_never_quotes_a_credential_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmsa.config import ConfigError, load_settings
+
+    monkeypatch.setenv(
+        "LMSA_ENDPOINTS",
+        '[{"base_url": "http://alice:pw123@host/v1", "api_key": "sk-live-SECRET"},]',
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "LMSA_ENDPOINTS" in message
+    assert "pw123" not in message and "sk-live-SECRET" not in message and "alice" not in message
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400d", "nan"])
+def test_an_absurd_duration_is_a_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from lmsa.config import ConfigError, load_settings
+
+    monkeypatch.setenv("LMSA_THREAD_RETENTION", value)
+    with pytest.raises(ConfigError, match="LMSA_THREAD_RETENTION"):
+        load_settings()
