@@ -106,9 +106,10 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "lmsa"
     thread_retention: Annotated[float | None, NoDecode] = Field(
         default=None,
+        gt=0,
         description="SQLite: threads not updated within this many seconds (or a duration "
-        "such as '7d', '12h') are deleted when the store is opened; None keeps them. "
-        "(Redis expires threads itself: redis_ttl.)",
+        "such as '7d', '12h') are deleted when lmsa serve, chat or ask open the store; None "
+        "keeps them. (Redis expires threads itself: redis_ttl.)",
     )
     redis_max_connections: int = Field(
         default=64, ge=1, description="Checkpointer connections per process; more turns wait."

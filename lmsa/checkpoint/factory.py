@@ -27,7 +27,12 @@ def describe_checkpointer(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+async def open_checkpointer(
+    settings: Settings, *, prune: bool = False
+) -> AsyncIterator[BaseCheckpointSaver]:
+    """The configured saver. ``prune`` applies ``LMSA_THREAD_RETENTION`` on opening: only the
+    entry points that run turns ask for it, so reading the store (``lmsa doctor``, ``threads
+    history``) never deletes what it is about to show."""
     if settings.checkpointer == "memory":
         yield InMemorySaver()
     elif settings.checkpointer == "sqlite":
@@ -42,7 +47,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
                 "Set LMSA_DATA_DIR (or LMSA_SQLITE_PATH) to a writable place."
             ) from error
         async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            if settings.thread_retention is not None:
+            if prune and settings.thread_retention is not None:
                 from lmsa.checkpoint.retention import prune_threads
 
                 await saver.setup()

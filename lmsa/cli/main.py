@@ -95,7 +95,7 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
             except Exception as error:
                 _raise_expected(error, settings)
         try:
-            async with open_checkpointer(settings) as checkpointer:
+            async with open_checkpointer(settings, prune=need_llm) as checkpointer:
                 yield build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
         except ExpectedFailure:
             raise

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base.id import uuid6
 from langgraph.graph.state import CompiledStateGraph
 
 INTERRUPT_CHANNEL = "__interrupt__"  # langgraph's reserved channel for a paused task's question
@@ -112,9 +114,16 @@ async def fork_thread(graph: CompiledStateGraph, thread_id: str, checkpoint_id: 
         "source": "fork",
         "forked_from": {"thread_id": thread_id, "checkpoint_id": checkpoint_id},
     }
+    # The copy is a new checkpoint (its own id and time): the fork is new, and retention, which
+    # reads a thread's age from its latest checkpoint, must not count it as old as its source.
+    checkpoint = {
+        **found.checkpoint,
+        "id": str(uuid6(clock_seq=-2)),
+        "ts": datetime.now(UTC).isoformat(),
+    }
     target = await saver.aput(
         {"configurable": {"thread_id": new_thread, "checkpoint_ns": ""}},
-        found.checkpoint,
+        checkpoint,  # type: ignore[arg-type]
         metadata,  # type: ignore[arg-type]
         dict(found.checkpoint["channel_versions"]),
     )

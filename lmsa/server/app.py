@@ -57,7 +57,7 @@ def create_app(
         configure_tracing()
         install_userinfo_filter()
         services = make_services(settings, llm=llm, tools=tools)
-        async with open_checkpointer(settings) as checkpointer:
+        async with open_checkpointer(settings, prune=True) as checkpointer:
             graph = build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
             app.state.lmsa = ServerState(
                 settings=settings,

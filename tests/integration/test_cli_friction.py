@@ -220,15 +220,23 @@ def test_threads_prune_rejects_a_bad_duration(run_lmsa: RunLmsa) -> None:
     assert_one_sentence_exit_2(proc, "'a week' is not a duration")
 
 
-def test_thread_retention_prunes_the_sqlite_store_when_it_opens(
+def test_thread_retention_prunes_the_sqlite_store_when_a_turn_opens_it(
     stub: LMStudioStub, run_lmsa: RunLmsa, lmsa_env: dict[str, str]
 ) -> None:
     conversation(stub, "One.")
     assert_ok(run_lmsa("ask", "--thread", "short-lived", "a"))
+    # Reading the store never prunes it, whatever the retention.
+    assert thread_ids(run_lmsa, {**lmsa_env, "LMSA_THREAD_RETENTION": "0.001"}) == ["short-lived"]
 
-    assert thread_ids(run_lmsa, {**lmsa_env, "LMSA_THREAD_RETENTION": "7d"}) == ["short-lived"]
-    assert thread_ids(run_lmsa, {**lmsa_env, "LMSA_THREAD_RETENTION": "0"}) == []
-    assert thread_ids(run_lmsa, lmsa_env) == []
+    conversation(stub, "Two.")
+    keep = {**lmsa_env, "LMSA_THREAD_RETENTION": "7d"}
+    assert_ok(run_lmsa("ask", "--thread", "second", "b", env=keep))
+    assert sorted(thread_ids(run_lmsa, lmsa_env)) == ["second", "short-lived"]
+
+    conversation(stub, "Three.")
+    short = {**lmsa_env, "LMSA_THREAD_RETENTION": "0.001"}  # a millisecond: both are older
+    assert_ok(run_lmsa("ask", "--thread", "third", "c", env=short))
+    assert thread_ids(run_lmsa, lmsa_env) == ["third"]
 
 
 # ---- Ctrl-C at the prompt (a signal: a real process) --------------------------------------
