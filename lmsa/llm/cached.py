@@ -54,8 +54,12 @@ async def stream_cached(
 
 
 def cacheable(message: AIMessage) -> bool:
-    """A truncated or empty reply is not worth repeating to the next caller."""
+    """A truncated or empty reply is not worth repeating to the next caller, nor one the
+    embedded fallback wrote: the key names the configured models, which should answer the next
+    caller as soon as they are back."""
     finish = message.response_metadata.get("finish_reason")
+    if message.response_metadata.get("lmsa_embedded"):
+        return False
     return finish != "length" and bool(message.content or message.tool_calls)
 
 

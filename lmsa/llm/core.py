@@ -29,6 +29,7 @@ from lmsa.llm.cached import complete_cached, stream_cached
 from lmsa.llm.calls import EndpointCalls, failed_attempt, record_success
 from lmsa.llm.clients import Clients
 from lmsa.llm.complexity import FAST, MAIN
+from lmsa.llm.embedded import NAME as EMBEDDED
 from lmsa.llm.embedded import EmbeddedFallback
 from lmsa.llm.endpoints import Endpoint, HealthMonitor, probe_endpoint
 from lmsa.llm.errors import (
@@ -267,6 +268,7 @@ def _mark_served(message: AIMessage, endpoint: Endpoint, failures: int) -> AIMes
         **message.response_metadata,
         "lmsa_endpoint": endpoint.name,
         "lmsa_fallbacks": failures,
+        **({"lmsa_embedded": True} if endpoint.name == EMBEDDED else {}),
     }
     return message
 

@@ -12,6 +12,7 @@ half-open probe succeeds) takes the turns again. The first start says so once, t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +55,7 @@ class EmbeddedFallback:
             order=1 << 30,
         )
         self._server: Any = None
-        self._lock: asyncio.Lock | None = None
+        self._starting: asyncio.Future[Any] | None = None
         self.error: str | None = None
 
     @property
@@ -66,30 +67,34 @@ class EmbeddedFallback:
         return self.settings.local_model or "the default embedded model"
 
     async def ensure_started(self, reason: str) -> bool:
-        """Start the server if it is not running; False (with ``error``) when it cannot."""
+        """Start the server if it is not running; False (with ``error``) when it cannot.
+
+        The start runs as its own task, shielded: a caller cancelled while the model loads (a
+        client hanging up) leaves the start to finish, and the next caller (or :meth:`aclose`)
+        takes the server over instead of loading a second model."""
         if self._server is not None:
             return True
         if self.error is not None:
             return False  # a model that failed to load once is not retried on every call
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._server is not None:
-                return True
-            try:
-                self._server = await asyncio.to_thread(self._start)
-            except Exception as error:
-                self.error = f"the embedded model could not start: {error}"
-                log.error("%s", self.error)
-                return False
-            server = self._server
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(asyncio.to_thread(self._start))
+        try:
+            server = await asyncio.shield(self._starting)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.error = f"the embedded model could not start: {error}"
+            log.error("%s", self.error)
+            return False
+        if self._server is None:
+            self._server = server
             self.endpoint.base_url = server.base_url
             self.endpoint.resolved_model = server.model_id
             self.notify(
                 f"{reason}; answering with the embedded model {server.model_id} "
                 "(LMSA_LOCAL_FALLBACK=off turns this off)."
             )
-            return True
+        return True
 
     def _start(self) -> Any:
         from lmsa.local import start_local_server
@@ -108,5 +113,9 @@ class EmbeddedFallback:
 
     async def aclose(self) -> None:
         server, self._server = self._server, None
+        starting, self._starting = self._starting, None
+        if server is None and starting is not None:
+            with contextlib.suppress(Exception):
+                server = await starting  # a start nobody waited for: stop what it made
         if server is not None:
             await asyncio.to_thread(server.stop)

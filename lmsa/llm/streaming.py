@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 
 from lmsa.llm.calls import EndpointCalls, failed_attempt, record_success
+from lmsa.llm.embedded import NAME as EMBEDDED
 from lmsa.llm.endpoints import Endpoint
 from lmsa.llm.errors import (
     AllEndpointsFailed,
@@ -68,6 +69,11 @@ async def stream_continuing(
                 try:
                     async with held[-1]:
                         if first is not None:
+                            if endpoint.name == EMBEDDED:  # never cached (see cached.cacheable)
+                                first.response_metadata = {
+                                    **first.response_metadata,
+                                    "lmsa_embedded": True,
+                                }
                             pending.append(first)
                             emitted.append(first)
                             yield first

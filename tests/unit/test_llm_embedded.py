@@ -143,3 +143,29 @@ async def test_no_endpoint_answering_at_start_up_starts_the_embedded_model(
 def test_the_fallback_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert not fallback_available(Settings(workspace=tmp_path))
     assert not fallback_available(Settings(workspace=tmp_path, local_fallback="off"))
+
+
+async def test_a_caller_cancelled_while_the_model_loads_leaves_one_server(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    core, embedded = _setup(tmp_path)
+    loading = threading.Event()
+    loaded = threading.Event()
+    original = embedded._start
+
+    def slow_start() -> Any:
+        loading.set()
+        loaded.wait(10)
+        return original()
+
+    embedded._start = slow_start  # type: ignore[method-assign]
+    first = asyncio.ensure_future(embedded.ensure_started("down"))
+    await asyncio.to_thread(loading.wait, 10)
+    first.cancel()  # the client hung up while the model loads
+    loaded.set()
+    assert await embedded.ensure_started("still down")
+    assert embedded.starts == 1 and embedded.started
+    assert len(embedded.notices) == 1
+    await core.aclose()
+    assert not embedded.started
