@@ -279,9 +279,12 @@ def question_text(interrupt: InterruptInfo) -> str:
     return str(value)
 
 
-def describe_failure(error: BaseException, settings: Settings) -> str | None:
+def describe_failure(
+    error: BaseException, settings: Settings, *, remote: bool = False
+) -> str | None:
     """One sentence for a failure outside lmsa's control (the LLM endpoint, the conversation
-    store); ``None`` for a bug."""
+    store); ``None`` for a bug. ``remote`` (an API client) leaves out where the store is and
+    how to fix the server: that is the operator's business, not the caller's."""
     from lmsa.checkpoint.factory import CheckpointerError, describe_checkpointer
     from lmsa.llm.errors import describe_llm_error
 
@@ -291,6 +294,8 @@ def describe_failure(error: BaseException, settings: Settings) -> str | None:
     if message:
         return message
     module = type(error).__module__
+    if remote and module.startswith(("redis", "sqlite3", "aiosqlite")):
+        return f"The conversation store failed ({type(error).__name__}); retry later."
     if module.startswith("redis"):
         return (
             f"The conversation store {describe_checkpointer(settings)} failed during the turn "

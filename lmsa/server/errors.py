@@ -106,7 +106,7 @@ def classify(error: BaseException, settings: Settings) -> ApiError:
             "The answer does not fit what the thread asked for: " + _pydantic_text(error),
             code="invalid_resume",
         )
-    message = describe_failure(error, settings)
+    message = describe_failure(error, settings, remote=True)
     if message is not None:
         return ApiError(503, message, type="service_unavailable", code="upstream_unavailable")
     log.exception("unexpected error", exc_info=error)

@@ -9,31 +9,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pydantic import ValidationError
-
 from lmsa.checkpoint.redis.aio import AsyncRedisSaver
-from lmsa.config import Settings, load_settings
-
-
-def _settings() -> Settings:
-    """The settings, or a ValueError naming the environment variables that are wrong."""
-    try:
-        return load_settings()
-    except ValidationError as error:
-        prefix = str(Settings.model_config.get("env_prefix", ""))
-        problems = "; ".join(
-            f"{prefix}{'_'.join(str(part) for part in problem['loc']).upper()}: "
-            f"{problem['msg']} (got {problem['input']!r})"
-            for problem in error.errors()
-        )
-        raise ValueError(f"Invalid settings: {problems}") from error
+from lmsa.config import load_settings
 
 
 @asynccontextmanager
 async def async_redis_checkpointer() -> AsyncIterator[AsyncRedisSaver]:
     """An :class:`AsyncRedisSaver` configured by the ``LMSA_REDIS_*`` settings: URL, TTL, key
     prefix, pool size and pool timeout (see :class:`lmsa.config.Settings`)."""
-    settings = _settings()
+    settings = load_settings()  # a bad value is a ConfigError (a ValueError) naming it
     async with AsyncRedisSaver.from_conn_string(
         settings.redis_url,
         ttl=settings.redis_ttl,
