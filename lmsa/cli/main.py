@@ -39,6 +39,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_UNAVAILABLE = 2
 
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print each tool step's full output.")
+]
 ThreadOption = Annotated[
     str | None, typer.Option("--thread", "-t", help="Thread id to continue (default: new thread).")
 ]
@@ -192,17 +195,21 @@ HELP = """Commands:
   /new        start a new thread
   /threads    list saved threads
   /history    show this thread's messages
-  /quit       leave (also Ctrl-D, or Ctrl-C at the prompt)"""
+  /details    the last turn's tool steps with their full output
+  /quit       leave (also Ctrl-D, or Ctrl-C at the prompt; Ctrl-C during a turn stops it)"""
 
 
 @app.command()
-def chat(thread: ThreadOption = None, local: LocalOption = False) -> None:
-    """Chat with the assistant; answers stream as they are written."""
+def chat(
+    thread: ThreadOption = None, local: LocalOption = False, verbose: VerboseOption = False
+) -> None:
+    """Chat with the assistant; answers stream as they are written, Ctrl-C stops a turn."""
     with local_endpoint(_settings(), local) as settings:
-        _run_async(_chat(settings, thread))
+        _run_async(_chat(settings, thread, verbose))
 
 
-async def _chat(settings: Settings, given: str | None) -> None:
+async def _chat(settings: Settings, given: str | None, verbose: bool = False) -> None:
+    from lmsa.cli.progress import Cancelled, chat_turn
     from lmsa.cli.session import ChatSession, describe_question, is_approval
 
     thread_id = given or str(uuid.uuid4())
@@ -233,24 +240,15 @@ async def _chat(settings: Settings, given: str | None) -> None:
                     break
                 question = await session.pending_question()
                 continue
-            sys.stdout.write("assistant> ")
-            sys.stdout.flush()
             try:
-                outcome = await session.send(text, on_token=_write_token)
+                outcome = await chat_turn(session, text, verbose=verbose)
             except Exception as error:
                 _raise_expected(error, settings)
+            if isinstance(outcome, Cancelled):
+                if outcome.leave:
+                    break
+                continue  # the thread stays at its last finished step
             question = outcome.question
-            if outcome.notice:
-                sys.stdout.write(f"{outcome.notice}\n")
-            if outcome.question:
-                if outcome.streamed:
-                    sys.stdout.write("\n")
-                sys.stdout.write(f"{describe_question(outcome.question)}\n")
-            elif outcome.streamed:
-                sys.stdout.write("\n")
-            else:
-                sys.stdout.write(f"{outcome.answer or ''}\n")
-            sys.stdout.flush()
     out.print(f"bye - resume with: lmsa chat --thread {session.thread_id}")
 
 
@@ -272,11 +270,6 @@ def _prompt(text: str) -> str:
 SPEAKERS = {"human": "you", "ai": "assistant"}  # /history uses the chat's own prompt names
 
 
-def _write_token(token: str) -> None:
-    sys.stdout.write(token)
-    sys.stdout.flush()
-
-
 async def _slash_command(command: str, session: Any, graph: Any) -> bool:
     """Handles a slash command; False means leave the chat."""
     name = command.split()[0].lower()
@@ -293,6 +286,10 @@ async def _slash_command(command: str, session: Any, graph: Any) -> bool:
         for row in await list_threads(graph):
             marker = "*" if row.thread_id == session.thread_id else " "
             out.print(f"{marker} {row.thread_id}  {row.updated}  {row.preview}")
+    elif name == "/details":
+        from lmsa.cli.progress import details_text
+
+        out.print(details_text(session.last_steps), markup=False)
     elif name == "/history":
         messages = await session.history()
         # A heading line, so the prompt printed before it never runs into the first message.
