@@ -36,12 +36,11 @@ ERROR_CHARS = 80
 
 
 def summarize_args(args: Any) -> str:
-    """A tool call's arguments in a few words: the values, not the JSON."""
+    """A tool call's arguments in a few words: the first argument's value (the path, URL,
+    query or command; the rest are mostly defaults the planner filled in)."""
     if isinstance(args, dict):
-        parts = [
-            v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in args.values()
-        ]
-        text = " ".join(parts)
+        first = next(iter(args.values()), "")
+        text = first if isinstance(first, str) else json.dumps(first, ensure_ascii=False)
     else:
         text = str(args)
     text = " ".join(text.split())
