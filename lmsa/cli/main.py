@@ -132,13 +132,17 @@ def ask(
     thread: ThreadOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
     local: LocalOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Run one turn and print the answer."""
+    """Run one turn and print the answer (progress on stderr when it is a terminal)."""
     with local_endpoint(_settings(), local) as settings:
-        _run_async(_ask(settings, text, thread, as_json))
+        _run_async(_ask(settings, text, thread, as_json, verbose))
 
 
-async def _ask(settings: Settings, text: str, given: str | None, as_json: bool) -> None:
+async def _ask(
+    settings: Settings, text: str, given: str | None, as_json: bool, verbose: bool = False
+) -> None:
+    from lmsa.cli.progress import TurnProgress
     from lmsa.cli.render import jsonable
     from lmsa.cli.session import ChatSession
 
@@ -147,8 +151,12 @@ async def _ask(settings: Settings, text: str, given: str | None, as_json: bool) 
         if given:
             await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
+        progress = TurnProgress(
+            sys.stderr, live=sys.stderr.isatty(), verbose=verbose, answer_shown=False
+        )
         try:
-            outcome = await session.send(text)
+            async with progress:
+                outcome = await session.send(text, on_event=progress.on_event)
         except ExpectedFailure:
             raise
         except Exception as error:

@@ -74,11 +74,16 @@ class TurnProgress:
 
     ``live`` False draws no status line (not a terminal) but still records the tool steps for
     ``/details``. ``before_answer`` is called once, just before the first answer token, so the
-    caller can print its ``assistant>`` prefix on a clean line."""
+    caller can print its ``assistant>`` prefix on a clean line. ``answer_shown`` False (the
+    answer is printed only at the end, as by ``lmsa ask``) keeps the line up while the answer
+    is written, with its tokens/s."""
 
-    def __init__(self, stream: TextIO, *, live: bool, verbose: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO, *, live: bool, verbose: bool = False, answer_shown: bool = True
+    ) -> None:
         self.stream = stream
         self.live = live
+        self.answer_shown = answer_shown
         self.verbose = verbose
         self.steps: list[dict[str, Any]] = []
         self.step = "starting"
@@ -110,10 +115,13 @@ class TurnProgress:
             self._draw()
 
     def _draw(self) -> None:
-        if not self.live or self.answer_started is not None:
+        if not self.live or (self.answer_shown and self.answer_started is not None):
             return
-        elapsed = time.monotonic() - self.started
-        self.stream.write(f"\r\x1b[K... {self.step} ({elapsed:.1f} s)")
+        now = time.monotonic()
+        pace = ""
+        if self.answer_started is not None:
+            pace = f", {self.tokens / max(now - self.answer_started, 1e-6):.1f} tokens/s"
+        self.stream.write(f"\r\x1b[K... {self.step} ({now - self.started:.1f} s{pace})")
         self.stream.flush()
         self._shown = True
 
@@ -149,7 +157,8 @@ class TurnProgress:
             self.tokens += 1
             if self.answer_started is None:
                 self.answer_started = time.monotonic()
-                self._stop()
+                if self.answer_shown:
+                    self._stop()
 
     def summary(self) -> str | None:
         """The answer's pace, once it has streamed: tokens, tokens/s, the turn's seconds."""

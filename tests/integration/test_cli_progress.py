@@ -13,7 +13,7 @@ import re
 import subprocess
 import termios
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +32,15 @@ class Terminal:
     """``lmsa`` with stdin, stdout and stderr on one pseudo-terminal that is its controlling
     terminal, and everything it writes collected as a transcript."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, *, stdout_pipe: bool = False
+    ) -> None:
         self.master, slave = os.openpty()
         env = {**env, "TERM": "xterm", "COLUMNS": "200"}
         self.proc = subprocess.Popen(
             args,
             stdin=slave,
-            stdout=slave,
+            stdout=subprocess.PIPE if stdout_pipe else slave,
             stderr=slave,
             env=env,
             cwd=cwd,
@@ -170,3 +172,42 @@ def test_ctrl_c_stops_the_turn_and_the_next_message_continues_the_thread(
     terminal.send("\x04")  # Ctrl-D at the prompt leaves
     terminal.expect(r"bye - resume with: lmsa chat --thread tty-thread", after=at)
     assert terminal.proc.wait(WAIT) == 0
+
+
+def test_ask_shows_progress_on_a_terminal_stderr_and_keeps_stdout_the_answer(
+    stub: LMStudioStub, lmsa_env: dict[str, str], run_cwd: Path
+) -> None:
+    stub.set_scenario(READ_NOTES)
+    command = lmsa_command("ask", "What does notes.txt say?")
+    terminal = Terminal(command, lmsa_env, run_cwd, stdout_pipe=True)
+    try:
+        assert terminal.proc.stdout is not None
+        stdout = terminal.proc.stdout.read().decode()
+        assert terminal.proc.wait(WAIT) == 0
+        shown = ANSI.sub("", terminal.text)
+    finally:
+        terminal.close()
+    assert stdout == "The launch code in notes.txt is PINEAPPLE-42.\n"
+    for name in ("understanding", "planning", "running read_file notes.txt", "answering"):
+        assert f"... {name} (" in shown, shown
+    assert "  - read_file notes.txt: ok (" in shown
+
+
+def test_ask_piped_prints_no_progress_unless_verbose(
+    stub: LMStudioStub, run_lmsa_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    stub.set_scenario(READ_NOTES)
+    quiet = run_lmsa_process("ask", "What does notes.txt say?")
+    assert quiet.returncode == 0, quiet.stderr
+    # Only the line saying how to continue the new thread.
+    [line] = quiet.stderr.splitlines()
+    assert line.startswith("(thread ")
+    thread = line.split()[1].rstrip(":")
+
+    verbose = run_lmsa_process("ask", "--verbose", "--thread", thread, "What does notes.txt say?")
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout == quiet.stdout
+    # The step line, then the tool's full output; no status line on a pipe.
+    assert re.match(r"  - read_file notes\.txt: ok \(\d+\.\d+ s\)\n", verbose.stderr)
+    assert "PINEAPPLE-42" in verbose.stderr
+    assert "... planning" not in verbose.stderr
