@@ -13,14 +13,16 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from lmsa.cli.local import LocalOption, local_endpoint, local_server
-from lmsa.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # the settings (pydantic-settings) load only when a command runs, not for --help
+    from lmsa.config import Settings
 
 app = typer.Typer(
     name="lmsa",
@@ -62,6 +64,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings(**overrides: object) -> Settings:
+    from lmsa.config import ConfigError, load_settings
+
     try:
         return load_settings(**overrides)
     except ConfigError as error:
@@ -82,14 +86,20 @@ def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
 async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncIterator[Any]:
     """A compiled assistant with the configured checkpointer, after checking the LLM endpoint
     answers, so a turn never starts against a server that is not there."""
-    from lmsa.checkpoint.factory import open_checkpointer
-    from lmsa.graphs.builder import build_assistant, make_services
-
     if not settings.workspace.is_dir():
         raise ExpectedFailure(
             f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
             "existing folder."
         )
+    if need_llm:
+        from lmsa.cli.startup import refused_at_once
+
+        refused = await refused_at_once(settings)
+        if refused:
+            raise ExpectedFailure(refused)
+    from lmsa.checkpoint.factory import open_checkpointer
+    from lmsa.graphs.builder import build_assistant, make_services
+
     services = make_services(settings, notify=_notice)
     try:
         if need_llm:
@@ -142,12 +152,13 @@ def ask(
 async def _ask(
     settings: Settings, text: str, given: str | None, as_json: bool, verbose: bool = False
 ) -> None:
-    from lmsa.cli.progress import TurnProgress
-    from lmsa.cli.render import jsonable
-    from lmsa.cli.session import ChatSession
-
     thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        # Imported once the server answered (see lmsa/cli/startup.py).
+        from lmsa.cli.progress import TurnProgress
+        from lmsa.cli.render import jsonable
+        from lmsa.cli.session import ChatSession
+
         if given:
             await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
@@ -217,11 +228,11 @@ def chat(
 
 
 async def _chat(settings: Settings, given: str | None, verbose: bool = False) -> None:
-    from lmsa.cli.progress import Cancelled, chat_turn
-    from lmsa.cli.session import ChatSession, describe_question, is_approval
-
     thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        from lmsa.cli.progress import Cancelled, chat_turn
+        from lmsa.cli.session import ChatSession, describe_question, is_approval
+
         if given:
             await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
@@ -341,6 +352,7 @@ def serve(
 def doctor() -> None:
     """Check the LLM endpoint(s), the model and the conversation store; print fixes."""
     from lmsa.cli.doctor import Check, run_checks, show
+    from lmsa.config import ConfigError, load_settings
 
     try:
         checks = asyncio.run(run_checks(load_settings()))

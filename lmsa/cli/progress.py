@@ -15,9 +15,10 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from lmsa.turns import TurnEvent
+if TYPE_CHECKING:
+    from lmsa.turns import TurnEvent
 
 # The node a turn is in, as the user would name the step.
 STEPS = {
