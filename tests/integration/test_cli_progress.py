@@ -164,7 +164,7 @@ def test_ctrl_c_stops_the_turn_and_the_next_message_continues_the_thread(
     new_calls = stub.chat_requests()[before:]
     assert [queue_of(body) for body in new_calls] == ["IntentResult", "text"]
     terminal.send("/history\n")
-    at = terminal.expect(r"assistant> Hi again\.", after=at)
+    at = terminal.expect(r"you> ", after=terminal.expect(r"assistant> Hi again\.", after=at))
     history = ANSI.sub("", terminal.text)
     assert "you> What does notes.txt say?" in history
     assert "you> hello" in history
