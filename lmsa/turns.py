@@ -49,7 +49,11 @@ class InterruptInfo(BaseModel):
 
 @dataclass
 class TurnEvent:
-    kind: Literal["token", "node"]
+    """``token`` (answer text) and ``node`` (a finished node: name, seconds, keys) always;
+    with ``progress=True`` also ``start`` (a node began: name) and ``tool`` (a finished tool
+    step: tool, args, ok, seconds, error, output), for a terminal's live status line."""
+
+    kind: Literal["token", "node", "start", "tool"]
     data: dict[str, Any]
 
 
@@ -154,13 +158,16 @@ async def run_turn(
     result: list[TurnResult],
     run_id: str | None = None,
     stream_tokens: bool = True,
+    progress: bool = False,
 ) -> AsyncIterator[TurnEvent]:
     """Yields token and node events; on success appends the :class:`TurnResult` to ``result``
     (an async generator cannot return a value).
 
     ``stream_tokens=False`` (a client that wants the whole answer at once) leaves out the
     ``messages`` stream mode: with it LangGraph makes every LLM call stream, and parsing a
-    stream chunk by chunk costs several times the CPU of one response body."""
+    stream chunk by chunk costs several times the CPU of one response body. ``progress=True``
+    adds the ``start`` and ``tool`` events (off by default: the HTTP API forwards every event
+    to its clients, whose event vocabulary stays as documented)."""
     run_id = run_id or str(uuid.uuid4())
     timer = TurnTimer(thread_id=thread_id, kind=kind)
     config = thread_config(thread_id)
@@ -173,6 +180,7 @@ async def run_turn(
     final: dict[str, Any] = {}
     interrupt: InterruptInfo | None = None
     streamed = False
+    results_before = 0  # the execute node returns the turn's whole results list
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     try:
         async with trace_turn("lmsa turn", metadata=dict(config["metadata"])) as trace:
@@ -192,6 +200,13 @@ async def run_turn(
                     continue
                 if mode == "tasks":
                     timer.on_task(chunk)
+                    if progress and isinstance(chunk, dict) and "result" not in chunk:
+                        name = str(chunk.get("name"))
+                        started: dict[str, Any] = {"node": name}
+                        if name == "execute" and isinstance(chunk.get("input"), dict):
+                            results_before = len(chunk["input"].get("results") or [])
+                            started["steps"] = _planned_steps(chunk["input"])
+                        yield TurnEvent("start", started)
                     if isinstance(chunk, dict) and "result" in chunk:
                         name = str(chunk.get("name"))
                         update = chunk.get("result") or {}
@@ -200,6 +215,9 @@ async def run_turn(
                         if name == "classify_intent" and isinstance(update, dict):
                             intent = (update.get("intent") or {}).get("intent") or intent
                             trace.set_intent(intent)
+                        if progress and name == "execute" and isinstance(update, dict):
+                            for step in (update.get("results") or [])[results_before:]:
+                                yield TurnEvent("tool", _tool_step(step))
                         yield TurnEvent(
                             "node",
                             {
@@ -256,6 +274,22 @@ def _interrupt_info(pending: Any) -> InterruptInfo | None:
         if isinstance(item, Interrupt):
             return InterruptInfo(id=item.id, value=item.value)
     return None
+
+
+def _planned_steps(state: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = (state.get("plan") or {}).get("steps") or []
+    return [{"tool": str(s.get("tool")), "args": s.get("args") or {}} for s in steps]
+
+
+def _tool_step(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tool": str(result.get("tool")),
+        "args": result.get("args") or {},
+        "ok": bool(result.get("ok")),
+        "seconds": round(float(result.get("duration_ms") or 0.0) / 1000, 3),
+        "error": result.get("error"),
+        "output": result.get("output"),
+    }
 
 
 def _add_usage(usage: dict[str, int], messages: list[Any]) -> None:

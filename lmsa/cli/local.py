@@ -12,13 +12,14 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lmsa.config import ConfigError, Settings, load_settings
+if TYPE_CHECKING:
+    from lmsa.config import Settings
 
 EXIT_UNAVAILABLE = 2
 
@@ -103,6 +104,8 @@ def local_server(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve a GGUF model with llama.cpp behind an LM Studio-compatible API."""
+    from lmsa.config import ConfigError, load_settings
+
     try:
         settings = load_settings()
     except ConfigError as error:

@@ -13,14 +13,16 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from lmsa.cli.local import LocalOption, local_endpoint, local_server
-from lmsa.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # the settings (pydantic-settings) load only when a command runs, not for --help
+    from lmsa.config import Settings
 
 app = typer.Typer(
     name="lmsa",
@@ -39,6 +41,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_UNAVAILABLE = 2
 
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print each tool step's full output.")
+]
 ThreadOption = Annotated[
     str | None, typer.Option("--thread", "-t", help="Thread id to continue (default: new thread).")
 ]
@@ -59,6 +64,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings(**overrides: object) -> Settings:
+    from lmsa.config import ConfigError, load_settings
+
     try:
         return load_settings(**overrides)
     except ConfigError as error:
@@ -79,14 +86,20 @@ def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
 async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncIterator[Any]:
     """A compiled assistant with the configured checkpointer, after checking the LLM endpoint
     answers, so a turn never starts against a server that is not there."""
-    from lmsa.checkpoint.factory import open_checkpointer
-    from lmsa.graphs.builder import build_assistant, make_services
-
     if not settings.workspace.is_dir():
         raise ExpectedFailure(
             f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
             "existing folder."
         )
+    if need_llm:
+        from lmsa.cli.startup import refused_at_once
+
+        refused = await refused_at_once(settings)
+        if refused:
+            raise ExpectedFailure(refused)
+    from lmsa.checkpoint.factory import open_checkpointer
+    from lmsa.graphs.builder import build_assistant, make_services
+
     services = make_services(settings, notify=_notice)
     try:
         if need_llm:
@@ -129,23 +142,32 @@ def ask(
     thread: ThreadOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
     local: LocalOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Run one turn and print the answer."""
+    """Run one turn and print the answer (progress on stderr when it is a terminal)."""
     with local_endpoint(_settings(), local) as settings:
-        _run_async(_ask(settings, text, thread, as_json))
+        _run_async(_ask(settings, text, thread, as_json, verbose))
 
 
-async def _ask(settings: Settings, text: str, given: str | None, as_json: bool) -> None:
-    from lmsa.cli.render import jsonable
-    from lmsa.cli.session import ChatSession
-
+async def _ask(
+    settings: Settings, text: str, given: str | None, as_json: bool, verbose: bool = False
+) -> None:
     thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        # Imported once the server answered (see lmsa/cli/startup.py).
+        from lmsa.cli.progress import TurnProgress
+        from lmsa.cli.render import jsonable
+        from lmsa.cli.session import ChatSession
+
         if given:
             await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
+        progress = TurnProgress(
+            sys.stderr, live=sys.stderr.isatty(), verbose=verbose, answer_shown=False
+        )
         try:
-            outcome = await session.send(text)
+            async with progress:
+                outcome = await session.send(text, on_event=progress.on_event)
         except ExpectedFailure:
             raise
         except Exception as error:
@@ -192,21 +214,25 @@ HELP = """Commands:
   /new        start a new thread
   /threads    list saved threads
   /history    show this thread's messages
-  /quit       leave (also Ctrl-D, or Ctrl-C at the prompt)"""
+  /details    the last turn's tool steps with their full output
+  /quit       leave (also Ctrl-D, or Ctrl-C at the prompt; Ctrl-C during a turn stops it)"""
 
 
 @app.command()
-def chat(thread: ThreadOption = None, local: LocalOption = False) -> None:
-    """Chat with the assistant; answers stream as they are written."""
+def chat(
+    thread: ThreadOption = None, local: LocalOption = False, verbose: VerboseOption = False
+) -> None:
+    """Chat with the assistant; answers stream as they are written, Ctrl-C stops a turn."""
     with local_endpoint(_settings(), local) as settings:
-        _run_async(_chat(settings, thread))
+        _run_async(_chat(settings, thread, verbose))
 
 
-async def _chat(settings: Settings, given: str | None) -> None:
-    from lmsa.cli.session import ChatSession, describe_question, is_approval
-
+async def _chat(settings: Settings, given: str | None, verbose: bool = False) -> None:
     thread_id = given or str(uuid.uuid4())
     async with _assistant(settings) as graph:
+        from lmsa.cli.progress import Cancelled, chat_turn
+        from lmsa.cli.session import ChatSession, describe_question, is_approval
+
         if given:
             await _say_which_thread(graph, given)
         session = ChatSession(graph, thread_id, endpoint=settings.base_url)
@@ -233,24 +259,15 @@ async def _chat(settings: Settings, given: str | None) -> None:
                     break
                 question = await session.pending_question()
                 continue
-            sys.stdout.write("assistant> ")
-            sys.stdout.flush()
             try:
-                outcome = await session.send(text, on_token=_write_token)
+                outcome = await chat_turn(session, text, verbose=verbose)
             except Exception as error:
                 _raise_expected(error, settings)
+            if isinstance(outcome, Cancelled):
+                if outcome.leave:
+                    break
+                continue  # the thread stays at its last finished step
             question = outcome.question
-            if outcome.notice:
-                sys.stdout.write(f"{outcome.notice}\n")
-            if outcome.question:
-                if outcome.streamed:
-                    sys.stdout.write("\n")
-                sys.stdout.write(f"{describe_question(outcome.question)}\n")
-            elif outcome.streamed:
-                sys.stdout.write("\n")
-            else:
-                sys.stdout.write(f"{outcome.answer or ''}\n")
-            sys.stdout.flush()
     out.print(f"bye - resume with: lmsa chat --thread {session.thread_id}")
 
 
@@ -272,11 +289,6 @@ def _prompt(text: str) -> str:
 SPEAKERS = {"human": "you", "ai": "assistant"}  # /history uses the chat's own prompt names
 
 
-def _write_token(token: str) -> None:
-    sys.stdout.write(token)
-    sys.stdout.flush()
-
-
 async def _slash_command(command: str, session: Any, graph: Any) -> bool:
     """Handles a slash command; False means leave the chat."""
     name = command.split()[0].lower()
@@ -293,6 +305,10 @@ async def _slash_command(command: str, session: Any, graph: Any) -> bool:
         for row in await list_threads(graph):
             marker = "*" if row.thread_id == session.thread_id else " "
             out.print(f"{marker} {row.thread_id}  {row.updated}  {row.preview}")
+    elif name == "/details":
+        from lmsa.cli.progress import details_text
+
+        out.print(details_text(session.last_steps), markup=False)
     elif name == "/history":
         messages = await session.history()
         # A heading line, so the prompt printed before it never runs into the first message.
@@ -336,6 +352,7 @@ def serve(
 def doctor() -> None:
     """Check the LLM endpoint(s), the model and the conversation store; print fixes."""
     from lmsa.cli.doctor import Check, run_checks, show
+    from lmsa.config import ConfigError, load_settings
 
     try:
         checks = asyncio.run(run_checks(load_settings()))

@@ -13,6 +13,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.graph.state import CompiledStateGraph
 
 from lmsa.turns import (
+    TurnEvent,
     TurnResult,
     first_question,
     is_approval,
@@ -66,13 +67,20 @@ class ChatSession:
         self.graph = graph
         self.thread_id = thread_id
         self.endpoint = endpoint  # the LLM endpoint, for traces and logs
+        self.last_steps: list[dict[str, Any]] = []  # the last turn's tool steps, for /details
 
     async def pending_question(self) -> dict[str, Any] | None:
         """The question the thread is waiting on (e.g. after a restart), if any."""
         return first_question((await thread_status(self.graph, self.thread_id)).interrupts)
 
-    async def send(self, text: str, on_token: Callable[[str], None] | None = None) -> TurnOutcome:
-        """A new user message, or the answer to the pending question if there is one."""
+    async def send(
+        self,
+        text: str,
+        on_token: Callable[[str], None] | None = None,
+        on_event: Callable[[TurnEvent], None] | None = None,
+    ) -> TurnOutcome:
+        """A new user message, or the answer to the pending question if there is one;
+        ``on_event`` gets every event of the turn, progress events included."""
         pending = await self.pending_question()
         payload = reply_input(text, pending)
         if payload is None:
@@ -90,7 +98,10 @@ class ChatSession:
             kind="message" if pending is None else "resume",
             endpoint=self.endpoint,
             result=results,
+            progress=on_event is not None,
         ):
+            if on_event is not None:
+                on_event(event)
             if event.kind == "token" and on_token is not None:
                 on_token(event.data["text"])
         result = results[0]

@@ -14,9 +14,12 @@ import asyncio
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
-import openai
+
+if TYPE_CHECKING:  # imported where an error is classified: the CLI's no-server path skips it
+    import openai
 
 
 class LLMUnavailable(RuntimeError):
@@ -142,6 +145,8 @@ class ContextTooLong(LLMUnavailable):
 
 def classify(error: BaseException) -> ErrorKind:
     """Which kind of failure ``error`` is, as far as routing is concerned."""
+    import openai
+
     if isinstance(error, QueueTimeout):
         return ErrorKind.QUEUE_TIMEOUT
     if isinstance(error, BreakerOpen):
@@ -218,6 +223,8 @@ def no_model_message(base_url: str) -> str:
 
 def describe_llm_error(error: BaseException, base_url: str) -> str | None:
     """A user-facing sentence for an expected endpoint failure; None for a genuine bug."""
+    import openai
+
     if isinstance(error, LLMUnavailable):
         return str(error)
     kind = classify(error)

@@ -1,0 +1,133 @@
+"""How fast the ``lmsa`` command starts, as a user waits for it.
+
+What is measured (``python benchmarks/cli_start.py [--runs 5] [--json]``), each as a fresh
+``python -m lmsa.cli.main`` process, min and median wall seconds over the runs:
+
+* ``ask: first LLM request``: from spawning ``lmsa ask`` until the scripted LM Studio stub
+  (``tests/stubs/lmstudio.py``, in this process) receives the first chat completion request.
+  The stub holds that request, so nothing after it is timed; the process is then killed.
+* ``--help``: until ``lmsa --help`` exits.
+* ``no-server error``: until ``lmsa ask`` exits with its one-sentence error, with
+  ``LMSA_LOCAL_FALLBACK=off`` and ``LMSA_BASE_URL`` at a closed loopback port.
+
+Targets: first request < 1 s, ``--help`` < 0.3 s, no-server error < 1 s. A Python process with
+nothing imported takes about 0.02 s; see ``python -X importtime -m lmsa.cli.main --help`` for
+where the rest goes. Each run gets its own data dir (sqlite store) and workspace; LangSmith
+tracing is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.stubs.lmstudio import LMStudioStub  # noqa: E402
+
+TARGETS = {"ask: first LLM request": 1.0, "--help": 0.3, "no-server error": 1.0}
+
+
+def _env(base_url: str, root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMSA_", "LANGSMITH_"))}
+    workspace = root / "workspace"
+    workspace.mkdir(exist_ok=True)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        LANGSMITH_TRACING="false",
+        LMSA_LOCAL_FALLBACK="off",
+        LMSA_BASE_URL=base_url,
+        LMSA_CHECKPOINTER="sqlite",
+        LMSA_DATA_DIR=str(root / "data"),
+        LMSA_WORKSPACE=str(workspace),
+    )
+    return env
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lmsa.cli.main", *args]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def first_request(stub: LMStudioStub) -> float:
+    stub.set_scenario({"IntentResult": [{"hold": True}], "text": ["hi"]})
+    seen = stub.count()
+    with tempfile.TemporaryDirectory() as root:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            _command("ask", "hello"),
+            env=_env(stub.base_url, Path(root)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while stub.count() == seen:  # polled: a 2 ms step is far below what is measured
+                if proc.poll() is not None or time.perf_counter() - started > 60:
+                    raise RuntimeError("lmsa ask never sent a chat request")
+                time.sleep(0.002)
+            return time.perf_counter() - started
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def exits(args: tuple[str, ...], base_url: str) -> Callable[[], float]:
+    def run() -> float:
+        with tempfile.TemporaryDirectory() as root:
+            started = time.perf_counter()
+            subprocess.run(
+                _command(*args),
+                env=_env(base_url, Path(root)),
+                capture_output=True,
+                check=False,
+            )
+            return time.perf_counter() - started
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args(argv)
+    closed = f"http://127.0.0.1:{_closed_port()}/v1"
+    rows: dict[str, list[float]] = {}
+    with LMStudioStub(scenario={}) as stub:
+        cases: dict[str, Callable[[], float]] = {
+            "ask: first LLM request": lambda: first_request(stub),
+            "--help": exits(("--help",), closed),
+            "no-server error": exits(("ask", "hello"), closed),
+        }
+        for _ in range(options.runs):  # interleaved, so drift hits every case alike
+            for name, case in cases.items():
+                rows.setdefault(name, []).append(case())
+    summary = {
+        name: {"min": min(times), "median": statistics.median(times), "target": TARGETS[name]}
+        for name, times in rows.items()
+    }
+    if options.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"{'command':<24} {'min s':>7} {'median s':>9} {'target s':>9}")
+    for name, row in summary.items():
+        print(f"{name:<24} {row['min']:>7.3f} {row['median']:>9.3f} {row['target']:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
