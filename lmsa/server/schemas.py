@@ -232,6 +232,13 @@ class ResumeRequest(BaseModel):
     reason: str | None = Field(
         default=None, max_length=10_000, description="With 'reject': why (told to the model)."
     )
+    interrupt_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The id of the interrupt this answers (the run's `interrupt.id`). When "
+        "given, an answer that arrives after the thread moved on to another question is "
+        "refused with 409 `stale_interrupt` instead of answering that one.",
+    )
     stream: bool = False
 
     @model_validator(mode="after")

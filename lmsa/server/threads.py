@@ -186,6 +186,13 @@ async def resume_run(
     snapshot = await _snapshot(state, tenant, thread_id)
     if not snapshot.interrupts:
         raise ApiError(409, f"Thread {thread_id} waits for nothing.", code="no_interrupt")
+    if body.interrupt_id is not None and body.interrupt_id != snapshot.interrupts[0].id:
+        raise ApiError(
+            409,
+            f"Thread {thread_id} no longer waits for interrupt {body.interrupt_id}; read the "
+            "thread and answer what it asks now.",
+            code="stale_interrupt",
+        )
     value = snapshot.interrupts[0].value
     kind = value.get("kind") if isinstance(value, dict) else None
     if kind == "approval" and body.decision is None:
@@ -200,15 +207,27 @@ async def resume_run(
             422, "The thread asked a question; give an 'answer'.", code="answer_required"
         )
     value = resume(body.resume_value())
-    return await _run(state, tenant, thread_id, value, "resume", body.stream)
+    return await _run(
+        state, tenant, thread_id, value, "resume", body.stream, answers=body.interrupt_id
+    )
 
 
 async def _run(
-    state: ServerState, tenant: Tenant, thread_id: str, payload: Any, kind: str, stream: bool
+    state: ServerState,
+    tenant: Tenant,
+    thread_id: str,
+    payload: Any,
+    kind: str,
+    stream: bool,
+    *,
+    answers: str | None = None,
 ) -> Any:
     if stream:
-        return EventSourceResponse(_events(state, tenant, thread_id, payload, kind), ping=15)
-    result = await complete_turn(state, tenant.stored(thread_id), payload, kind, shown=thread_id)
+        events = _events(state, tenant, thread_id, payload, kind, answers=answers)
+        return EventSourceResponse(events, ping=15)
+    result = await complete_turn(
+        state, tenant.stored(thread_id), payload, kind, shown=thread_id, answers=answers
+    )
     return JSONResponse(_result(result, thread_id).model_dump())
 
 
@@ -229,7 +248,13 @@ def _event(name: str, data: Any) -> dict[str, str]:
 
 
 async def _events(
-    state: ServerState, tenant: Tenant, thread_id: str, payload: Any, kind: str
+    state: ServerState,
+    tenant: Tenant,
+    thread_id: str,
+    payload: Any,
+    kind: str,
+    *,
+    answers: str | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     run_id = str(uuid.uuid4())
     yield _event("metadata", {"thread_id": thread_id, "run_id": run_id, "kind": kind})
@@ -237,7 +262,7 @@ async def _events(
     stored = tenant.stored(thread_id)
     try:
         async for event in turn_events(
-            state, stored, payload, kind, results, run_id=run_id, shown=thread_id
+            state, stored, payload, kind, results, run_id=run_id, shown=thread_id, answers=answers
         ):
             yield _event(event.kind, event.data)
     except ApiError as error:

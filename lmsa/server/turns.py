@@ -10,7 +10,7 @@ from lmsa.server.admission import TurnQueueTimeout
 from lmsa.server.errors import ApiError, classify
 from lmsa.server.locks import ThreadBusy
 from lmsa.server.state import ServerState
-from lmsa.turns import TurnEvent, TurnResult, run_turn
+from lmsa.turns import TurnEvent, TurnResult, run_turn, thread_status
 
 
 async def turn_events(
@@ -23,17 +23,29 @@ async def turn_events(
     run_id: str | None = None,
     stream_tokens: bool = True,
     shown: str | None = None,
+    answers: str | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """The turn's events while holding the thread and one of the process's turn slots (see
     :mod:`lmsa.server.admission`); any failure surfaces as an :class:`ApiError` and the
     finished turn is appended to ``results``. ``shown`` is the id the caller knows the thread
-    by (see :mod:`lmsa.server.tenancy`), for messages."""
+    by (see :mod:`lmsa.server.tenancy`), for messages. ``answers`` is the id of the interrupt a
+    resume answers: checked once the thread is held, so a decision replayed after the thread
+    moved on to another question is refused (409) instead of answering that one."""
     try:
         async with (
             state.locks.hold(thread_id),
             state.gate.admit(),
             state.locks.lease(thread_id),
         ):
+            if answers is not None:
+                pending = (await thread_status(state.graph, thread_id)).interrupts
+                if not pending or pending[0].id != answers:
+                    raise ApiError(
+                        409,
+                        f"Thread {shown or thread_id} no longer waits for interrupt {answers}; "
+                        "read the thread and answer what it asks now.",
+                        code="stale_interrupt",
+                    )
             async for event in run_turn(
                 state.graph,
                 thread_id,
@@ -64,12 +76,25 @@ async def turn_events(
 
 
 async def complete_turn(
-    state: ServerState, thread_id: str, payload: Any, kind: str, *, shown: str | None = None
+    state: ServerState,
+    thread_id: str,
+    payload: Any,
+    kind: str,
+    *,
+    shown: str | None = None,
+    answers: str | None = None,
 ) -> TurnResult:
     """The whole turn at once, for JSON responses (no token streaming upstream either)."""
     results: list[TurnResult] = []
     async for _ in turn_events(
-        state, thread_id, payload, kind, results, stream_tokens=False, shown=shown
+        state,
+        thread_id,
+        payload,
+        kind,
+        results,
+        stream_tokens=False,
+        shown=shown,
+        answers=answers,
     ):
         pass
     return results[0]
