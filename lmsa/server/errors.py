@@ -149,6 +149,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from lmsa.server.access import authenticate_first
+
+        refused = await authenticate_first(request)
+        if refused is not None:
+            return error_response(refused)
         status, message, param = _validation_message(exc)
         return JSONResponse(
             error_payload(message, code="invalid_request", param=param), status_code=status
