@@ -107,17 +107,18 @@ def make_authenticator(
 async def authenticate_first(request: Request) -> ApiError | None:
     """For error handlers that run before the route's dependencies (malformed or invalid
     bodies): the 401/429 a guarded route would give a caller without a valid key, else None,
-    so a request without a valid key learns nothing about the body it sent."""
-    if getattr(request.state, "identity", None):
+    so a request without a valid key learns nothing about the body it sent. ``create_app``
+    leaves the authenticator and the guarded endpoints on ``app.state``."""
+    identify = getattr(request.app.state, "identify", None)
+    if identify is None or getattr(request.state, "identity", None):
         return None
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    for dependency in getattr(dependant, "dependencies", ()):
-        identify = getattr(dependency.call, "identify", None)
-        if identify is not None:
-            try:
-                await identify(request)
-            except ApiError as error:
-                return error
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    if endpoint not in request.app.state.guarded_endpoints:
+        return None
+    try:
+        await identify(request)
+    except ApiError as error:
+        return error
     return None
 
 

@@ -121,7 +121,14 @@ def create_app(
     guarded: list[Any] = []
     if settings.api_keys:
         # First, so an unknown query parameter is not answered before the key is checked.
-        guarded.append(Depends(make_authenticator(settings, rate_check)))
+        authenticate = make_authenticator(settings, rate_check)
+        guarded.append(Depends(authenticate))
+        app.state.identify = authenticate.identify  # type: ignore[attr-defined]
+        app.state.guarded_endpoints = {
+            getattr(route, "endpoint", None)
+            for router in (openai_routes.router, threads.router)
+            for route in router.routes
+        }
     guarded.append(Depends(reject_unknown_query_params))
     guarded.append(Depends(make_rate_limiter_dep(rate_check)))
 
