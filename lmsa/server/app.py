@@ -22,6 +22,7 @@ from langchain_core.tools import BaseTool
 from lmsa.config import Settings, load_settings
 from lmsa.observability.tracing import configure_tracing
 from lmsa.server.access import (
+    authenticate_first,
     make_authenticator,
     make_rate_check,
     make_rate_limiter_dep,
@@ -124,6 +125,7 @@ def create_app(
         authenticate = make_authenticator(settings, rate_check)
         guarded.append(Depends(authenticate))
         app.state.identify = authenticate.identify  # type: ignore[attr-defined]
+        app.state.authenticate_first = authenticate_first
         app.state.guarded_endpoints = {
             getattr(route, "endpoint", None)
             for router in (openai_routes.router, threads.router)
