@@ -202,7 +202,7 @@ class Settings(BaseSettings):
             return parse_duration(value).total_seconds() if value.strip() else None
         return value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -275,6 +275,11 @@ class Settings(BaseSettings):
     rate_limit_storage: Literal["memory", "redis"] = "memory"
     audit_log: Path | None = None
     audit_redis_stream: str | None = None
+    # ``allowed_hosts``: with no API keys only loopback Host headers are served (DNS rebinding);
+    # comma-separated extra host names, "*" for any. ``body_timeout``: seconds a client may take
+    # to send its request body before the answer is 408.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    body_timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("workspace", "data_dir", mode="after")
     @classmethod

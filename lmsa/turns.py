@@ -23,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Interrupt, StreamMode
 from pydantic import BaseModel
 
-from lmsa.observability.logging import REQUEST_ID
+from lmsa.observability.logging import CALLER, REQUEST_ID
 from lmsa.observability.tracing import run_metadata, trace_turn
 from lmsa.observability.turns import TurnTimer
 from lmsa.tools.approval import approval_text, parse_reply
@@ -174,7 +174,11 @@ async def run_turn(
     config["run_id"] = uuid.UUID(run_id)
     config["run_name"] = "lmsa"
     config["metadata"] = run_metadata(
-        thread_id=thread_id, endpoint=endpoint, request_id=REQUEST_ID.get(), run_kind=kind
+        thread_id=thread_id,
+        endpoint=endpoint,
+        request_id=REQUEST_ID.get(),
+        run_kind=kind,
+        caller=CALLER.get(),
     )
     intent: str | None = None
     final: dict[str, Any] = {}

@@ -20,6 +20,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("lmsa_request_id", default=None)
 THREAD_ID: ContextVar[str | None] = ContextVar("lmsa_thread_id", default=None)
+CALLER: ContextVar[str | None] = ContextVar("lmsa_caller", default=None)
+"""The API caller's key digest (never the key) while a request with a valid key is served."""
 
 TURN_LOGGER = "lmsa.turn"
 ACCESS_LOGGER = "lmsa.access"
@@ -44,8 +46,8 @@ def _graph_context() -> tuple[str | None, str | None]:
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``request_id``, ``thread_id`` and ``node`` to every record (None when unknown);
-    values set explicitly through ``extra=`` win."""
+    """Adds ``request_id``, ``thread_id``, ``caller`` and ``node`` to every record (None when
+    unknown); values set explicitly through ``extra=`` win."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         node, graph_thread = _graph_context()
@@ -53,6 +55,8 @@ class ContextFilter(logging.Filter):
             record.request_id = REQUEST_ID.get()
         if getattr(record, "thread_id", None) is None:
             record.thread_id = THREAD_ID.get() or graph_thread
+        if getattr(record, "caller", None) is None:
+            record.caller = CALLER.get()
         if getattr(record, "node", None) is None:
             record.node = node
         if hasattr(record, "color_message"):  # uvicorn's ANSI-coloured duplicate of the message

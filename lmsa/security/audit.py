@@ -154,14 +154,17 @@ class AuditLog:
         *,
         thread_id: str | None = None,
         request_id: str | None = None,
+        caller: str | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Queues the record for writing and returns it (see the module docstring)."""
+        """Queues the record for writing and returns it (see the module docstring). ``caller``
+        is the API key's digest when an HTTP request with a key caused the record."""
         entry = {
             "ts": round(time.time(), 3),
             "event": event,
             "thread_id": thread_id,
             "request_id": request_id,
+            "caller": caller,
             **scrub(fields),
         }
         line = json.dumps(entry, ensure_ascii=False, default=str)

@@ -171,7 +171,8 @@ class SecurityLayer:
 
 
 def run_ids() -> dict[str, str | None]:
-    """Thread and request ids of the current graph run (None outside a run). The request id is
+    """Thread, request and caller ids of the current graph run (None outside a run). The
+    caller is the API key's digest the HTTP server put in ``metadata.caller``. The request id is
     the caller's (``metadata.request_id`` or ``configurable.request_id``, which the HTTP server
     sets), else the id of the current node run from LangGraph's callbacks."""
     try:
@@ -179,7 +180,7 @@ def run_ids() -> dict[str, str | None]:
 
         config = get_config()
     except Exception:
-        return {"thread_id": None, "request_id": None}
+        return {"thread_id": None, "request_id": None, "caller": None}
     configurable = config.get("configurable") or {}
     metadata = config.get("metadata") or {}
     request = metadata.get("request_id") or configurable.get("request_id") or config.get("run_id")
@@ -188,4 +189,5 @@ def run_ids() -> dict[str, str | None]:
     return {
         "thread_id": configurable.get("thread_id"),
         "request_id": str(request) if request else None,
+        "caller": metadata.get("caller"),
     }

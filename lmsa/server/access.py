@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from lmsa.config import Settings
+from lmsa.observability.logging import CALLER
 from lmsa.server.errors import ApiError
 from lmsa.server.middleware import client_address
 
@@ -35,37 +36,90 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def make_authenticator(settings: Settings) -> Callable[..., Awaitable[str | None]]:
-    """A FastAPI dependency returning the caller's identity (key digest), or raising 401."""
+def offered_key(request: Request) -> str | None:
+    """The key the request carries in ``X-API-Key`` or ``Authorization: Bearer``, if any."""
+    header = request.headers.get("x-api-key")
+    if header:
+        return header
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+def make_authenticator(
+    settings: Settings, check: RateCheck | None = None
+) -> Callable[..., Awaitable[str | None]]:
+    """A FastAPI dependency returning the caller's identity (key digest), or raising 401.
+
+    Failed attempts count against the client address in the limiter's ``auth_failure`` scope,
+    so guessing keys is throttled like any other traffic (429 once over the limit)."""
     keys = [key.encode() for key in settings.api_keys]
+
+    async def refuse(request: Request, message: str, code: str) -> ApiError:
+        if check is not None:
+            refused = await check(f"auth_failure:{client_address(request.scope)}", "auth_failure")
+            if refused is not None:
+                retry_after, limited = refused
+                return ApiError(
+                    429,
+                    limited,
+                    type="rate_limit_error",
+                    code="rate_limited",
+                    headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+                )
+        return ApiError(
+            401,
+            message,
+            type="authentication_error",
+            code=code,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    async def identify(request: Request) -> str:
+        offered = offered_key(request)
+        if offered is None:
+            raise await refuse(
+                request,
+                "An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'.",
+                "missing_api_key",
+            )
+        if not any(hmac.compare_digest(offered.encode(), key) for key in keys):
+            raise await refuse(request, "The API key is not valid.", "invalid_api_key")
+        identity = key_digest(offered)
+        request.state.identity = identity
+        # The middleware resets the variable when the request ends.
+        CALLER.set(identity)
+        return identity
 
     async def authenticate(
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
         header_key: Annotated[str | None, Depends(header_scheme)],
     ) -> str | None:
-        offered = header_key or (bearer.credentials if bearer else None)
-        if offered is None:
-            raise ApiError(
-                401,
-                "An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'.",
-                type="authentication_error",
-                code="missing_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not any(hmac.compare_digest(offered.encode(), key) for key in keys):
-            raise ApiError(
-                401,
-                "The API key is not valid.",
-                type="authentication_error",
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        identity = key_digest(offered)
-        request.state.identity = identity
-        return identity
+        # The schemes are parameters for the OpenAPI document; identify reads the headers.
+        if getattr(request.state, "identity", None):
+            return str(request.state.identity)
+        return await identify(request)
 
+    authenticate.identify = identify  # type: ignore[attr-defined]
     return authenticate
+
+
+async def authenticate_first(request: Request) -> ApiError | None:
+    """For error handlers that run before the route's dependencies (malformed or invalid
+    bodies): the 401/429 a guarded route would give a caller without a valid key, else None,
+    so a request without a valid key learns nothing about the body it sent. ``create_app``
+    leaves the authenticator and the guarded endpoints on ``app.state``."""
+    identify = getattr(request.app.state, "identify", None)
+    if identify is None or getattr(request.state, "identity", None):
+        return None
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    if endpoint not in request.app.state.guarded_endpoints:
+        return None
+    try:
+        await identify(request)
+    except ApiError as error:
+        return error
+    return None
 
 
 def make_rate_check(settings: Settings) -> RateCheck | None:

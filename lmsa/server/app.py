@@ -22,6 +22,7 @@ from langchain_core.tools import BaseTool
 from lmsa.config import Settings, load_settings
 from lmsa.observability.tracing import configure_tracing
 from lmsa.server.access import (
+    authenticate_first,
     make_authenticator,
     make_rate_check,
     make_rate_limiter_dep,
@@ -31,7 +32,11 @@ from lmsa.server.admission import TurnGate
 from lmsa.server.docs import install_docs
 from lmsa.server.errors import install_error_handlers, install_userinfo_filter, strip_userinfo
 from lmsa.server.locks import ThreadLocks
-from lmsa.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from lmsa.server.middleware import (
+    BodyLimitMiddleware,
+    HostGuardMiddleware,
+    RequestContextMiddleware,
+)
 from lmsa.server.state import ServerState
 from lmsa.tools import ToolRegistry
 
@@ -99,17 +104,35 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     install_docs(app)
-    # Order: the request-context middleware is outermost, so 413s are counted and logged too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Order: the request-context middleware is outermost, so 413s, 408s and refused hosts are
+    # counted and logged too, and every answer carries the security headers.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
+    app.add_middleware(
+        HostGuardMiddleware,
+        allowed_hosts=None if settings.api_keys else settings.allowed_hosts,
+    )
     app.add_middleware(RequestContextMiddleware)
 
     from lmsa.server import openai as openai_routes
     from lmsa.server import ops, threads
 
-    guarded: list[Any] = [Depends(reject_unknown_query_params)]
+    rate_check = make_rate_check(settings)
+    guarded: list[Any] = []
     if settings.api_keys:
-        guarded.append(Depends(make_authenticator(settings)))
-    guarded.append(Depends(make_rate_limiter_dep(make_rate_check(settings))))
+        # First, so an unknown query parameter is not answered before the key is checked.
+        authenticate = make_authenticator(settings, rate_check)
+        guarded.append(Depends(authenticate))
+        app.state.identify = authenticate.identify  # type: ignore[attr-defined]
+        app.state.authenticate_first = authenticate_first
+        app.state.guarded_endpoints = {
+            getattr(route, "endpoint", None)
+            for router in (openai_routes.router, threads.router)
+            for route in router.routes
+        }
+    guarded.append(Depends(reject_unknown_query_params))
+    guarded.append(Depends(make_rate_limiter_dep(rate_check)))
 
     app.include_router(ops.router)
     app.include_router(openai_routes.router, dependencies=guarded)

@@ -149,6 +149,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # A caller without a valid key gets its 401 before any word about its body
+        # (create_app leaves access.authenticate_first here when keys are set).
+        gate = getattr(request.app.state, "authenticate_first", None)
+        refused = await gate(request) if gate is not None else None
+        if refused is not None:
+            return error_response(refused)
         status, message, param = _validation_message(exc)
         return JSONResponse(
             error_payload(message, code="invalid_request", param=param), status_code=status
