@@ -27,7 +27,9 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNTIMED = {"/metrics", "/health"}
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 _LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
-_PROBES = {"/health", "/ready"}
+# Reached by address, not name, by the deployment's own probes and by Prometheus (which finds
+# replicas through DNS and scrapes them by IP): the Host check would refuse them all.
+_PROBES = {"/health", "/ready", "/metrics"}
 # The offline /docs and /redoc pages load their scripts and styles from /docs/assets and start
 # them with an inline script; Swagger UI draws icons from data: URIs and ReDoc runs a blob:
 # worker. Nothing may be framed, or loaded from another origin.

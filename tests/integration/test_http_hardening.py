@@ -172,10 +172,12 @@ def test_a_keyless_server_answers_only_loopback_or_listed_hosts(keyless: ServerP
     cross = models(Origin="https://attacker.example")
     assert cross.status_code == 403
     assert cross.json()["error"]["code"] == "origin_not_allowed"
-    # Probes from an orchestrator name the pod's address, not a loopback one.
+    # Probes from an orchestrator, and Prometheus scraping replicas it found through DNS, name
+    # the address, not a loopback name.
     assert models(Host="10.1.2.3:8000").status_code == 403
     with httpx.Client(base_url=keyless.url, timeout=30.0) as http:
         assert http.get("/health", headers={"Host": "10.1.2.3:8000"}).status_code == 200
+        assert http.get("/metrics", headers={"Host": "10.1.2.3:8000"}).status_code == 200
 
 
 def test_a_body_that_does_not_arrive_in_time_gets_408(keyless: ServerProcess) -> None:
