@@ -17,8 +17,7 @@ ENV PYTHONUNBUFFERED=1 \
     LMSA_SERVER_PORT=8000 \
     LMSA_BASE_URL=http://host.docker.internal:1234/v1 \
     LMSA_DATA_DIR=/data \
-    LMSA_WORKSPACE=/workspace \
-    FORWARDED_ALLOW_IPS=*
+    LMSA_WORKSPACE=/workspace
 COPY --from=build /wheels /wheels
 RUN python -m pip install /wheels/*.whl && rm -rf /wheels \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin lmsa \

@@ -172,6 +172,16 @@ class Settings(BaseSettings):
     # ``api_keys``: comma-separated; empty leaves the API open (fine on loopback, not beyond).
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Comma-separated addresses or CIDR ranges whose X-Forwarded-For uvicorn "
+        "believes (its forwarded_allow_ips); the client address, and so the per-address rate "
+        "limit, comes from that header only for these peers. Empty: trust no proxy.",
+    )
+    allow_open: bool = Field(
+        default=False,
+        description="Let lmsa serve listen beyond loopback without LMSA_API_KEYS.",
+    )
     server_workers: int = Field(default=1, ge=1)
     server_max_concurrent_turns: int = Field(
         default=64,

@@ -9,6 +9,7 @@ is the load balancer's job (see ``docker-compose.yml``).
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import shutil
 import socket
@@ -21,9 +22,29 @@ class ServeError(RuntimeError):
     """The server cannot start for a reason the user can fix; the message says how."""
 
 
+def is_loopback_host(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def check_can_serve(settings: Settings) -> None:
     """Fails before uvicorn starts on what would otherwise end as a log line and exit 3: a
-    workspace that is not a folder, a port another process holds."""
+    workspace that is not a folder, a port another process holds; and refuses to open the API
+    beyond loopback without keys, unless told to."""
+    if (
+        not is_loopback_host(settings.server_host)
+        and not settings.api_keys
+        and not settings.allow_open
+    ):
+        raise ServeError(
+            f"Refusing to serve on {settings.server_host} without LMSA_API_KEYS: anyone who "
+            "reaches it could run tools; set LMSA_API_KEYS, bind to 127.0.0.1, or set "
+            "LMSA_ALLOW_OPEN=true."
+        )
     if not settings.workspace.is_dir():
         raise ServeError(
             f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
@@ -67,6 +88,12 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,
+        # uvicorn's default reads FORWARDED_ALLOW_IPS; lmsa's own setting replaces it, so the
+        # client address (the rate-limit key) is only taken from a proxy lmsa was told about.
+        # An empty list trusts nobody (uvicorn would read None as "use the default").
+        "forwarded_allow_ips": [
+            p.strip() for p in settings.trusted_proxies.split(",") if p.strip()
+        ],
         "timeout_graceful_shutdown": 30,
         # Longer than a load balancer's idle timeout, so the LB never reuses a connection the
         # server is closing (uvicorn's default of 5 s races with busy clients).
@@ -79,6 +106,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         return
     os.environ["LMSA_SERVER_HOST"] = settings.server_host
     os.environ["LMSA_SERVER_PORT"] = str(settings.server_port)
+    os.environ["LMSA_TRUSTED_PROXIES"] = settings.trusted_proxies
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     owned = metrics_dir is None
     if owned:

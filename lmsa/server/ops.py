@@ -4,10 +4,11 @@ behind the API key, so load balancers and Prometheus need no secret."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from lmsa.observability.metrics import ENDPOINT_HEALTHY, READY_CHECK, render, render_content_type
@@ -31,7 +32,7 @@ async def health() -> Health:
     summary="The LLM endpoint has a model loaded and the conversation store answers",
     responses={503: {"model": Readiness, "description": "Not ready; `reasons` say why."}},
 )
-async def ready(state: State) -> JSONResponse:
+async def ready(state: State, request: Request) -> JSONResponse:
     cached = state.ready_cache
     now = time.monotonic()
     if cached is not None and now - cached[0] < state.settings.ready_cache_seconds:
@@ -55,9 +56,31 @@ async def ready(state: State) -> JSONResponse:
             status="not_ready" if reasons else "ready", reasons=reasons, checks=checks
         )
         state.ready_cache = (now, readiness)
-    return JSONResponse(
-        readiness.model_dump(), status_code=200 if readiness.status == "ready" else 503
+    status = 200 if readiness.status == "ready" else 503
+    if state.settings.api_keys and not offers_valid_key(request, state.settings.api_keys):
+        readiness = public_view(readiness)
+    return JSONResponse(readiness.model_dump(), status_code=status)
+
+
+def offers_valid_key(request: Request, keys: list[str]) -> bool:
+    """Whether the caller sent one of the API keys (as Bearer or X-API-Key); /ready never
+    requires one, it only shows more to a caller who has one."""
+    auth = request.headers.get("authorization", "")
+    offered = request.headers.get("x-api-key") or (
+        auth[7:].strip() if auth.lower().startswith("bearer ") else ""
     )
+    return bool(offered) and any(hmac.compare_digest(offered.encode(), k.encode()) for k in keys)
+
+
+def public_view(readiness: Readiness) -> Readiness:
+    """What an anonymous caller may see: which checks pass, not the URLs, models or store
+    address in their details."""
+    checks = {
+        name: CheckResult(ok=check.ok, detail="ok" if check.ok else "failing")
+        for name, check in readiness.checks.items()
+    }
+    reasons = [f"{name}: failing" for name, check in checks.items() if not check.ok]
+    return Readiness(status=readiness.status, reasons=reasons, checks=checks)
 
 
 async def _check_llm(state: ServerState) -> CheckResult:

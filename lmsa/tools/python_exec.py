@@ -12,6 +12,8 @@ Isolation, strongest first:
   possible the launcher replaces ``socket.socket`` for IPv4/IPv6 by a refusal, which stops
   ordinary library code but not a determined snippet; the output says which one applied.
 
+The child gets a minimal environment (``snippet_env``): no API keys or tokens of the parent.
+
 This is a guard against a confused model's accidents, not a sandbox for hostile code: the snippet
 runs as the user and can read and write what the user can. That is why it needs approval.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -30,7 +33,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from lmsa.tools.factory import make_tool
-from lmsa.tools.process import child_env, describe, run_process
+from lmsa.tools.process import describe, run_process
 from lmsa.tools.registry import RiskLevel
 from lmsa.tools.workspace import Workspace
 
@@ -68,6 +71,18 @@ runpy.run_path(script, run_name="__main__")
 """
 
 _NAMESPACE_PROBE: dict[str, list[str] | None] = {}
+
+# What a snippet may see of the parent's environment. Everything else stays behind: the server's
+# API keys, LangSmith/OpenAI/cloud tokens. A network namespace does not hide variables, and
+# without one the snippet can reach loopback services those tokens open.
+_KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+
+
+def snippet_env() -> dict[str, str]:
+    """The environment ``run_python``'s child runs with: locale, paths and nothing else."""
+    env = {name: os.environ[name] for name in _KEPT_ENV if name in os.environ}
+    env.update({"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
+    return env
 
 
 class RunPythonArgs(BaseModel):
@@ -146,7 +161,7 @@ def make_run_python_tool(
                 cwd=workspace.root,
                 timeout=limit,
                 output_cap=output_bytes,
-                env=child_env({"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}),
+                env=snippet_env(),
             )
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch, True)

@@ -38,6 +38,28 @@ class Blocked(httpx.TransportError):
     """A destination the SSRF policy refuses."""
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries and routes to (mapped, IPv4-compatible, NAT64,
+    6to4), or None."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _SIX_TO_FOUR:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        # ``::`` and ``::1`` are IPv6's own unspecified and loopback addresses.
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 class AddressPolicy:
     """Which destinations ``fetch_url`` may connect to."""
 
@@ -55,10 +77,14 @@ class AddressPolicy:
 
     def allows(self, host: str, address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if host.lower() in self._names or any(ip in net for net in self._networks):
+        embedded = _embedded_ipv4(ip)
+        if host.lower() in self._names or any(
+            candidate in net for candidate in (ip, embedded) if candidate for net in self._networks
+        ):
             return True
+        if embedded is not None:
+            # The packet ends up at the IPv4 address, so that is the one to judge.
+            ip = embedded
         return ip.is_global and not ip.is_multicast
 
     async def resolve(self, host: str, port: int) -> str:

@@ -60,6 +60,10 @@ def test_compose_defines_the_stack(compose: dict[str, Any]) -> None:
     assert env["LMSA_RATE_LIMIT_STORAGE"] == "redis"
     assert env["LMSA_LLM_REDIS"] == "true"
     assert env["LANGSMITH_TRACING"] == "false"
+    # X-Forwarded-For is believed from the load balancer's fixed address only.
+    assert "FORWARDED_ALLOW_IPS" not in env
+    lb_address = services["lb"]["networks"]["default"]["ipv4_address"]
+    assert env["LMSA_TRUSTED_PROXIES"] == lb_address
     assert assistant["depends_on"]["redis"]["condition"] == "service_healthy"
     assert [p["published"] for p in services["lb"]["ports"]] == ["8080"]
 

@@ -1,0 +1,31 @@
+"""run_python's child does not inherit the parent's secrets: with or without a network
+namespace, environment variables are visible to the snippet, so only a minimal set is passed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmsa.tools import Workspace, make_run_python_tool
+
+SECRETS = {
+    "LMSA_API_KEYS": "server-key-1,server-key-2",
+    "LMSA_API_KEY": "lm-studio-secret",
+    "LANGSMITH_API_KEY": "ls-secret",
+    "OPENAI_API_KEY": "sk-secret",
+}
+
+
+async def test_snippet_sees_none_of_the_parents_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    out = await make_run_python_tool(Workspace(tmp_path)).ainvoke({"code": code})
+    seen = json.loads(str(out).splitlines()[0])
+    assert not set(SECRETS) & set(seen)
+    assert not any(value in str(out) for value in SECRETS.values())
+    assert "PATH" in seen  # still a usable environment
