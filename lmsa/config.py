@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     python_timeout: float = Field(default=30.0, gt=0)
     python_memory_mb: int = Field(default=1024, ge=64)
     python_network: bool = Field(default=False, description="Let run_python use the network.")
+    python_unisolated: bool = Field(
+        default=False,
+        description="Where no network namespace can be made, run snippets behind the socket "
+        "guard alone (off: run_python refuses there, since a snippet could reach loopback).",
+    )
     fetch_timeout: float = Field(default=15.0, gt=0)
     fetch_max_bytes: int = Field(default=2_000_000, ge=1024)
     fetch_allow_hosts: list[str] = Field(

@@ -245,6 +245,6 @@ def _host_name(host: str) -> str:
 
 def client_address(scope: Scope) -> str:
     """The peer address; uvicorn's ``--proxy-headers`` already replaced it with the
-    ``X-Forwarded-For`` client when the peer is a trusted proxy (``FORWARDED_ALLOW_IPS``)."""
+    ``X-Forwarded-For`` client when the peer is a trusted proxy (``LMSA_TRUSTED_PROXIES``)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

@@ -41,6 +41,7 @@ def build_registry(
             memory_mb=settings.python_memory_mb,
             output_bytes=settings.command_output_bytes,
             allow_network=settings.python_network,
+            allow_unisolated=settings.python_unisolated,
         ),
         *make_git_tools(
             workspace, timeout=settings.command_timeout, output_bytes=settings.command_output_bytes

@@ -9,8 +9,9 @@ Isolation, strongest first:
   ``preexec_fn``, which is unsafe in a process that runs threads;
 - no network: on Linux the child runs in a new, empty network namespace (``unshare --net``, with
   a user namespace when not root), where only a down loopback device exists. Where that is not
-  possible the launcher replaces ``socket.socket`` for IPv4/IPv6 by a refusal, which stops
-  ordinary library code but not a determined snippet; the output says which one applied.
+  possible the tool refuses to run, unless ``LMSA_PYTHON_UNISOLATED=true``: then the launcher
+  replaces ``socket.socket`` for IPv4/IPv6 by a refusal, which stops ordinary library code but
+  not a determined snippet; the output says which one applied.
 
 The child gets a minimal environment (``snippet_env``): no API keys or tokens of the parent.
 
@@ -124,6 +125,7 @@ def make_run_python_tool(
     output_bytes: int = 256_000,
     allow_network: bool = False,
     max_file_mb: int = 64,
+    allow_unisolated: bool = False,
 ) -> BaseTool:
     def assess(args: dict[str, Any]) -> tuple[RiskLevel, str]:
         lines = len(str(args.get("code", "")).splitlines())
@@ -136,6 +138,14 @@ def make_run_python_tool(
         isolation = "network allowed"
         if not allow_network:
             found = await _network_namespace_prefix()
+            if found is None and not allow_unisolated:
+                # The socket guard stops ordinary code, not a snippet that restores the real
+                # socket: it could reach services on loopback (the lmsa server, Redis).
+                raise ToolException(
+                    "run_python cannot isolate snippets from the network on this machine (no "
+                    "network namespace: `unshare --net` is unavailable), so it does not run "
+                    "them. LMSA_PYTHON_UNISOLATED=true runs them behind a socket guard alone."
+                )
             prefix = found or []
             isolation = "no network (namespace)" if found else "no network (socket guard)"
         scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="lmsa-python-")

@@ -29,3 +29,20 @@ async def test_snippet_sees_none_of_the_parents_keys(
     assert not set(SECRETS) & set(seen)
     assert not any(value in str(out) for value in SECRETS.values())
     assert "PATH" in seen  # still a usable environment
+
+
+async def test_without_a_network_namespace_snippets_run_only_when_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.tools import ToolException
+
+    async def no_namespace() -> None:
+        return None
+
+    monkeypatch.setattr("lmsa.tools.python_exec._network_namespace_prefix", no_namespace)
+    code = "print(6 * 7)"
+    with pytest.raises(ToolException, match="LMSA_PYTHON_UNISOLATED"):
+        await make_run_python_tool(Workspace(tmp_path)).ainvoke({"code": code})
+    allowed = make_run_python_tool(Workspace(tmp_path), allow_unisolated=True)
+    out = str(await allowed.ainvoke({"code": code}))
+    assert out.startswith("42") and "[no network (socket guard)]" in out
