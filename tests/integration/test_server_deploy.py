@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 from lmsa.observability.metrics import REGISTRY
-from tests.integration.helpers import compose_binary
+from tests.integration.helpers import compose_config
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    proc = subprocess.run(
-        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return compose_config(ROOT)
 
 
 def test_compose_defines_the_stack(compose: dict[str, Any]) -> None:
