@@ -46,7 +46,7 @@ async def ready(state: State, request: Request) -> JSONResponse:
             )
         )
         checks = {
-            name: CheckResult(ok=check.ok, detail=strip_userinfo(check.detail))
+            name: CheckResult(ok=check.ok, detail=strip_userinfo(check.detail), public=check.public)
             for name, check in checks.items()
         }
         for name, check in checks.items():
@@ -57,7 +57,10 @@ async def ready(state: State, request: Request) -> JSONResponse:
         )
         state.ready_cache = (now, readiness)
     status = 200 if readiness.status == "ready" else 503
-    if state.settings.api_keys and not offers_valid_key(request, state.settings.api_keys):
+    keys = state.settings.api_keys
+    # Without keys the server binds loopback only, unless opened on purpose: then nobody is known.
+    authenticated = offers_valid_key(request, keys) if keys else not state.settings.allow_open
+    if not authenticated:
         readiness = public_view(readiness)
     return JSONResponse(readiness.model_dump(), status_code=status)
 
@@ -73,13 +76,13 @@ def offers_valid_key(request: Request, keys: list[str]) -> bool:
 
 
 def public_view(readiness: Readiness) -> Readiness:
-    """What an anonymous caller may see: which checks pass, not the URLs, models or store
-    address in their details."""
+    """What an anonymous caller may see: which checks pass and the endpoints' names, not the
+    URLs, models or store address in their details."""
     checks = {
-        name: CheckResult(ok=check.ok, detail="ok" if check.ok else "failing")
+        name: CheckResult(ok=check.ok, detail=check.public or ("ok" if check.ok else "failing"))
         for name, check in readiness.checks.items()
     }
-    reasons = [f"{name}: failing" for name, check in checks.items() if not check.ok]
+    reasons = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]
     return Readiness(status=readiness.status, reasons=reasons, checks=checks)
 
 
@@ -97,20 +100,23 @@ async def _check_llm(state: ServerState) -> CheckResult:
     )
     good: list[str] = []
     problems: list[str] = []
+    public: list[str] = []
     for endpoint, probe in zip(endpoints, probes, strict=True):
         ENDPOINT_HEALTHY.labels(endpoint=endpoint.name).set(1 if probe.reachable else 0)
         available = probe.loaded if probe.loaded is not None else probe.models
         if not probe.reachable:
             problems.append(f"{endpoint.base_url} unreachable ({probe.error})")
+            public.append(f"{endpoint.name} unreachable")
         elif not available:
             problems.append(f"{endpoint.base_url} has no model loaded")
+            public.append(f"{endpoint.name} has no model loaded")
         elif endpoint.model and probe.loaded is not None and endpoint.model not in probe.loaded:
             problems.append(f"{endpoint.base_url} has not loaded {endpoint.model}")
+            public.append(f"{endpoint.name} has not loaded its model")
         else:
             good.append(f"{endpoint.base_url} serves {', '.join(available)}")
-    if good:
-        return CheckResult(ok=True, detail="; ".join(good + problems))
-    return CheckResult(ok=False, detail="; ".join(problems))
+            public.append(f"{endpoint.name} ok")
+    return CheckResult(ok=bool(good), detail="; ".join(good + problems), public="; ".join(public))
 
 
 async def _check_store(state: ServerState) -> CheckResult:
@@ -125,8 +131,14 @@ async def _check_store(state: ServerState) -> CheckResult:
             timeout=max(state.settings.connect_timeout, 0.5),
         )
     except Exception as error:
-        return CheckResult(ok=False, detail=f"{where} failed: {type(error).__name__}: {error}")
-    return CheckResult(ok=True, detail=f"{where} answers")
+        return CheckResult(
+            ok=False,
+            detail=f"{where} failed: {type(error).__name__}: {error}",
+            public=f"{state.settings.checkpointer} store failing",
+        )
+    return CheckResult(
+        ok=True, detail=f"{where} answers", public=f"{state.settings.checkpointer} ok"
+    )
 
 
 @router.get(

@@ -280,6 +280,8 @@ class Health(BaseModel):
 class CheckResult(BaseModel):
     ok: bool
     detail: str
+    # What an anonymous caller may see (endpoint names, the store's kind); never serialised.
+    public: str = Field(default="", exclude=True)
 
 
 class Readiness(BaseModel):

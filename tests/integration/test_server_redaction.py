@@ -87,3 +87,21 @@ def test_no_printed_url_carries_userinfo(tmp_path: Path) -> None:
     for text in (ready.text, chat.text, errors[0], log):
         assert PASSWORD not in text
         assert "alice" not in text
+
+
+def test_anonymous_ready_names_endpoints_not_addresses(tmp_path: Path) -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}/v1"
+    env = server_env(
+        None, tmp_path, LMSA_BASE_URL=base_url, LMSA_MAX_RETRIES="0", LMSA_API_KEYS="k-ready"
+    )
+    server = start_server(env, tmp_path)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60.0) as client:
+            anonymous = client.get("/ready")
+            keyed = client.get("/ready", headers={"X-API-Key": "k-ready"})
+    finally:
+        server.stop()
+    assert anonymous.status_code == keyed.status_code == 503, anonymous.text
+    assert anonymous.json()["reasons"] == ["llm: primary unreachable"]
+    assert "127.0.0.1" not in anonymous.text
+    assert "127.0.0.1" in keyed.text

@@ -18,13 +18,30 @@ def test_public_view_hides_urls_and_the_store_address() -> None:
         status="not_ready",
         reasons=["llm: http://10.0.0.5:1234/v1 unreachable"],
         checks={
-            "llm": CheckResult(ok=False, detail="http://10.0.0.5:1234/v1 unreachable"),
-            "checkpointer": CheckResult(ok=True, detail="redis://redis.internal:6379/0 answers"),
+            "llm": CheckResult(
+                ok=False,
+                detail="http://10.0.0.5:1234/v1 unreachable; http://10.0.0.6:1234/v1 unreachable",
+                public="primary unreachable; backup unreachable",
+            ),
+            "checkpointer": CheckResult(
+                ok=True, detail="redis://redis.internal:6379/0 answers", public="redis ok"
+            ),
         },
     )
+    assert "primary" not in full.model_dump_json()  # the public text is never serialised
     shown = public_view(full).model_dump_json()
     assert "10.0.0.5" not in shown and "redis.internal" not in shown
     assert public_view(full).checks["checkpointer"].ok
+    assert public_view(full).checks["checkpointer"].detail == "redis ok"
+    assert public_view(full).reasons == ["llm: primary unreachable; backup unreachable"]
+
+
+def test_a_check_without_a_public_text_shows_only_its_outcome() -> None:
+    full = Readiness(
+        status="not_ready",
+        reasons=["llm: x"],
+        checks={"llm": CheckResult(ok=False, detail="http://10.0.0.5:1234/v1 unreachable")},
+    )
     assert public_view(full).reasons == ["llm: failing"]
 
 
