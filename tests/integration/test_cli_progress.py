@@ -174,6 +174,23 @@ def test_ctrl_c_stops_the_turn_and_the_next_message_continues_the_thread(
     assert terminal.proc.wait(WAIT) == 0
 
 
+def test_ctrl_c_at_the_prompt_after_a_stopped_turn_leaves_the_chat(
+    stub: LMStudioStub, terminal: Terminal
+) -> None:
+    stub.set_scenario({**READ_NOTES, "Plan": [{"hold": True}]})
+    at = terminal.expect(r"you> ")
+    terminal.send("What does notes.txt say?\n")
+    assert stub.wait_held(1, WAIT)
+    at = terminal.expect(r"\.\.\. planning", after=at)
+    terminal.send("\x03")
+    at = terminal.expect(r"you> ", after=terminal.expect(r"turn stopped", after=at))
+    assert terminal.proc.poll() is None
+
+    terminal.send("\x03")  # the second Ctrl-C, now at the prompt
+    terminal.expect(r"bye - resume with: lmsa chat --thread tty-thread", after=at)
+    assert terminal.proc.wait(WAIT) == 0
+
+
 def test_ask_shows_progress_on_a_terminal_stderr_and_keeps_stdout_the_answer(
     stub: LMStudioStub, lmsa_env: dict[str, str], run_cwd: Path
 ) -> None:
