@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import redis
-import redis.asyncio as aredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from lmsa.redis_clients import async_client, redact_url, sync_client
+from lmsa.redis_clients import AsyncRedis, SyncRedis, async_client, redact_url, sync_client
+
+# A cluster whose seed nodes all refuse raises RedisClusterException, which is no RedisError.
+_UNREACHABLE = (RedisError, RedisClusterException, OSError)
 
 
 class CheckpointerUnavailable(RuntimeError):
@@ -25,7 +26,7 @@ def unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
     )
 
 
-def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> redis.Redis:
+def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> SyncRedis:
     """A client on a bounded pool that answered a PING; the caller closes it."""
     try:
         client = sync_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
@@ -33,13 +34,13 @@ def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> redi
         raise unavailable(url, exc) from exc
     try:
         client.ping()
-    except (RedisError, OSError) as exc:
+    except _UNREACHABLE as exc:
         client.close()
         raise unavailable(url, exc) from exc
     return client
 
 
-async def connect_async(url: str, *, max_connections: int, pool_timeout: float) -> aredis.Redis:
+async def connect_async(url: str, *, max_connections: int, pool_timeout: float) -> AsyncRedis:
     """The asyncio twin of :func:`connect_sync`."""
     try:
         client = async_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
@@ -47,7 +48,7 @@ async def connect_async(url: str, *, max_connections: int, pool_timeout: float) 
         raise unavailable(url, exc) from exc
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except _UNREACHABLE as exc:
         await client.aclose()
         raise unavailable(url, exc) from exc
     return client
