@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from lmsa.redis_clients import AsyncRedis, SyncRedis, async_client, redact_url, sync_client
+from lmsa.redis_clients import (
+    AsyncRedis,
+    SyncRedis,
+    async_client,
+    cluster_problems,
+    redact_url,
+    sync_client,
+)
 
 # A cluster whose seed nodes all refuse raises RedisClusterException, which is no RedisError.
 _UNREACHABLE = (RedisError, RedisClusterException, OSError)
@@ -49,6 +56,8 @@ async def connect_async(url: str, *, max_connections: int, pool_timeout: float) 
     try:
         await client.ping()
     except _UNREACHABLE as exc:
+        # On a cluster, name the node that is down rather than the first error seen.
+        problems = await cluster_problems(client, 2.0)
         await client.aclose()
-        raise unavailable(url, exc) from exc
+        raise unavailable(url, RedisError("; ".join(problems)) if problems else exc) from exc
     return client
