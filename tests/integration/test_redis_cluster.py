@@ -7,6 +7,7 @@ one node, one rate limit and one circuit breaker; a master that dies is named by
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from redis.cluster import RedisCluster
 
+from lmsa.redis_clients import async_client, sync_client
 from tests.integration.conftest import RunLmsa
 from tests.integration.helpers import (
     CHAT,
@@ -239,3 +242,53 @@ def test_a_dead_master_is_named_by_ready_and_doctor(
     # The table wraps long cells: the row names the node, a continuation line says the rest.
     assert "FAIL" in store_row and f"primary 127.0.0.1:{victim}" in store_row, doctor.stdout
     assert "does not answer" in doctor.stdout
+
+
+# ---- the factory's bounds on a cluster ------------------------------------------------------
+
+
+def test_sync_cluster_nodes_sit_on_bounded_blocking_pools(redis_cluster: LocalCluster) -> None:
+    client = sync_client(redis_cluster.url, max_connections=3, pool_timeout=2.5)
+    try:
+        assert isinstance(client, RedisCluster)
+        pools = [node.redis_connection.connection_pool for node in client.get_nodes()]
+        assert len(pools) == len(redis_cluster.ports)
+        for pool in pools:
+            assert isinstance(pool, redis.BlockingConnectionPool)
+            assert (pool.max_connections, pool.timeout) == (3, 2.5)
+    finally:
+        client.close()
+
+
+async def test_a_burst_on_an_async_cluster_client_waits_for_its_few_connections(
+    redis_cluster: LocalCluster,
+) -> None:
+    prefix = f"lmsa-burst-{uuid.uuid4().hex[:8]}"
+    client = async_client(redis_cluster.url, max_connections=2, pool_timeout=30)
+    try:
+        # redis-py's own node pools would raise MaxConnectionsError past two at once.
+        replies = await asyncio.gather(*(client.incr(f"{prefix}:{n % 9}") for n in range(200)))
+        assert len(replies) == 200
+        counts = [int(await client.get(f"{prefix}:{n}")) for n in range(9)]
+        assert sum(counts) == 200
+    finally:
+        await client.aclose()
+        purge_cluster_prefix(redis_cluster.url, prefix)
+
+
+async def test_an_async_cluster_command_gives_up_after_the_pool_timeout(
+    redis_cluster: LocalCluster,
+) -> None:
+    client = async_client(redis_cluster.url, max_connections=1, pool_timeout=0.2)
+    blocked = f"lmsa-blocked-{uuid.uuid4().hex[:8]}"
+    try:
+        holder = asyncio.create_task(client.blpop([blocked], timeout=3))
+        while not client._lmsa_gate._semaphore or not client._lmsa_gate._semaphore.locked():  # type: ignore[union-attr]
+            await asyncio.sleep(0.01)
+        with pytest.raises(redis.ConnectionError, match="No connection available"):
+            await client.get(f"{blocked}-other")
+        await client.aclose()
+        holder.cancel()
+        await asyncio.gather(holder, return_exceptions=True)
+    finally:
+        await client.aclose()
