@@ -273,18 +273,24 @@ async def cluster_problems(client: Any, timeout: float) -> list[str]:
     if not is_cluster(client):
         return []
     if not client.get_primaries():
-        await client.initialize()
+        try:
+            await asyncio.wait_for(client.initialize(), timeout)
+        except Exception as error:  # no seed node answered: nothing to probe one by one
+            return [f"no Redis Cluster seed node answers ({_reason(error)})"]
 
     async def probe(node: Any) -> str | None:
         try:
             await asyncio.wait_for(client.execute_command("PING", target_nodes=node), timeout)
         except Exception as error:  # any failure is the node's problem to report
-            reason = (str(error) or type(error).__name__).rstrip(". ")
-            return f"Redis Cluster primary {node.name} does not answer ({reason})"
+            return f"Redis Cluster primary {node.name} does not answer ({_reason(error)})"
         return None
 
     found = await asyncio.gather(*(probe(node) for node in client.get_primaries()))
     return [problem for problem in found if problem]
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error) or type(error).__name__).rstrip(". ")
 
 
 def redact_url(url: str) -> str:

@@ -13,6 +13,7 @@ until a slot frees up, for an HTTP 429 ``Retry-After`` or a CLI message.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +57,28 @@ class RateLimiter:
         from limits.strategies import MovingWindowRateLimiter
 
         self.items = parse_many(rate)
-        self.storage: Any
-        if storage_uri.startswith("memory"):
-            self.storage = storage_from_string(storage_uri)
-        else:
-            self.storage = _redis_storage(storage_uri, key_prefix, redis_pool or {})
-        self._limiter = MovingWindowRateLimiter(self.storage)
+        self.in_memory = storage_uri.startswith("memory")
+        self._open = lambda: _redis_storage(storage_uri, key_prefix, redis_pool or {})
+        self._storage: Any = None
+        self._limiter: Any = None
+        if self.in_memory:
+            self._storage = storage_from_string(storage_uri)
+            self._limiter = MovingWindowRateLimiter(self._storage)
+        self._opening = threading.Lock()  # hits run in worker threads
+
+    @property
+    def storage(self) -> Any:
+        """limits' storage, opened on first use: a cluster client connects when it is built,
+        and a server must start (and report its store) even while Redis is down."""
+        if self._storage is None:
+            from limits.strategies import MovingWindowRateLimiter
+
+            with self._opening:
+                if self._storage is None:
+                    storage = self._open()
+                    self._limiter = MovingWindowRateLimiter(storage)
+                    self._storage = storage
+        return self._storage
 
     @classmethod
     def from_settings(cls, settings: Any) -> RateLimiter | None:
@@ -82,6 +99,7 @@ class RateLimiter:
     def hit(self, scope_key: str, *, scope: str = "key") -> RateDecision:
         """Counts one request for ``scope_key``; ``scope`` (api_key/user/thread) labels the
         metric. All configured windows must allow it."""
+        self.storage  # noqa: B018  # opens the storage (and the limiter) on first use
         for item in self.items:
             if not self._limiter.hit(item, scope_key):
                 stats = self._limiter.get_window_stats(item, scope_key)
