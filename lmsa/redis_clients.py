@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
@@ -174,17 +175,14 @@ def async_client(
 _HOLDING_SLOT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "lmsa_redis_slot", default=False
 )
-_GATED: Any = None
 
 
+@functools.cache
 def _gated_cluster_class() -> Any:
     """``RedisCluster`` whose commands and pipelines wait up to ``pool_timeout`` for one of
     ``max_connections`` slots. redis-py's asyncio node pools raise ``MaxConnectionsError``
     as soon as they are full; with no more commands in flight than connections a node may
     open, they never are, and a burst waits like it does on a single Redis."""
-    global _GATED
-    if _GATED is not None:
-        return _GATED
     from redis.asyncio.cluster import ClusterPipeline, RedisCluster
     from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -236,8 +234,7 @@ def _gated_cluster_class() -> Any:
             pipe._lmsa_gate = self._lmsa_gate
             return pipe
 
-    _GATED = _GatedAsyncCluster
-    return _GATED
+    return _GatedAsyncCluster
 
 
 def sync_client_for(settings: Settings, url: str | None = None) -> SyncRedis:
