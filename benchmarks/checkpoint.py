@@ -7,6 +7,10 @@ step, and a system prompt and tool schemas that never change after the first ste
 savers that store channels separately only rewrite three of six).
 
     python benchmarks/checkpoint.py [--n 2000] [--redis-url redis://127.0.0.1:6379/0]
+        [--cluster | --cluster-url redis+cluster://host:port,...]
+
+``--cluster`` adds an AsyncRedisSaver row on a three-master Redis Cluster started on loopback
+for the run (redis-server and redis-cli on PATH); ``--cluster-url`` uses a running cluster.
 
 Measures, sequentially on one thread each:
   put        aput of the next checkpoint
@@ -171,6 +175,48 @@ async def redis_saver(url: str) -> AsyncIterator[AsyncRedisSaver]:
             await client.aclose()
 
 
+@asynccontextmanager
+async def cluster_saver(url: str) -> AsyncIterator[AsyncRedisSaver]:
+    """AsyncRedisSaver on the cluster client lmsa builds from a ``redis+cluster://`` URL."""
+    from lmsa.redis_clients import async_client
+
+    prefix = f"lmsa-bench-{uuid.uuid4().hex}"
+    async with AsyncRedisSaver.from_conn_string(url, key_prefix=prefix) as saver:
+        try:
+            yield saver
+        finally:
+            client = async_client(url)
+            async for key in client.scan_iter(match=f"{{{prefix}[:}}]*", count=1000):
+                await client.delete(key)  # one slot per key: no multi-key DEL
+            await client.aclose()
+
+
+def add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--cluster", action="store_true", help="also run on a local 3-master Redis Cluster"
+    )
+    group.add_argument("--cluster-url", help="also run on this redis+cluster:// URL")
+
+
+async def cluster_results(args: argparse.Namespace) -> list[Result]:
+    """The cluster row, when ``--cluster`` or ``--cluster-url`` asks for one."""
+    if args.cluster_url:
+        async with cluster_saver(args.cluster_url) as saver:
+            return [await run_workload("AsyncRedisSaver/C", saver, args.n, args.list_n)]
+    if not args.cluster:
+        return []
+    import shutil
+
+    from tests.redis_support import local_cluster
+
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        raise SystemExit("--cluster needs redis-server and redis-cli on PATH")
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(Path(tmp)) as cluster:
+        async with cluster_saver(cluster.url) as saver:
+            return [await run_workload("AsyncRedisSaver/C", saver, args.n, args.list_n)]
+
+
 def _pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -200,6 +246,7 @@ async def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="checkpoints per measured thread")
     parser.add_argument("--list-n", type=int, default=200, help="list calls to time")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    add_cluster_args(parser)
     args = parser.parse_args()
 
     results = [await run_workload("InMemorySaver", InMemorySaver(), args.n, args.list_n)]
@@ -208,6 +255,7 @@ async def main() -> None:
             results.append(await run_workload("AsyncSqliteSaver", sqlite, args.n, args.list_n))
     async with redis_saver(args.redis_url) as saver:
         results.append(await run_workload("AsyncRedisSaver", saver, args.n, args.list_n))
+    results += await cluster_results(args)
     print_table(results, args.n, args.list_n)
 
 

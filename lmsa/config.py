@@ -99,7 +99,13 @@ class Settings(BaseSettings):
     checkpointer: Literal["sqlite", "memory", "redis"] = "sqlite"
     data_dir: Path = Field(default_factory=default_data_dir)
     sqlite_path: Path | None = None
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis for every Redis user (checkpoints, turn leases, rate limits, audit "
+        "stream; LLM cache, breakers and queue limits with llm_redis). A Redis Cluster is "
+        "chosen by the scheme, not a separate switch: redis+cluster://host:port[,host:port...] "
+        "(rediss+cluster:// for TLS) gives every user a RedisCluster client.",
+    )
     redis_ttl: int | None = Field(
         default=None, description="Seconds a thread lives after its last write; None keeps it."
     )
@@ -112,7 +118,9 @@ class Settings(BaseSettings):
         "keeps them. (Redis expires threads itself: redis_ttl.)",
     )
     redis_max_connections: int = Field(
-        default=64, ge=1, description="Checkpointer connections per process; more turns wait."
+        default=64,
+        ge=1,
+        description="Connections per client and process (per node on a cluster); more wait.",
     )
     redis_pool_timeout: float = Field(
         default=20.0, gt=0, description="Seconds a checkpoint read/write waits for a connection."

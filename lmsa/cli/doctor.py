@@ -179,10 +179,15 @@ def _llm_checks(
 
 async def _checkpointer_check(settings: Settings) -> Check:
     from lmsa.checkpoint.factory import describe_checkpointer, open_checkpointer
+    from lmsa.redis_clients import cluster_problems
 
     description = describe_checkpointer(settings)
     try:
         async with open_checkpointer(settings) as saver:
+            # A cluster with one primary down still answers for keys on the others.
+            timeout = max(settings.connect_timeout, 0.5)
+            if problems := await cluster_problems(getattr(saver, "client", None), timeout):
+                raise RuntimeError("; ".join(problems))
             await saver.aget_tuple(
                 {"configurable": {"thread_id": "lmsa-doctor", "checkpoint_ns": ""}}
             )

@@ -15,9 +15,11 @@ from typing import Any
 
 from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork, AsyncRedisUnitOfWork
 from purgatory.domain.model import OpenedState
+from purgatory.service._async.repository import AsyncRedisRepository
 
 from lmsa.llm.errors import TRIPS_BREAKER, classify
 from lmsa.observability.metrics import BREAKER_STATE
+from lmsa.redis_clients import async_client
 
 _STATE_VALUE = {"closed": 0, "half-opened": 1, "opened": 2}
 
@@ -33,11 +35,13 @@ class Breakers:
         half_open_probes: int,
         redis_url: str | None = None,
         key_prefix: str = "lmsa",
+        redis_pool: dict[str, Any] | None = None,
     ) -> None:
         uow: Any
+        self._redis: Any = None
         if redis_url:
-            uow = AsyncRedisUnitOfWork(redis_url)
-            uow.contexts.prefix = f"{key_prefix}:llm:breaker:"
+            self._redis = async_client(redis_url, **(redis_pool or {}))
+            uow = _SharedUnitOfWork(self._redis, f"{key_prefix}:llm:breaker:")
         else:
             uow = AsyncInMemoryUnitOfWork()
         self.shared = redis_url is not None
@@ -70,10 +74,31 @@ class Breakers:
             return False
         return self._probing.get(name, 0) < self.half_open_probes
 
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            client, self._redis = self._redis, None
+            await client.aclose()
+
     def guard(self, name: str) -> _Guard:
         """``async with breakers.guard(name):`` around one attempt; raises OpenedState when the
         breaker refuses it (the caller checks :meth:`allows` first, so that is a race)."""
         return _Guard(self, name)
+
+
+class _SharedRepository(AsyncRedisRepository):
+    """purgatory's Redis repository on a client from :mod:`lmsa.redis_clients` (bounded pool,
+    single Redis or Cluster) instead of the unbounded one it would build from a URL. Every
+    command it sends names one key, so a cluster needs nothing more."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.redis = client
+        self.messages = []
+        self.prefix = prefix
+
+
+class _SharedUnitOfWork(AsyncRedisUnitOfWork):
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.contexts = _SharedRepository(client, prefix)
 
 
 class _Guard:

@@ -72,6 +72,7 @@ class RouterCore:
             half_open_probes=settings.llm_breaker_half_open_probes,
             redis_url=redis_url,
             key_prefix=prefix,
+            redis_pool=pool,
         )
         self.cache = (
             ResponseCache(
@@ -257,6 +258,7 @@ class RouterCore:
         if self.embedded is not None:
             await self.embedded.aclose()
         await self.clients.aclose()
+        await self.breakers.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         if self.global_limit is not None:

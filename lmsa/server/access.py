@@ -137,7 +137,7 @@ def make_rate_check(settings: Settings) -> RateCheck | None:
     if limiter is None:
         return None
     audit = AuditLog.from_settings(settings)
-    in_memory = type(limiter.storage).__name__.lower().startswith("memory")
+    in_memory = limiter.in_memory
 
     async def check(key: str, scope: str) -> tuple[float, str] | None:
         if in_memory:

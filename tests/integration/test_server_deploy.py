@@ -6,6 +6,7 @@ replica, and the image runs as a non-root user with a health check."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -55,6 +56,41 @@ def test_compose_defines_the_stack(compose: dict[str, Any]) -> None:
     assert env["LMSA_TRUSTED_PROXIES"] == lb_address
     assert assistant["depends_on"]["redis"]["condition"] == "service_healthy"
     assert [p["published"] for p in services["lb"]["ports"]] == ["8080"]
+
+
+def test_the_cluster_override_puts_every_redis_user_on_a_cluster_it_creates() -> None:
+    from lmsa.redis_clients import cluster_seeds, is_cluster_url
+
+    config = compose_config(ROOT, "docker-compose.cluster.yml")
+    services = config["services"]
+    assert "redis" not in services  # the single Redis is behind a profile nobody enables
+    url = services["assistant"]["environment"]["LMSA_REDIS_URL"]
+    assert is_cluster_url(url)
+    _, seeds, _ = cluster_seeds(url)  # what lmsa itself reads from the URL
+    nodes = {
+        (service["networks"]["default"]["ipv4_address"], 6379): name
+        for name, service in services.items()
+        if "--cluster-enabled" in (service.get("command") or [])
+    }
+    assert len(nodes) == 3 and set(seeds) == set(nodes)
+    for name in nodes.values():
+        command = services[name]["command"]
+        assert command[command.index("--cluster-enabled") + 1] == "yes"
+    init = services["redis-cluster-init"]
+    created = re.findall(r"--cluster create ((?:\S+:\d+ )+)", " ".join(init["command"]))
+    assert created and set(created[0].split()) == {f"{host}:{port}" for host, port in nodes}
+    assert {name: d["condition"] for name, d in init["depends_on"].items()} == {
+        name: "service_healthy" for name in nodes.values()
+    }
+    assert services["assistant"]["depends_on"] == {
+        "redis-cluster-init": {"condition": "service_completed_successfully", "required": True}
+    }
+    # Fixed node addresses: in the subnet, out of the range Compose hands to other containers.
+    ipam = config["networks"]["default"]["ipam"]["config"][0]
+    for host, _ in nodes:
+        address = ipaddress.ip_address(host)
+        assert address in ipaddress.ip_network(ipam["subnet"])
+        assert address not in ipaddress.ip_network(ipam["ip_range"])
 
 
 def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:

@@ -13,6 +13,9 @@ from lmsa.redis_clients import (
     DEFAULT_POOL_TIMEOUT,
     async_client,
     async_client_for,
+    cluster_seeds,
+    is_cluster,
+    is_cluster_url,
     redact_url,
     reject_decoded_client,
     sync_client,
@@ -80,3 +83,53 @@ def test_decoding_clients_are_rejected() -> None:
     with pytest.raises(ValueError, match="decode_responses"):
         reject_decoded_client(client)
     reject_decoded_client(redis.Redis())
+
+
+# ---- Redis Cluster (chosen by the redis+cluster:// scheme) ----------------------------------
+
+
+def test_cluster_urls_are_told_apart_by_their_scheme() -> None:
+    assert is_cluster_url("redis+cluster://h:7000")
+    assert is_cluster_url("REDISS+CLUSTER://h:7000")
+    assert not is_cluster_url("redis://h:6379/0")
+    assert not is_cluster_url("rediss://h:6379/0")
+
+
+def test_cluster_seeds_keep_every_node_and_the_credentials() -> None:
+    first, seeds, options = cluster_seeds("rediss+cluster://app:p%40ss@h1:7000,h2,h3:7002/0")
+    assert seeds == [("h1", 7000), ("h2", 6379), ("h3", 7002)]
+    assert first == "rediss://app:p%40ss@h1:7000/0"
+    assert (options["username"], options["password"], options["ssl"]) == ("app", "p@ss", True)
+    _, seeds, options = cluster_seeds("redis+cluster://h1:7000?socket_keepalive=true")
+    assert seeds == [("h1", 7000)] and "ssl" not in options
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis+cluster://h1:7000/2", "redis+cluster://", "redis://h1:7000", "redis+cluster://h1:x"],
+)
+def test_bad_cluster_urls_raise_value_error(url: str) -> None:
+    with pytest.raises(ValueError):
+        cluster_seeds(url)
+
+
+async def test_async_cluster_clients_have_the_same_bounds() -> None:
+    client = async_client(
+        "redis+cluster://h1:7000,h2:7001", max_connections=5, pool_timeout=2.5, socket_timeout=1.5
+    )
+    assert isinstance(client, aredis.RedisCluster)
+    manager = client.nodes_manager
+    assert list(manager.startup_nodes) == ["h1:7000", "h2:7001"]
+    assert manager.connection_kwargs["max_connections"] == 5
+    assert manager.connection_kwargs["socket_timeout"] == 1.5
+    gate = client._lmsa_gate  # type: ignore[union-attr]
+    assert (gate.size, gate.timeout) == (5, 2.5)
+    assert is_cluster(client)
+    await client.aclose()
+
+
+async def test_decoding_cluster_clients_are_rejected() -> None:
+    client = async_client("redis+cluster://h1:7000?decode_responses=True")
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        reject_decoded_client(client)
+    await client.aclose()

@@ -37,7 +37,7 @@ class AsyncRedisSaver(RedisSaverBase):
 
     def __init__(
         self,
-        client: aredis.Redis,
+        client: aredis.Redis | aredis.RedisCluster,
         *,
         ttl: int | None = None,
         key_prefix: str = "lmsa",

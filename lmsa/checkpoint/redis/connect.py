@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import redis
-import redis.asyncio as aredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from lmsa.redis_clients import async_client, redact_url, sync_client
+from lmsa.redis_clients import (
+    AsyncRedis,
+    SyncRedis,
+    async_client,
+    cluster_problems,
+    redact_url,
+    sync_client,
+)
+
+# A cluster whose seed nodes all refuse raises RedisClusterException, which is no RedisError.
+_UNREACHABLE = (RedisError, RedisClusterException, OSError)
 
 
 class CheckpointerUnavailable(RuntimeError):
@@ -25,7 +33,7 @@ def unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
     )
 
 
-def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> redis.Redis:
+def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> SyncRedis:
     """A client on a bounded pool that answered a PING; the caller closes it."""
     try:
         client = sync_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
@@ -33,13 +41,13 @@ def connect_sync(url: str, *, max_connections: int, pool_timeout: float) -> redi
         raise unavailable(url, exc) from exc
     try:
         client.ping()
-    except (RedisError, OSError) as exc:
+    except _UNREACHABLE as exc:
         client.close()
         raise unavailable(url, exc) from exc
     return client
 
 
-async def connect_async(url: str, *, max_connections: int, pool_timeout: float) -> aredis.Redis:
+async def connect_async(url: str, *, max_connections: int, pool_timeout: float) -> AsyncRedis:
     """The asyncio twin of :func:`connect_sync`."""
     try:
         client = async_client(url, max_connections=max_connections, pool_timeout=pool_timeout)
@@ -47,7 +55,9 @@ async def connect_async(url: str, *, max_connections: int, pool_timeout: float) 
         raise unavailable(url, exc) from exc
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except _UNREACHABLE as exc:
+        # On a cluster, name the node that is down rather than the first error seen.
+        problems = await cluster_problems(client, 2.0)
         await client.aclose()
-        raise unavailable(url, exc) from exc
+        raise unavailable(url, RedisError("; ".join(problems)) if problems else exc) from exc
     return client

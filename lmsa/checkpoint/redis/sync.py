@@ -36,7 +36,7 @@ class RedisSaver(RedisSaverBase):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | redis.RedisCluster,
         *,
         ttl: int | None = None,
         key_prefix: str = "lmsa",
