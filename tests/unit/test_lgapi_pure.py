@@ -243,3 +243,12 @@ def test_streamed_values_withhold_tool_output_and_redact_credentials(tmp_path: P
     assert secret not in values["answer"]
     ((_, data),) = framer.frames("messages", (AIMessageChunk(content=secret, id="m"), {}))
     assert secret not in data[0]["content"]
+
+
+def test_streamed_values_carry_the_output_channels_only(tmp_path: Path) -> None:
+    security = SecurityLayer.from_settings(Settings(data_dir=tmp_path))
+    framer = Framer(["values"], security, "t1", "t1", ["messages", "answer"])
+    ((_, values),) = framer.frames("values", {"answer": "a", "plan": {"steps": []}})
+    assert values == {"answer": "a"}
+    ((_, paused),) = framer.frames("values", {"__interrupt__": [{"value": "q", "id": "i"}]})
+    assert paused == {"__interrupt__": [{"value": "q", "id": "i"}]}

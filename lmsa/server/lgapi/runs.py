@@ -225,6 +225,12 @@ async def _finish(run: Run) -> None:
         log.warning("could not record the end of run %s: %s", run.run_id, error)
 
 
+def _framer(run: Run) -> Framer:
+    output = run.state.graph.output_channels
+    keys = [output] if isinstance(output, str) else list(output)
+    return Framer(run.requested, run.state.services.security, run.stored, run.thread_id, keys)
+
+
 def _start(run: Run, framer: Framer, stream_tokens: bool) -> asyncio.Task[None]:
     task = asyncio.create_task(execute(run, framer, stream_tokens))
     _RUNNING.add(task)
@@ -246,7 +252,7 @@ async def stream_run(
     state: ServerState, store: Records, tenant: Tenant, thread_id: str | None, body: RunCreate
 ) -> EventSourceResponse:
     run = await prepare(state, store, tenant, thread_id, body)
-    framer = Framer(run.requested, state.services.security, run.stored, run.thread_id)
+    framer = _framer(run)
     streams_messages = bool({"messages", "messages-tuple"} & set(run.requested))
     task = _start(run, framer, streams_messages)
     return EventSourceResponse(_events(run, task), ping=15, headers=run.location)
@@ -257,7 +263,7 @@ async def wait_run(
 ) -> JSONResponse:
     run = await prepare(state, store, tenant, thread_id, body)
     run.requested = ["values"]
-    framer = Framer(run.requested, state.services.security, run.stored, run.thread_id)
+    framer = _framer(run)
     task = _start(run, framer, False)
     try:
         await asyncio.shield(task)

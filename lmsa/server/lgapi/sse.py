@@ -41,9 +41,16 @@ class Framer:
     """Turns one run's stream items into ``(event, data)`` pairs."""
 
     def __init__(
-        self, requested: list[str], security: SecurityLayer, stored: str, shown: str
+        self,
+        requested: list[str],
+        security: SecurityLayer,
+        stored: str,
+        shown: str,
+        output_keys: list[str] | None = None,
     ) -> None:
         self.requested = set(requested)
+        # As langgraph-api streams them: ``values`` carry the graph's output channels only.
+        self.output_keys = None if output_keys is None else {*output_keys, "__interrupt__"}
         self.security = security
         self.stored = stored
         self.shown = shown
@@ -53,6 +60,8 @@ class Framer:
 
     def frames(self, mode: str, chunk: Any) -> list[tuple[str, Any]]:
         if mode == "values":
+            if self.output_keys is not None and isinstance(chunk, dict):
+                chunk = {key: item for key, item in chunk.items() if key in self.output_keys}
             shown = values_view(chunk, self.security)
             if isinstance(shown, dict) and "__interrupt__" in shown:
                 self.interrupts.extend(shown["__interrupt__"])

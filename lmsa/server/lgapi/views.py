@@ -60,24 +60,21 @@ def message_view(message: Any, security: SecurityLayer) -> Any:
 
 def checkpoint_ref(config: Any, shown: str) -> dict[str, Any] | None:
     configurable = (config or {}).get("configurable") or {}
-    if not configurable:
+    if not configurable.get("checkpoint_id"):
         return None
-    return {
+    ref = {
         "thread_id": shown,
         "checkpoint_ns": configurable.get("checkpoint_ns", ""),
         "checkpoint_id": configurable.get("checkpoint_id"),
-        "checkpoint_map": configurable.get("checkpoint_map"),
     }
+    if configurable.get("checkpoint_map") is not None:
+        ref["checkpoint_map"] = configurable["checkpoint_map"]
+    return ref
 
 
 def thread_state(snapshot: Any, stored: str, shown: str, security: SecurityLayer) -> dict[str, Any]:
     """langgraph-api's ThreadState of a LangGraph ``StateSnapshot``."""
-    checkpoint = checkpoint_ref(snapshot.config, shown) or {
-        "thread_id": shown,
-        "checkpoint_ns": "",
-        "checkpoint_id": None,
-        "checkpoint_map": None,
-    }
+    checkpoint = checkpoint_ref(snapshot.config, shown)
     parent = checkpoint_ref(snapshot.parent_config, shown)
     tasks = []
     for task in snapshot.tasks:
@@ -106,7 +103,7 @@ def thread_state(snapshot: Any, stored: str, shown: str, security: SecurityLayer
         "created_at": snapshot.created_at,
         "checkpoint": checkpoint,
         "parent_checkpoint": parent,
-        "checkpoint_id": checkpoint.get("checkpoint_id"),
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
         "parent_checkpoint_id": parent.get("checkpoint_id") if parent else None,
         "interrupts": [_redacted_interrupt(i, security) for i in snapshot.interrupts],
     }
