@@ -231,6 +231,9 @@ def test_wait_result_prefers_error_then_interrupts_then_values(tmp_path: Path) -
     assert framer.wait_result({"error": "x", "message": "y"}) == {
         "__error__": {"error": "x", "message": "y"}
     }
+    framer.frames("values", {"answer": "b", "__interrupt__": [{"value": "q", "id": "i"}]})
+    paused = framer.wait_result(None)
+    assert paused["answer"] == "b" and paused["__interrupt__"][0]["id"] == "i"
 
 
 def test_streamed_values_withhold_tool_output_and_redact_credentials(tmp_path: Path) -> None:

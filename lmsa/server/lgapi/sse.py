@@ -56,7 +56,7 @@ class Framer:
         self.shown = shown
         self.messages: dict[str, BaseMessage] = {}
         self.last_values: Any = None
-        self.interrupts: list[Any] = []
+        self.interrupted: list[dict[str, Any]] = []  # values chunks carrying interrupts
 
     def frames(self, mode: str, chunk: Any) -> list[tuple[str, Any]]:
         if mode == "values":
@@ -64,7 +64,7 @@ class Framer:
                 chunk = {key: item for key, item in chunk.items() if key in self.output_keys}
             shown = values_view(chunk, self.security)
             if isinstance(shown, dict) and "__interrupt__" in shown:
-                self.interrupts.extend(shown["__interrupt__"])
+                self.interrupted.append(shown)
             else:
                 self.last_values = shown
             return [("values", shown)] if "values" in self.requested else []
@@ -112,9 +112,12 @@ class Framer:
         return out
 
     def wait_result(self, error: dict[str, Any] | None) -> Any:
-        """What ``runs/wait`` answers: the error, the interrupts, else the last values."""
+        """What ``runs/wait`` answers: the error, else the values chunk that paused the run
+        (its interrupts merged when several did), else the last values."""
         if error is not None:
             return {"__error__": error}
-        if self.interrupts:
-            return {"__interrupt__": self.interrupts}
+        if len(self.interrupted) == 1:
+            return self.interrupted[0]
+        if self.interrupted:
+            return {"__interrupt__": [i for c in self.interrupted for i in c["__interrupt__"]]}
         return self.last_values if self.last_values is not None else {}
