@@ -545,3 +545,16 @@ def test_new_input_on_an_interrupted_thread_starts_a_new_turn(
     assert last_text(answer) == "echo: never mind"
     assert sdk.threads.get(thread_id)["status"] == "idle"
     assert not (workspace / name).exists()
+
+
+def test_a_thread_deleted_through_v1_is_gone_here_too(
+    http: httpx.Client, stub: LMStudioStub
+) -> None:
+    thread_id = http.post("/threads", json={}).json()["thread_id"]
+    ran = http.post(
+        f"/threads/{thread_id}/runs/wait", json={"assistant_id": "assistant", "input": human("x")}
+    )
+    assert ran.status_code == 200
+    assert http.delete(f"/v1/threads/{thread_id}").status_code == 204
+    assert http.get(f"/threads/{thread_id}").status_code == 404
+    assert http.post("/threads/search", json={"ids": [thread_id]}).json() == []

@@ -219,8 +219,10 @@ async def _finish(run: Run) -> None:
         if run.record is None:
             return
         snapshot = await run.state.graph.aget_state(thread_config(run.stored))
-        refresh(run.record, snapshot, run.state, error=run.error)
-        await run.store.put(run.stored, run.tenant.owner, run.record)
+        # Re-read: the metadata may have been patched while the run went on.
+        record = await run.store.get(run.stored) or run.record
+        refresh(record, snapshot, run.state, error=run.error)
+        await run.store.put(run.stored, run.tenant.owner, record)
     except Exception as error:
         log.warning("could not record the end of run %s: %s", run.run_id, error)
 

@@ -33,7 +33,7 @@ from lmsa.server.lgapi.views import (
 )
 from lmsa.server.state import ServerState, server_state
 from lmsa.server.tenancy import CurrentTenant, Tenant
-from lmsa.turns import thread_config
+from lmsa.turns import thread_config, thread_status
 
 router = APIRouter(tags=["langgraph threads"])
 State = Annotated[ServerState, Depends(server_state)]
@@ -59,15 +59,26 @@ async def load_thread(
     state: ServerState, store: Records, tenant: Tenant, thread_id: str
 ) -> dict[str, Any]:
     """The caller's thread record; a thread only the checkpointer knows (made by the ``/v1``
-    API or the CLI) gets one. A ``busy`` left by an instance that died mid-run is corrected."""
+    API or the CLI) gets one, and a record whose checkpoints are gone (deleted through
+    ``/v1``, pruned by retention) goes too. A ``busy`` left by an instance that died mid-run
+    is corrected."""
     stored = tenant.stored(thread_id)
     try:
         record = await store.get(stored)
+        if (
+            record is not None
+            and record.get("values") is not None
+            and not (await thread_status(state.graph, stored)).exists
+        ):
+            await store.delete(stored, tenant.owner)
+            raise not_found_thread(thread_id)
         if record is not None and record.get("status") != "busy":
             return record
         if record is not None and await state.locks.busy(stored):
             return record
         snapshot = await state.graph.aget_state(thread_config(stored))
+    except ApiError:
+        raise
     except Exception as error:
         raise classify(error, state.settings) from error
     if record is None:
