@@ -558,3 +558,8 @@ def test_a_thread_deleted_through_v1_is_gone_here_too(
     assert http.delete(f"/v1/threads/{thread_id}").status_code == 204
     assert http.get(f"/threads/{thread_id}").status_code == 404
     assert http.post("/threads/search", json={"ids": [thread_id]}).json() == []
+
+
+def test_thread_ids_follow_the_v1_rules(http: httpx.Client) -> None:
+    assert http.get("/threads/%7Bbad%7D").status_code == 422
+    assert http.post("/threads", json={"thread_id": "{bad}"}).status_code == 422

@@ -28,7 +28,7 @@ from lmsa.server.lgapi.interrupts import ResumeError, translate_resume
 from lmsa.server.lgapi.records import Records
 from lmsa.server.lgapi.schemas import GRAPH_ID, RunCreate
 from lmsa.server.lgapi.sse import Framer, frame, graph_modes, requested_modes
-from lmsa.server.lgapi.threads import Store, load_thread, refresh
+from lmsa.server.lgapi.threads import Store, ThreadIdPath, load_thread, refresh
 from lmsa.server.lgapi.views import new_record, now, without_marks
 from lmsa.server.state import ServerState, server_state
 from lmsa.server.tenancy import CurrentTenant, Tenant
@@ -278,14 +278,14 @@ async def wait_run(
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_thread_run(
-    thread_id: str, body: RunCreate, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, body: RunCreate, state: State, store: Store, tenant: CurrentTenant
 ) -> EventSourceResponse:
     return await stream_run(state, store, tenant, thread_id, body)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_thread_run(
-    thread_id: str, body: RunCreate, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, body: RunCreate, state: State, store: Store, tenant: CurrentTenant
 ) -> JSONResponse:
     return await wait_run(state, store, tenant, thread_id, body)
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmsa.server.schemas import THREAD_ID_PATTERN
+
 GRAPH_ID = "assistant"
 StreamModeName = str
 
@@ -31,7 +33,7 @@ class AssistantCount(_Lenient):
 
 
 class ThreadCreate(_Lenient):
-    thread_id: str | None = Field(default=None, max_length=128)
+    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN, max_length=128)
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
 

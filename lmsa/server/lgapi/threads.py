@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from langchain_core.runnables import RunnableConfig
 
@@ -31,12 +31,14 @@ from lmsa.server.lgapi.views import (
     values_view,
     without_marks,
 )
+from lmsa.server.schemas import THREAD_ID_PATTERN
 from lmsa.server.state import ServerState, server_state
 from lmsa.server.tenancy import CurrentTenant, Tenant
 from lmsa.turns import thread_config, thread_status
 
 router = APIRouter(tags=["langgraph threads"])
 State = Annotated[ServerState, Depends(server_state)]
+ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN, max_length=128)]
 
 
 async def records_of(request: Request) -> Records:
@@ -160,14 +162,14 @@ async def count_threads(
 
 @router.get("/threads/{thread_id}")
 async def get_thread(
-    thread_id: str, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, state: State, store: Store, tenant: CurrentTenant
 ) -> dict[str, Any]:
     return await load_thread(state, store, tenant, thread_id)
 
 
 @router.patch("/threads/{thread_id}")
 async def patch_thread(
-    thread_id: str, body: ThreadPatch, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, body: ThreadPatch, state: State, store: Store, tenant: CurrentTenant
 ) -> dict[str, Any]:
     record = await load_thread(state, store, tenant, thread_id)
     record["metadata"] = {**(record.get("metadata") or {}), **(body.metadata or {})}
@@ -178,7 +180,7 @@ async def patch_thread(
 
 @router.delete("/threads/{thread_id}", status_code=204, response_class=Response)
 async def delete_thread(
-    thread_id: str, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, state: State, store: Store, tenant: CurrentTenant
 ) -> Response:
     await load_thread(state, store, tenant, thread_id)
     stored = tenant.stored(thread_id)
@@ -202,7 +204,7 @@ async def _state(state: ServerState, tenant: Tenant, thread_id: str, config: Any
 
 @router.get("/threads/{thread_id}/state")
 async def get_state(
-    thread_id: str,
+    thread_id: ThreadIdPath,
     state: State,
     store: Store,
     tenant: CurrentTenant,
@@ -214,7 +216,7 @@ async def get_state(
 
 @router.post("/threads/{thread_id}/state/checkpoint")
 async def get_state_at_checkpoint(
-    thread_id: str,
+    thread_id: ThreadIdPath,
     state: State,
     store: Store,
     tenant: CurrentTenant,
@@ -227,7 +229,7 @@ async def get_state_at_checkpoint(
 
 @router.get("/threads/{thread_id}/state/{checkpoint_id}")
 async def get_state_by_id(
-    thread_id: str,
+    thread_id: ThreadIdPath,
     checkpoint_id: str,
     state: State,
     store: Store,
@@ -241,7 +243,7 @@ async def get_state_by_id(
 
 @router.post("/threads/{thread_id}/state")
 async def update_state(
-    thread_id: str, body: StateUpdate, state: State, store: Store, tenant: CurrentTenant
+    thread_id: ThreadIdPath, body: StateUpdate, state: State, store: Store, tenant: CurrentTenant
 ) -> dict[str, Any]:
     """LangGraph's ``update_state``, refused (409) while a run holds the thread."""
     record = await load_thread(state, store, tenant, thread_id)
@@ -273,7 +275,7 @@ async def update_state(
 
 @router.post("/threads/{thread_id}/history")
 async def post_history(
-    thread_id: str,
+    thread_id: ThreadIdPath,
     state: State,
     store: Store,
     tenant: CurrentTenant,
@@ -284,7 +286,7 @@ async def post_history(
 
 @router.get("/threads/{thread_id}/history")
 async def get_history(
-    thread_id: str,
+    thread_id: ThreadIdPath,
     state: State,
     store: Store,
     tenant: CurrentTenant,
