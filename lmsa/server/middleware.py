@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -199,13 +200,20 @@ async def send_error(send: Send, status: int, message: str, code: str) -> None:
 
 class HostGuardMiddleware:
     """Without API keys, serves only loopback ``Host`` headers (plus ``allowed_hosts``) and
-    refuses a cross-origin browser ``Origin``: a page on another site, or a name rebound to
-    127.0.0.1 (DNS rebinding), could otherwise drive the open API from a user's browser.
+    refuses a cross-origin browser ``Origin`` unless ``allowed_origins`` lists it: a page on
+    another site, or a name rebound to 127.0.0.1 (DNS rebinding), could otherwise drive the open
+    API from a user's browser.
     ``allowed_hosts=None`` (keys are set) turns the check off; ``"*"`` allows every host.
     Liveness and readiness stay open to orchestrators' probes, which name the pod's address."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: list[str] | None,
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
         self.app = app
+        self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}
         self.hosts = None if allowed_hosts is None or "*" in allowed_hosts else set(_LOOPBACK)
         if self.hosts is not None and allowed_hosts:
             self.hosts |= {host.lower() for host in allowed_hosts}
@@ -225,7 +233,11 @@ class HostGuardMiddleware:
             )
             return
         origin = _header(scope, b"origin")
-        if origin is not None and urlsplit(origin).netloc.lower() != host:
+        if (
+            origin is not None
+            and urlsplit(origin).netloc.lower() != host
+            and origin.lower().rstrip("/") not in self.origins
+        ):
             await send_error(
                 send,
                 403,
