@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -440,3 +441,49 @@ def compose_config(root: Path) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+# ---- LangGraph Server API clients ------------------------------------------------------------
+
+
+def start_langgraph_dev(
+    env: Mapping[str, str], tmp_path: Path, name: str = "langgraph-dev"
+) -> StudioServer:
+    """``langgraph dev`` on the repository's ``langgraph.json`` in a temporary cwd (so no
+    ``.env`` of a developer and no ``.langgraph_api`` cache touch the repository), ready on
+    return; call ``stop()`` when done."""
+    cwd = tmp_path / f"{name}-cwd"
+    cwd.mkdir(exist_ok=True)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "langgraph_cli",
+        "dev",
+        "--config",
+        str(LANGGRAPH_CONFIG),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-browser",
+        "--no-reload",
+    ]
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so shutdown reaches every child
+        )
+    server = StudioServer(process=process, log_path=log_path)
+    try:
+        server.wait_until_ready(port, STARTUP_TIMEOUT)
+    except BaseException:
+        server.stop()
+        raise
+    return server
