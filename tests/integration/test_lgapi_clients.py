@@ -444,7 +444,14 @@ async def test_sdk_clarification_approval_answer(backend: Backend) -> None:
 
     state = await client.threads.get_state(thread_id)
     assert_clarification(assert_waiting_at(state, "clarify"))
-    assert (await client.threads.get(thread_id))["status"] == "interrupted"
+    # A thread that has run also carries its pending interrupts (by task id) and error.
+    paused = await client.threads.get(thread_id)
+    assert set(paused) == THREAD_KEYS | {"error", "interrupts"}, sorted(paused)
+    assert paused["status"] == "interrupted" and paused["error"] is None, paused
+    assert list(paused["interrupts"]) == [state["tasks"][0]["id"]], paused["interrupts"]
+    [listed] = paused["interrupts"][state["tasks"][0]["id"]]
+    assert set(listed) == INTERRUPT_KEYS, listed
+    assert_clarification(listed)
     lengths = [await history_length()]
 
     # Turn 2, waited: the answer resumes the clarification; the write waits for approval.
@@ -485,6 +492,7 @@ async def test_sdk_clarification_approval_answer(backend: Backend) -> None:
 
     # update_state writes one more checkpoint, as the respond node.
     updated = await client.threads.update_state(thread_id, {"answer": "edited"}, as_node="respond")
+    assert "checkpoint" in updated, updated  # all langgraph_sdk's type promises
     assert set(updated["checkpoint"]) == CHECKPOINT_KEYS, updated
     state = await client.threads.get_state(thread_id)
     assert state["values"]["answer"] == "edited"
@@ -790,6 +798,16 @@ def shape_of(replayed: Replayed) -> dict[str, Any]:
     return shape
 
 
+def describe(expected: Any, got: Any) -> str:
+    """One difference between the servers, readably: for key lists, what is missing or
+    extra on ``lmsa serve``."""
+    if isinstance(expected, list) and isinstance(got, list):
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        return f"lmsa serve lacks {missing}, adds {extra}"
+    return f"langgraph dev {expected!r}, lmsa serve {got!r}"
+
+
 def run_replay(backend: Backend, file_name: str) -> dict[str, tuple[Replayed, dict[str, Any]]]:
     """Every recorded request, in order, against ``backend``; slots are filled from earlier
     responses the way the clients fill them."""
@@ -826,14 +844,13 @@ def test_client_request_bodies_replayed_against_both_servers(
     file_name = new_file(lmsa, "replay")
     got = run_replay(lmsa, file_name)
 
-    differences = []
-    for request in requests:
-        name = request["name"]
-        if expected[name][1] != got[name][1]:
-            differences.append(
-                f"{request['method']} {request['path']} ({name}):\n"
-                f"  langgraph dev: {expected[name][1]}\n  lmsa serve:    {got[name][1]}"
-            )
+    differences = [
+        f"{request['method']} {request['path']} ({request['name']}) {field}: "
+        + describe(expected[request["name"]][1].get(field), got[request["name"]][1].get(field))
+        for request in requests
+        for field in sorted(set(expected[request["name"]][1]) | set(got[request["name"]][1]))
+        if expected[request["name"]][1].get(field) != got[request["name"]][1].get(field)
+    ]
     assert not differences, "\n".join(differences)
 
     # Outcomes, on the server under test (the reference got the same shapes above).
