@@ -13,11 +13,11 @@ approved call writes the file before the final answer. It is driven by
   every status and response shape is compared with the reference's;
 * two ``lmsa serve`` instances sharing Redis: a thread started on one is finished on the other.
 
-Both servers run the graph against the scripted LM Studio stub and checkpoint in the real Redis.
-The reference runs the raw graph, which reads lmsa's own approval answer (``{"decision":
-"approve"}``); ``lmsa serve`` shows approvals in the human-in-the-loop shape agent-chat-ui draws
-as buttons and is answered with its decision (``{"decisions": [{"type": "approve"}]}``). That is
-the only thing the script picks per server; every outcome is asserted the same.
+Both servers call the scripted LM Studio stub and checkpoint in the real Redis. The raw graph
+under ``langgraph dev`` reads lmsa's own approval answer (``{"decision": "approve"}``); ``lmsa
+serve`` also shows approvals in the human-in-the-loop shape agent-chat-ui draws as buttons and
+takes its decision (``{"decisions": [{"type": "approve"}]}``). That is all the script picks per
+server; every outcome is asserted the same.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_type_hints
 
 import httpx
 import pytest
@@ -38,20 +38,36 @@ from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Command
 from langgraph_sdk import get_client, get_sync_client
 
+from lmsa.state import AssistantState
+from lmsa.tools.approval import ApprovalRequest
 from tests.deps import require_module
 from tests.integration.helpers import (
+    ASSISTANT_KEYS,
+    CHECKPOINT_KEYS,
     COMPLETE,
+    INTERRUPT_KEYS,
+    SCHEMA_KEYS,
+    THREAD_KEYS,
+    Replayed,
     ServerProcess,
     StudioServer,
+    assert_thread_state,
+    describe_difference,
     intent,
+    is_agent_inbox_interrupt,
+    keys,
     langgraph_dev_env,
+    message_text,
     plan,
     queue_of,
+    response_shape,
+    send_request,
     server_env,
-    sse_events,
     start_langgraph_dev,
     start_servers,
     step,
+    substitute,
+    words,
 )
 from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
@@ -71,83 +87,12 @@ RUN_TIMEOUT = 60.0
 REQUEST = "Save a note for me."
 QUESTION = "Which file should I save it in?"
 CONTENT = "hello from the approved call"
-GRAPH_NODES = [
-    "__start__",
-    "guard",
-    "classify_intent",
-    "clarify",
-    "plan",
-    "execute",
-    "validate",
-    "respond",
-    "__end__",
-]
-# What the reference returns (langgraph-api 0.16); the other server must return the same keys.
-ASSISTANT_KEYS = {
-    "assistant_id",
-    "graph_id",
-    "config",
-    "context",
-    "metadata",
-    "name",
-    "created_at",
-    "updated_at",
-    "version",
-    "description",
-}
-SCHEMA_KEYS = {
-    "graph_id",
-    "input_schema",
-    "output_schema",
-    "state_schema",
-    "config_schema",
-    "context_schema",
-}
-THREAD_KEYS = {
-    "thread_id",
-    "created_at",
-    "updated_at",
-    "state_updated_at",
-    "metadata",
-    "status",
-    "config",
-    "values",
-}
-THREAD_STATE_KEYS = {
-    "values",
-    "next",
-    "tasks",
-    "metadata",
-    "created_at",
-    "checkpoint",
-    "parent_checkpoint",
-    "interrupts",
-    "checkpoint_id",
-    "parent_checkpoint_id",
-}
-TASK_KEYS = {"id", "name", "path", "error", "interrupts", "checkpoint", "state", "result"}
-INTERRUPT_KEYS = {"id", "value", "response_schema"}
-CHECKPOINT_KEYS = {"thread_id", "checkpoint_ns", "checkpoint_id"}
-# The checkpoint metadata clients read (Studio's timeline); servers add their own keys.
-METADATA_KEYS = {"source", "step", "parents"}
-STATE_VALUE_KEYS = {
-    "messages",
-    "answer",
-    "intent",
-    "clarification_rounds",
-    "clarifications",
-    "plan",
-    "plan_attempts",
-    "plan_feedback",
-    "results",
-    "validation",
-    "iteration",
-    "notes",
-    "error",
-    "workspace",
-}
-CLARIFICATION_KEYS = {"kind", "question", "round", "max_rounds"}
-APPROVAL_KEYS = {"kind", "step_id", "tool", "args", "risk", "reason", "purpose", "error"}
+
+
+GRAPH_NODES = words("__start__ guard classify_intent clarify plan execute validate respond __end__")
+STATE_VALUE_KEYS = frozenset(get_type_hints(AssistantState))
+CLARIFICATION_KEYS = keys("kind question round max_rounds")
+APPROVAL_KEYS = frozenset(ApprovalRequest.model_fields)
 # The LLM calls of the whole scenario, in order, on either server.
 SCENARIO_QUEUES = ["IntentResult", "IntentResult", "Plan", "Validation", "text"]
 
@@ -239,62 +184,24 @@ def lmsa(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> Iterato
             LMSA_REDIS_KEY_PREFIX=f"{redis_prefix}-serve",
         )
         servers: list[ServerProcess] = start_servers(env, tmp_path, ["serve-a", "serve-b"])
+        first, second = servers
         try:
-            first, second = servers
-            info = httpx.get(f"{first.url}/info", timeout=10.0)
-            if info.status_code == 404:
-                pytest.skip("lmsa serve has no LangGraph Server API routes yet")
-            yield Backend(
-                "lmsa serve",
-                first.url,
-                stub,
-                tmp_path / "workspace",
-                hitl=True,
-                second_url=second.url,
-            )
+            yield Backend("lmsa serve", first.url, stub, tmp_path / "workspace", True, second.url)
         finally:
             for server in servers:
                 server.stop()
 
 
-@pytest.fixture(params=["langgraph dev", "lmsa serve"])
+SERVERS = ("langgraph dev", "lmsa serve")
+
+
+@pytest.fixture(params=SERVERS)
 def backend(request: pytest.FixtureRequest) -> Backend:
     fixture = "reference" if request.param == "langgraph dev" else "lmsa"
     return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
 
 
 # ---- assertions shared by the client scripts -------------------------------------------------
-
-
-def message_text(message: Any) -> str:
-    content = message.get("content") if isinstance(message, dict) else message.content
-    if isinstance(content, str):
-        return content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", "")) for part in content or []
-    )
-
-
-def is_agent_inbox_interrupt(interrupt: dict[str, Any]) -> bool:
-    """agent-chat-ui's ``isAgentInboxInterruptSchema`` (src/lib/agent-inbox-interrupt.ts):
-    only an interrupt passing it is drawn with approve/edit/reject buttons."""
-    value = interrupt.get("value")
-    if not isinstance(value, dict):
-        return False
-    requests, configs = value.get("action_requests"), value.get("review_configs")
-    if not isinstance(requests, list) or not requests:
-        return False
-    if not isinstance(configs, list) or not configs:
-        return False
-    return all(
-        isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("args"), dict)
-        for r in requests
-    ) and all(
-        isinstance(c, dict)
-        and isinstance(c.get("action_name"), str)
-        and isinstance(c.get("allowed_decisions"), list)
-        for c in configs
-    )
 
 
 def assert_clarification(interrupt: dict[str, Any]) -> None:
@@ -321,26 +228,9 @@ def assert_approval(backend: Backend, interrupt: dict[str, Any], file_name: str)
     assert set(value["review_configs"][0]["allowed_decisions"]) == {"approve", "edit", "reject"}
 
 
-def assert_thread_state(state: dict[str, Any], *, all_values: bool = True) -> None:
-    """The ThreadState shape langgraph_sdk's types and Studio read, key for key (the earliest
-    checkpoints of a thread hold only the input's values: ``all_values=False``)."""
-    assert set(state) == THREAD_STATE_KEYS, sorted(state)
-    if all_values:
-        assert set(state["values"]) == STATE_VALUE_KEYS, sorted(state["values"])
-    assert set(state["checkpoint"]) == CHECKPOINT_KEYS, state["checkpoint"]
-    assert set(state["metadata"]) >= METADATA_KEYS, state["metadata"]
-    assert state["checkpoint_id"] == state["checkpoint"]["checkpoint_id"]
-    for task in state["tasks"]:
-        assert set(task) == TASK_KEYS, task
-        for interrupt in task["interrupts"]:
-            assert set(interrupt) == INTERRUPT_KEYS, interrupt
-    for interrupt in state["interrupts"]:
-        assert set(interrupt) == INTERRUPT_KEYS, interrupt
-
-
 def assert_waiting_at(state: dict[str, Any], node: str) -> dict[str, Any]:
     """``next``/``tasks`` of a thread paused in ``node``; returns the pending interrupt."""
-    assert_thread_state(state)
+    assert_thread_state(state, STATE_VALUE_KEYS)
     assert state["next"] == [node], state["next"]
     assert [task["name"] for task in state["tasks"]] == [node], state["tasks"]
     pending = state["tasks"][0]["interrupts"]
@@ -351,7 +241,7 @@ def assert_waiting_at(state: dict[str, Any], node: str) -> dict[str, Any]:
 
 def assert_finished(backend: Backend, state: dict[str, Any], file_name: str) -> None:
     """The scenario's outcome: the answer, the conversation, the file on disk, the LLM calls."""
-    assert_thread_state(state)
+    assert_thread_state(state, STATE_VALUE_KEYS)
     assert state["next"] == [] and state["tasks"] == [] and state["interrupts"] == [], state
     values = state["values"]
     assert values["answer"] == answer_for(file_name), values["answer"]
@@ -505,7 +395,7 @@ async def test_sdk_clarification_approval_answer(backend: Backend) -> None:
 
     history = await client.threads.get_history(thread_id, limit=100)
     for entry in history:
-        assert_thread_state(entry, all_values=False)
+        assert_thread_state(entry)
     steps = [entry["metadata"]["step"] for entry in history]
     assert steps == sorted(steps, reverse=True), steps  # newest first
 
@@ -704,14 +594,6 @@ def test_remote_graph_as_a_node_of_a_checkpointed_parent(backend: Backend) -> No
 # ---- 3. agent-chat-ui's and Studio's request bodies, replayed --------------------------------
 
 
-@dataclass
-class Replayed:
-    status: int
-    content_type: str
-    body: Any  # parsed JSON, or the SSE events
-    headers: httpx.Headers
-
-
 def load_requests() -> list[dict[str, Any]]:
     data = json.loads(REQUESTS_FILE.read_text(encoding="utf-8"))
     requests: list[dict[str, Any]] = data["requests"]
@@ -720,92 +602,20 @@ def load_requests() -> list[dict[str, Any]]:
     return requests
 
 
-def substitute(value: Any, slots: dict[str, Any]) -> Any:
-    """``{"$slot": name}`` objects and ``{name}`` in strings filled from ``slots``."""
-    if isinstance(value, dict):
-        if set(value) == {"$slot"}:
-            return slots[value["$slot"]]
-        return {key: substitute(item, slots) for key, item in value.items()}
-    if isinstance(value, list):
-        return [substitute(item, slots) for item in value]
-    if isinstance(value, str):
-        for name, filled in slots.items():
-            if isinstance(filled, str):
-                value = value.replace("{" + name + "}", filled)
-    return value
-
-
 def replay(
     backend: Backend, http: httpx.Client, request: dict[str, Any], slots: dict[str, Any]
 ) -> Replayed:
-    path = substitute(request["path"], slots)
-    headers = {}
-    content: bytes | None = None
-    if "body" in request:
-        body = substitute(request["body"], slots)
-        if (
-            not backend.hitl
-            and isinstance(body, dict)
-            and isinstance((body.get("command") or {}).get("resume"), dict)
-            and "decisions" in body["command"]["resume"]
-        ):
-            # The raw graph under `langgraph dev` reads lmsa's own answer.
-            body["command"]["resume"] = backend.approve()
-        content = json.dumps(body, separators=(",", ":")).encode()
-        headers["content-type"] = request.get("content_type", "application/json")
-    response = http.request(request["method"], path, content=content, headers=headers)
-    content_type = response.headers.get("content-type", "").split(";")[0]
-    parsed: Any
-    if content_type == "text/event-stream":
-        parsed = [(name, json.loads(data)) for name, data in sse_events(response)]
-    elif content_type == "application/json":
-        parsed = response.json()
-    else:
-        parsed = response.text
-    return Replayed(response.status_code, content_type, parsed, response.headers)
-
-
-def top_keys(value: Any) -> Any:
-    """A response's comparable shape: an object's keys, a list's items' keys (union)."""
-    if isinstance(value, dict):
-        return sorted(value)
-    if isinstance(value, list):
-        return sorted({key for item in value if isinstance(item, dict) for key in item})
-    return type(value).__name__
-
-
-def shape_of(replayed: Replayed) -> dict[str, Any]:
-    """What must match between the servers for one replayed request."""
-    shape: dict[str, Any] = {"status": replayed.status, "content_type": replayed.content_type}
-    body = replayed.body
-    if replayed.content_type == "text/event-stream":
-        shape["events"] = sorted({name for name, _ in body})
-        shape["first_event"] = body[0][0] if body else None
-        values = [data for name, data in body if name == "values"]
-        shape["last_values"] = top_keys(values[-1]) if values else None
-        shape["content_location"] = "content-location" in replayed.headers
-        return shape
-    shape["keys"] = top_keys(body)
-    if isinstance(body, list):
-        shape["empty"] = not body
-    states = body if isinstance(body, list) else [body]
-    if all(isinstance(s, dict) and "tasks" in s and "checkpoint" in s for s in states):
-        shape["tasks"] = sorted({k for s in states for t in s["tasks"] for k in t})
-        shape["interrupts"] = sorted(
-            {k for s in states for t in s["tasks"] for i in t["interrupts"] for k in i}
-        )
-        shape["checkpoint"] = sorted({k for s in states for k in s["checkpoint"]})
-    return shape
-
-
-def describe(expected: Any, got: Any) -> str:
-    """One difference between the servers, readably: for key lists, what is missing or
-    extra on ``lmsa serve``."""
-    if isinstance(expected, list) and isinstance(got, list):
-        missing = sorted(set(expected) - set(got))
-        extra = sorted(set(got) - set(expected))
-        return f"lmsa serve lacks {missing}, adds {extra}"
-    return f"langgraph dev {expected!r}, lmsa serve {got!r}"
+    body = substitute(request.get("body"), slots)
+    resume = (body or {}).get("command", {}).get("resume") if isinstance(body, dict) else None
+    if not backend.hitl and isinstance(resume, dict) and "decisions" in resume:
+        body["command"]["resume"] = backend.approve()  # the raw graph reads lmsa's own answer
+    return send_request(
+        http,
+        request["method"],
+        substitute(request["path"], slots),
+        body,
+        content_type=request.get("content_type", "application/json"),
+    )
 
 
 def run_replay(backend: Backend, file_name: str) -> dict[str, tuple[Replayed, dict[str, Any]]]:
@@ -823,7 +633,7 @@ def run_replay(backend: Backend, file_name: str) -> dict[str, tuple[Replayed, di
         for request in load_requests():
             slots["message_id"] = str(uuid.uuid4())
             replayed = replay(backend, http, request, slots)
-            results[request["name"]] = (replayed, shape_of(replayed))
+            results[request["name"]] = (replayed, response_shape(replayed))
             body = replayed.body
             if request["name"] == "create_thread" and isinstance(body, dict):
                 slots["thread_id"] = body["thread_id"]
@@ -840,35 +650,59 @@ def test_client_request_bodies_replayed_against_both_servers(
     reference: Backend, lmsa: Backend
 ) -> None:
     requests = load_requests()
-    expected = run_replay(reference, new_file(reference, "replay"))
+    reference_file = new_file(reference, "replay")
+    expected = run_replay(reference, reference_file)
     file_name = new_file(lmsa, "replay")
     got = run_replay(lmsa, file_name)
 
     differences = [
         f"{request['method']} {request['path']} ({request['name']}) {field}: "
-        + describe(expected[request["name"]][1].get(field), got[request["name"]][1].get(field))
+        + describe_difference(
+            expected[request["name"]][1].get(field), got[request["name"]][1].get(field), SERVERS
+        )
         for request in requests
         for field in sorted(set(expected[request["name"]][1]) | set(got[request["name"]][1]))
         if expected[request["name"]][1].get(field) != got[request["name"]][1].get(field)
     ]
-    assert not differences, "\n".join(differences)
+    problems = replay_outcome(reference, expected, reference_file) + replay_outcome(
+        lmsa, got, file_name
+    )
+    assert not differences + problems, "\n".join(differences + problems)
 
-    # Outcomes, on the server under test (the reference got the same shapes above).
-    for request in requests:
-        assert got[request["name"]][0].status == 200, (request["name"], got[request["name"]][0])
-    first_history = got["history_after_first_message"][0].body
-    assert first_history[0]["next"] == ["clarify"], first_history[0]
-    searched = got["agent_chat_ui_thread_list"][0].body
-    thread_id = got["create_thread"][0].body["thread_id"]
-    assert thread_id in [thread["thread_id"] for thread in searched], searched
-    second_history = got["history_after_second_message"][0].body
-    assert second_history[0]["next"] == ["execute"], second_history[0]
-    [pending] = second_history[0]["interrupts"]
-    assert is_agent_inbox_interrupt(pending), pending
-    final_history = got["history_after_approval"][0].body
-    assert final_history[0]["next"] == [], final_history[0]
-    assert final_history[0]["values"]["answer"] == answer_for(file_name)
-    assert (lmsa.workspace / file_name).read_text(encoding="utf-8") == CONTENT
+
+def replay_outcome(
+    backend: Backend, results: dict[str, tuple[Replayed, dict[str, Any]]], file_name: str
+) -> list[str]:
+    """What went wrong in the replayed conversation on ``backend``, if anything: every
+    request answered 200, the thread listed by graph id, the first message paused for
+    clarification, the second (sent on the interrupted thread, as agent-chat-ui does) for
+    approval, and the approval ran the write and produced the answer."""
+    body = {name: replayed.body for name, (replayed, _) in results.items()}
+    problems = [
+        f"{backend.name}: {name} answered {replayed.status}: {replayed.body!r:.300}"
+        for name, (replayed, _) in results.items()
+        if replayed.status != 200
+    ]
+    if problems:
+        return problems
+    checks = {
+        "thread listed by graph_id": body["create_thread"]["thread_id"]
+        in [thread["thread_id"] for thread in body["agent_chat_ui_thread_list"]],
+        "first message waits at clarify": body["history_after_first_message"][0]["next"]
+        == ["clarify"],
+        "second message waits at execute": body["history_after_second_message"][0]["next"]
+        == ["execute"],
+        "approval shown with buttons": not backend.hitl
+        or all(
+            map(is_agent_inbox_interrupt, body["history_after_second_message"][0]["interrupts"])
+        ),
+        "approval finished the turn": body["history_after_approval"][0]["next"] == [],
+        "answer given": body["history_after_approval"][0]["values"]["answer"]
+        == answer_for(file_name),
+        "file written": (backend.workspace / file_name).exists()
+        and (backend.workspace / file_name).read_text(encoding="utf-8") == CONTENT,
+    }
+    return [f"{backend.name}: not {what}" for what, ok in checks.items() if not ok]
 
 
 # ---- 4. one thread, two lmsa serve instances -------------------------------------------------
