@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -442,3 +443,226 @@ def compose_config(root: Path, *overrides: str) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+# ---- LangGraph Server API clients ------------------------------------------------------------
+
+
+def start_langgraph_dev(
+    env: Mapping[str, str], tmp_path: Path, name: str = "langgraph-dev"
+) -> StudioServer:
+    """``langgraph dev`` on the repository's ``langgraph.json`` in a temporary cwd (so no
+    ``.env`` of a developer and no ``.langgraph_api`` cache touch the repository), ready on
+    return; call ``stop()`` when done."""
+    cwd = tmp_path / f"{name}-cwd"
+    cwd.mkdir(exist_ok=True)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "langgraph_cli",
+        "dev",
+        "--config",
+        str(LANGGRAPH_CONFIG),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-browser",
+        "--no-reload",
+    ]
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so shutdown reaches every child
+        )
+    server = StudioServer(process=process, log_path=log_path)
+    try:
+        server.wait_until_ready(port, STARTUP_TIMEOUT)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+# ---- LangGraph Server API clients: what they check and send -----------------------------------
+
+
+def message_text(message: Any) -> str:
+    """The text of a message as a LangGraph server sends it (a dict) or as LangChain holds it."""
+    content = message.get("content") if isinstance(message, dict) else message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", "")) for part in content or []
+    )
+
+
+def is_agent_inbox_interrupt(interrupt: Mapping[str, Any]) -> bool:
+    """agent-chat-ui's ``isAgentInboxInterruptSchema`` (src/lib/agent-inbox-interrupt.ts):
+    only an interrupt passing it is drawn with approve/edit/reject buttons."""
+    value = interrupt.get("value")
+    if not isinstance(value, dict):
+        return False
+    requests, configs = value.get("action_requests"), value.get("review_configs")
+    if not isinstance(requests, list) or not requests:
+        return False
+    if not isinstance(configs, list) or not configs:
+        return False
+    return all(
+        isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("args"), dict)
+        for r in requests
+    ) and all(
+        isinstance(c, dict)
+        and isinstance(c.get("action_name"), str)
+        and isinstance(c.get("allowed_decisions"), list)
+        for c in configs
+    )
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def keys(text: str) -> frozenset[str]:
+    return frozenset(words(text))
+
+
+# The keys langgraph-api 0.16 (behind `langgraph dev`) returns; a server standing in for it
+# must return the same.
+ASSISTANT_KEYS = keys(
+    "assistant_id graph_id config context metadata name created_at updated_at version description"
+)
+SCHEMA_KEYS = keys("graph_id input_schema output_schema state_schema config_schema context_schema")
+THREAD_KEYS = keys("thread_id created_at updated_at state_updated_at metadata status config values")
+THREAD_STATE_KEYS = keys(
+    "values next tasks metadata created_at checkpoint parent_checkpoint interrupts "
+    "checkpoint_id parent_checkpoint_id"
+)
+TASK_KEYS = keys("id name path error interrupts checkpoint state result")
+INTERRUPT_KEYS = keys("id value response_schema")
+CHECKPOINT_KEYS = keys("thread_id checkpoint_ns checkpoint_id")
+# The checkpoint metadata clients read (Studio's timeline); servers add their own keys.
+METADATA_KEYS = keys("source step parents")
+
+
+def assert_thread_state(state: Mapping[str, Any], value_keys: frozenset[str] | None = None) -> None:
+    """The ThreadState shape langgraph_sdk's types and Studio read, key for key; with
+    ``value_keys`` also the state's channels (a thread's earliest checkpoints hold only the
+    input's)."""
+    assert set(state) == THREAD_STATE_KEYS, sorted(state)
+    if value_keys is not None:
+        assert set(state["values"]) == value_keys, sorted(state["values"])
+    assert set(state["checkpoint"]) == CHECKPOINT_KEYS, state["checkpoint"]
+    assert set(state["metadata"]) >= METADATA_KEYS, state["metadata"]
+    assert state["checkpoint_id"] == state["checkpoint"]["checkpoint_id"]
+    for task in state["tasks"]:
+        assert set(task) == TASK_KEYS, task
+        for interrupt in task["interrupts"]:
+            assert set(interrupt) == INTERRUPT_KEYS, interrupt
+    for interrupt in state["interrupts"]:
+        assert set(interrupt) == INTERRUPT_KEYS, interrupt
+
+
+@dataclass
+class Replayed:
+    """A replayed request's answer: status, media type, parsed body (JSON, or the SSE events as
+    ``(name, data)`` pairs) and headers."""
+
+    status: int
+    content_type: str
+    body: Any
+    headers: httpx.Headers
+
+
+def substitute(value: Any, slots: Mapping[str, Any]) -> Any:
+    """A recorded request with its slots filled: ``{"$slot": name}`` objects by the slot's
+    value, ``{name}`` inside strings by the slot's text."""
+    if isinstance(value, dict):
+        if set(value) == {"$slot"}:
+            return slots[value["$slot"]]
+        return {key: substitute(item, slots) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, slots) for item in value]
+    if isinstance(value, str):
+        for name, filled in slots.items():
+            if isinstance(filled, str):
+                value = value.replace("{" + name + "}", filled)
+    return value
+
+
+def send_request(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    content_type: str = "application/json",
+) -> Replayed:
+    """One request with a literal JSON body sent under ``content_type`` (Studio sends
+    ``text/plain``), its answer parsed."""
+    content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+    headers = {} if body is None else {"content-type": content_type}
+    response = http.request(method, path, content=content, headers=headers)
+    media_type = response.headers.get("content-type", "").split(";")[0]
+    parsed: Any
+    if media_type == "text/event-stream":
+        parsed = [(name, json.loads(data)) for name, data in sse_events(response)]
+    elif media_type == "application/json":
+        parsed = response.json()
+    else:
+        parsed = response.text
+    return Replayed(response.status_code, media_type, parsed, response.headers)
+
+
+def top_keys(value: Any) -> Any:
+    """A response's comparable outline: an object's keys, a list's items' keys (union)."""
+    if isinstance(value, dict):
+        return sorted(value)
+    if isinstance(value, list):
+        return sorted({key for item in value if isinstance(item, dict) for key in item})
+    return type(value).__name__
+
+
+def response_shape(replayed: Replayed) -> dict[str, Any]:
+    """What two LangGraph servers must agree on for one request: status, media type, the
+    keys of the body, and for a stream its event names, first event, the keys of its last
+    ``values`` event and whether it says where the run is; ThreadStates (one, or a history)
+    also the keys of their tasks, interrupts and checkpoints."""
+    shape: dict[str, Any] = {"status": replayed.status, "content_type": replayed.content_type}
+    body = replayed.body
+    if replayed.content_type == "text/event-stream":
+        values = [data for name, data in body if name == "values"]
+        shape.update(
+            events=sorted({name for name, _ in body}),
+            first_event=body[0][0] if body else None,
+            last_values=top_keys(values[-1]) if values else None,
+            content_location="content-location" in replayed.headers,
+        )
+        return shape
+    shape["keys"] = top_keys(body)
+    if isinstance(body, list):
+        shape["empty"] = not body
+    states = body if isinstance(body, list) else [body]
+    if all(isinstance(s, dict) and "tasks" in s and "checkpoint" in s for s in states):
+        tasks = [task for state in states for task in state["tasks"]]
+        shape["tasks"] = top_keys(tasks)
+        shape["interrupts"] = top_keys([i for task in tasks for i in task["interrupts"]])
+        shape["checkpoint"] = top_keys([state["checkpoint"] for state in states])
+    return shape
+
+
+def describe_difference(expected: Any, got: Any, names: tuple[str, str]) -> str:
+    """One difference between two servers' shapes, readably (for key lists: what the second
+    lacks and adds)."""
+    if isinstance(expected, list) and isinstance(got, list):
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        return f"{names[1]} lacks {missing}, adds {extra}"
+    return f"{names[0]} {expected!r}, {names[1]} {got!r}"

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +24,13 @@ from langgraph_sdk import get_client
 
 from tests.deps import require_module
 from tests.integration.helpers import (
-    LANGGRAPH_CONFIG,
     STARTUP_TIMEOUT,
     StudioServer,
-    free_port,
     keys_of,
     langgraph_dev_env,
+    message_text,
+    queue_of,
+    start_langgraph_dev,
 )
 from tests.redis_support import REDIS_URL, fresh_key_prefix, require_redis
 from tests.stubs.lmstudio import LMStudioStub
@@ -73,23 +72,6 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-# ---- helpers -------------------------------------------------------------------------------
-
-
-def queue_of(body: dict[str, Any]) -> str:
-    response_format = body.get("response_format") or {}
-    return (response_format.get("json_schema") or {}).get("name") or "text"
-
-
-def message_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", "")) for part in content or []
-    )
-
-
 # ---- fixtures ------------------------------------------------------------------------------
 
 
@@ -120,9 +102,6 @@ def studio_server(
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "notes.txt").write_text("The launch code is PINEAPPLE-42.\n", encoding="utf-8")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    port = free_port()
     env = langgraph_dev_env(
         LMSA_BASE_URL=studio_stub.base_url,
         LMSA_MODEL="test-model",
@@ -130,34 +109,8 @@ def studio_server(
         LMSA_REDIS_URL=REDIS_URL,
         LMSA_REDIS_KEY_PREFIX=redis_prefix,
     )
-    command = [
-        sys.executable,
-        "-m",
-        "langgraph_cli",
-        "dev",
-        "--config",
-        str(LANGGRAPH_CONFIG),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-browser",
-        "--no-reload",
-    ]
-    log_path = tmp_path / "langgraph-dev.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so shutdown reaches every child
-        )
-    server = StudioServer(process=process, log_path=log_path)
+    server = start_langgraph_dev(env, tmp_path)
     try:
-        server.wait_until_ready(port, STARTUP_TIMEOUT)
         print(f"\n[studio] langgraph dev ready at {server.url} in {server.startup_seconds:.1f} s")
         yield server
     finally:
