@@ -284,6 +284,32 @@ def test_stop_aborts_the_running_turn(page: Any, upstream: Upstream, console: Co
     console.assert_clean()
 
 
+def test_a_second_turn_on_a_busy_thread_says_it_is_busy(
+    page: Any, browser: Any, server: ServerProcess, upstream: Upstream, console: Console
+) -> None:
+    upstream.stub.set_scenario(
+        {"IntentResult": [intent("conversation")], "text": [{"content": "done", "hold": True}]}
+    )
+    send(page, "a slow one")
+    upstream.stub.wait_held(1)
+    thread_id = page.evaluate("decodeURIComponent(location.hash.slice(1))")
+    other_context = browser.new_context()
+    other_context.set_default_timeout(TIMEOUT_MS)
+    other = other_context.new_page()
+    try:
+        other.goto(f"{server.url}/#{thread_id}")
+        other.locator(".msg.user", has_text="a slow one").wait_for()
+        send(other, "me too")
+        other.locator("#alert").wait_for()
+        assert "Busy thread" in other.locator("#alert").inner_text()
+        assert other.locator("#alert-hint").inner_text()
+    finally:
+        other_context.close()
+        upstream.stub.release()
+    last_answer(page).get_by_text("done").wait_for()
+    console.assert_clean()
+
+
 def test_lm_studio_down_shows_the_servers_message_and_what_to_do(
     page: Any, upstream: Upstream, console: Console
 ) -> None:

@@ -214,7 +214,7 @@
       if (error.name === "AbortError") throw error;
       throw new ApiError(0, "The lmsa server did not answer (" + error.message + ").");
     }
-    if (response.status === 401 || response.status === 403) {
+    if (response.status === 401) {
       const text = await response.text();
       let parsed = null;
       try { parsed = JSON.parse(text); } catch (_) { /* not JSON */ }
