@@ -217,7 +217,7 @@ class Settings(BaseSettings):
             return parse_duration(value).total_seconds() if value.strip() else None
         return value
 
-    @field_validator("api_keys", "allowed_hosts", mode="before")
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -294,6 +294,9 @@ class Settings(BaseSettings):
     # comma-separated extra host names, "*" for any. ``body_timeout``: seconds a client may take
     # to send its request body before the answer is 408.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # ``cors_origins``: comma-separated browser origins allowed to call the API (CORS, and past
+    # the cross-origin check of a keyless server), e.g. https://smith.langchain.com for Studio.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     body_timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("workspace", "data_dir", mode="after")

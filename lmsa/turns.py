@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -51,9 +51,10 @@ class InterruptInfo(BaseModel):
 class TurnEvent:
     """``token`` (answer text) and ``node`` (a finished node: name, seconds, keys) always;
     with ``progress=True`` also ``start`` (a node began: name) and ``tool`` (a finished tool
-    step: tool, args, ok, seconds, error, output), for a terminal's live status line."""
+    step: tool, args, ok, seconds, error, output), for a terminal's live status line; and
+    ``stream`` (``mode``, ``chunk``: LangGraph's own stream item) for each mode in ``stream``."""
 
-    kind: Literal["token", "node", "start", "tool"]
+    kind: Literal["token", "node", "start", "tool", "stream"]
     data: dict[str, Any]
 
 
@@ -159,6 +160,9 @@ async def run_turn(
     run_id: str | None = None,
     stream_tokens: bool = True,
     progress: bool = False,
+    stream: Sequence[StreamMode] = (),
+    configurable: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> AsyncIterator[TurnEvent]:
     """Yields token and node events; on success appends the :class:`TurnResult` to ``result``
     (an async generator cannot return a value).
@@ -167,10 +171,14 @@ async def run_turn(
     ``messages`` stream mode: with it LangGraph makes every LLM call stream, and parsing a
     stream chunk by chunk costs several times the CPU of one response body. ``progress=True``
     adds the ``start`` and ``tool`` events (off by default: the HTTP API forwards every event
-    to its clients, whose event vocabulary stays as documented)."""
+    to its clients, whose event vocabulary stays as documented). ``stream`` passes LangGraph's
+    items of those modes through as they are (the LangGraph API serves them); ``configurable``
+    (e.g. a ``checkpoint_id`` to run from) and ``context`` go to the graph."""
     run_id = run_id or str(uuid.uuid4())
     timer = TurnTimer(thread_id=thread_id, kind=kind)
     config = thread_config(thread_id)
+    if configurable:
+        config["configurable"] = {**configurable, "thread_id": thread_id}
     config["run_id"] = uuid.UUID(run_id)
     config["run_name"] = "lmsa"
     config["metadata"] = run_metadata(
@@ -191,9 +199,16 @@ async def run_turn(
             # "values" carries the final state and any interrupt, so the turn's outcome needs no
             # aget_state afterwards (see thread_status for why that matters).
             modes: list[StreamMode] = ["values", "tasks"]
-            if stream_tokens:
+            if stream_tokens or "messages" in stream:
                 modes.append("messages")
-            async for mode, chunk in graph.astream(payload, config, stream_mode=modes):
+            modes += [mode for mode in stream if mode not in modes]
+            async for mode, chunk in graph.astream(
+                payload, config, stream_mode=modes, context=context
+            ):
+                if mode in stream:
+                    yield TurnEvent("stream", {"mode": mode, "chunk": chunk})
+                if mode not in ("values", "tasks", "messages"):
+                    continue
                 if mode == "values":
                     if isinstance(chunk, dict):
                         pending = chunk.get(INTERRUPT_KEY)

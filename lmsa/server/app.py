@@ -22,6 +22,7 @@ from langchain_core.tools import BaseTool
 
 from lmsa.config import Settings, load_settings
 from lmsa.observability.tracing import configure_tracing
+from lmsa.server import lgapi
 from lmsa.server.access import (
     authenticate_first,
     make_authenticator,
@@ -64,7 +65,11 @@ def create_app(
         configure_tracing()
         install_userinfo_filter()
         services = make_services(settings, llm=llm, tools=tools)
-        async with open_checkpointer(settings, prune=True) as checkpointer:
+        async with (
+            open_checkpointer(settings, prune=True) as checkpointer,
+            lgapi.open_records(settings) as records,
+        ):
+            app.state.lgapi_records = records
             graph = build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
             app.state.lmsa = ServerState(
                 settings=settings,
@@ -112,10 +117,13 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )
+    app.add_middleware(lgapi.JsonBodyMiddleware)
     app.add_middleware(
         HostGuardMiddleware,
         allowed_hosts=None if settings.api_keys else settings.allowed_hosts,
+        allowed_origins=settings.cors_origins,
     )
+    lgapi.cors_middleware(app, settings)
     app.add_middleware(RequestContextMiddleware)
 
     from lmsa.server import openai as openai_routes
@@ -131,13 +139,19 @@ def create_app(
         app.state.authenticate_first = authenticate_first
         app.state.guarded_endpoints = {
             getattr(route, "endpoint", None)
-            for router in (openai_routes.router, threads.router)
+            for router in (openai_routes.router, threads.router, *lgapi.routers())
             for route in router.routes
         }
+    # The LangGraph API's clients send query parameters of their own (?subgraphs, ?xray);
+    # langgraph-api ignores those it does not use, and so do its routes here.
+    lenient = [*guarded, Depends(make_rate_limiter_dep(rate_check))]
     guarded.append(Depends(reject_unknown_query_params))
     guarded.append(Depends(make_rate_limiter_dep(rate_check)))
 
     app.include_router(ops.router)
+    app.include_router(lgapi.info_router)
+    for router in lgapi.routers():
+        app.include_router(router, dependencies=lenient)
     app.include_router(openai_routes.router, dependencies=guarded)
     app.include_router(threads.router, dependencies=guarded)
     return app

@@ -64,15 +64,7 @@ class ThreadLocks:
         if self._redis_url is None:
             yield
             return
-        if self._redis is None:
-            from lmsa.redis_clients import async_client
-
-            self._redis = async_client(
-                self._redis_url,
-                max_connections=self._max_connections,
-                pool_timeout=self._pool_timeout,
-                socket_timeout=5.0,
-            )
+        self._connect()
         lease = self._redis.lock(
             f"{{{self._prefix}:{thread_id}}}:turn", timeout=self._lease, blocking=False
         )
@@ -93,6 +85,29 @@ class ThreadLocks:
                         await lease.release()
                 except Exception as error:  # expired or Redis gone: the lease times out itself
                     log.warning("could not release the turn lease of %s: %s", thread_id, error)
+
+    async def busy(self, thread_id: str) -> bool:
+        """Whether a turn holds the thread now, here or (with Redis) on any instance: lets a
+        caller answer 409 before it starts a response, racing only with a turn starting now
+        (which ``hold``/``lease`` still refuse)."""
+        lock = self._locks.get(thread_id)
+        if lock is not None and lock.locked():
+            return True
+        if self._redis_url is None:
+            return False
+        self._connect()
+        return bool(await self._redis.exists(f"{{{self._prefix}:{thread_id}}}:turn"))
+
+    def _connect(self) -> None:
+        if self._redis is None:
+            from lmsa.redis_clients import async_client
+
+            self._redis = async_client(
+                self._redis_url,  # type: ignore[arg-type]
+                max_connections=self._max_connections,
+                pool_timeout=self._pool_timeout,
+                socket_timeout=5.0,
+            )
 
     async def _renew(self, lease: Any, thread_id: str) -> None:
         from redis.exceptions import LockNotOwnedError

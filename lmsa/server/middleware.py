@@ -204,8 +204,14 @@ class HostGuardMiddleware:
     ``allowed_hosts=None`` (keys are set) turns the check off; ``"*"`` allows every host.
     Liveness and readiness stay open to orchestrators' probes, which name the pod's address."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: list[str] | None,
+        allowed_origins: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
         self.app = app
+        self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}
         self.hosts = None if allowed_hosts is None or "*" in allowed_hosts else set(_LOOPBACK)
         if self.hosts is not None and allowed_hosts:
             self.hosts |= {host.lower() for host in allowed_hosts}
@@ -225,7 +231,11 @@ class HostGuardMiddleware:
             )
             return
         origin = _header(scope, b"origin")
-        if origin is not None and urlsplit(origin).netloc.lower() != host:
+        if (
+            origin is not None
+            and urlsplit(origin).netloc.lower() != host
+            and origin.lower().rstrip("/") not in self.origins
+        ):
             await send_error(
                 send,
                 403,

@@ -3,8 +3,10 @@ both serialise turns per thread and map failures to the same API errors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+from langgraph.types import StreamMode
 
 from lmsa.server.admission import TurnQueueTimeout
 from lmsa.server.errors import ApiError, classify
@@ -24,13 +26,17 @@ async def turn_events(
     stream_tokens: bool = True,
     shown: str | None = None,
     answers: str | None = None,
+    stream: Sequence[StreamMode] = (),
+    configurable: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> AsyncIterator[TurnEvent]:
     """The turn's events while holding the thread and one of the process's turn slots (see
     :mod:`lmsa.server.admission`); any failure surfaces as an :class:`ApiError` and the
     finished turn is appended to ``results``. ``shown`` is the id the caller knows the thread
     by (see :mod:`lmsa.server.tenancy`), for messages. ``answers`` is the id of the interrupt a
     resume answers: checked once the thread is held, so a decision replayed after the thread
-    moved on to another question is refused (409) instead of answering that one."""
+    moved on to another question is refused (409) instead of answering that one. ``stream``,
+    ``configurable`` and ``context`` go to :func:`lmsa.turns.run_turn`."""
     try:
         async with (
             state.locks.hold(thread_id),
@@ -55,6 +61,9 @@ async def turn_events(
                 result=results,
                 run_id=run_id,
                 stream_tokens=stream_tokens,
+                stream=stream,
+                configurable=configurable,
+                context=context,
             ):
                 yield event
     except ThreadBusy as busy:
