@@ -34,7 +34,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-PAGE_FILES = {"document", "script", "stylesheet"}
 
 
 def intent(kind: str) -> dict[str, Any]:
@@ -92,27 +91,26 @@ def wait_until(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
 
 
 def load_once(browser: Browser, url: str) -> tuple[int, int, float, float]:
-    """(page bytes, API bytes, first-contentful-paint ms, DOMContentLoaded ms) of one cold load."""
+    """(page bytes, API bytes, first-contentful-paint ms, DOMContentLoaded ms) of one cold load,
+    all as the browser's Performance API reports them (bodies decoded, so uncompressed)."""
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
-    sizes: dict[str, int] = {"page": 0, "api": 0}
-
-    def count(response: Any) -> None:
-        kind = "page" if response.request.resource_type in PAGE_FILES else "api"
-        sizes[kind] += len(response.body())
-
-    page.on("response", count)
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
-    paint = page.evaluate(
+    measured = page.evaluate(
         """() => {
-            const fcp = performance.getEntriesByName('first-contentful-paint')[0];
             const nav = performance.getEntriesByType('navigation')[0];
-            return [fcp ? fcp.startTime : -1, nav.domContentLoadedEventEnd];
+            const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+            let files = nav.decodedBodySize, api = 0;
+            for (const r of performance.getEntriesByType('resource')) {
+                if (r.initiatorType === 'fetch') api += r.decodedBodySize;
+                else files += r.decodedBodySize;
+            }
+            return [files, api, fcp ? fcp.startTime : -1, nav.domContentLoadedEventEnd];
         }"""
     )
     context.close()
-    return sizes["page"], sizes["api"], float(paint[0]), float(paint[1])
+    return int(measured[0]), int(measured[1]), float(measured[2]), float(measured[3])
 
 
 def screenshots(browser: Browser, url: str, out: Path) -> None:
@@ -129,6 +127,7 @@ def screenshots(browser: Browser, url: str, out: Path) -> None:
     page.wait_for_timeout(300)
     page.screenshot(path=str(out / "web-light.png"))
     page.locator("#theme").click()
+    page.mouse.move(600, 300)  # no hover highlight on the toggle in the picture
     page.wait_for_timeout(300)
     page.screenshot(path=str(out / "web-dark.png"))
     context.close()

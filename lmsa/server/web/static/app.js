@@ -431,9 +431,12 @@
         : h("span", { class: "failed", text: result.skipped ? "skipped" : "failed" });
       const body = result.ok ? result.output : result.error;
       const text = body === null || body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body, null, 2);
+      // The server keeps raw tool output out of the API (it may hold what the guard withheld).
+      const withheld = result.ok && result.output_withheld
+        ? h("div", { class: "muted small", text: "Output not shown over HTTP." }) : null;
       details.append(h("div", { class: "tool" },
         h("code", { text: result.tool }), " ", summarizeArgs(result.args), " \u2014 ", outcome,
-        text ? h("pre", { text }) : null));
+        text ? h("pre", { text }) : withheld));
     }
     return details;
   }
