@@ -125,6 +125,7 @@ def console() -> Console:
 def page(browser: Any, server: ServerProcess, console: Console) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     opened = context.new_page()
     opened.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
     opened.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))
@@ -170,7 +171,9 @@ def test_answer_streams_token_by_token_as_escaped_markdown(
     assert answer.locator("strong").inner_text() == "the answer"
     assert answer.locator("code", has_text="inline code").count() == 1
     assert answer.locator(".code pre code").inner_text() == "print('hello')"
-    assert answer.locator(".code button", has_text="Copy").count() == 1
+    answer.locator(".code").get_by_role("button", name="Copy").click()
+    answer.locator(".code").get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == "print('hello')"
     # Model text is shown, never run or parsed as markup.
     assert "<b>not bold</b>" in answer.inner_text()
     assert answer.locator("b, script").count() == 0
@@ -196,6 +199,36 @@ def test_clarification_is_answered_in_place(
     # The API withholds raw tool output; the page says so instead of showing nothing.
     assert "PINEAPPLE-42" not in shown
     assert "Output not shown over HTTP." in shown
+    console.assert_clean()
+
+
+def test_progress_names_each_step_of_a_tool_turn(
+    page: Any, upstream: Upstream, console: Console
+) -> None:
+    upstream.stub.set_scenario(
+        {
+            "IntentResult": [intent("file_operation", entities=("notes.txt",))],
+            "Plan": [plan(step("s1", "read_file", path="notes.txt"))],
+            "Validation": [COMPLETE],
+            "text": ["It holds a launch code."],
+        }
+    )
+    page.evaluate(
+        """() => {
+            window.steps = [];
+            new MutationObserver(() => window.steps.push(
+                document.getElementById('status-text').textContent
+            )).observe(document.getElementById('status-text'), {childList: true});
+        }"""
+    )
+    send(page, "what is in notes.txt?")
+    last_answer(page).get_by_text("It holds a launch code.").wait_for()
+    page.locator("#send").wait_for(state="visible")
+    steps = page.evaluate("window.steps")
+    expected = ["Planning", "Running read_file notes.txt", "Checking the results"]
+    seen = [s for i, s in enumerate(steps) if s in expected and (i == 0 or steps[i - 1] != s)]
+    assert seen == expected, steps
+    assert page.locator("#status").is_hidden()
     console.assert_clean()
 
 
@@ -370,7 +403,7 @@ def test_lm_studio_down_shows_the_servers_message_and_what_to_do(
         alert.wait_for()
         text = alert.inner_text()
         assert "LM Studio" in text, text
-        assert page.locator("#alert-hint").inner_text()
+        assert "send your message again" in page.locator("#alert-hint").inner_text()
         page.locator("#send").wait_for(state="visible")
     finally:
         upstream.stub = LMStudioStub(scenario={}, port=upstream.port).start()

@@ -98,6 +98,11 @@ def test_the_page_asks_for_a_key_keeps_it_and_sends_it(page: Any) -> None:
     send(page, "hello from a phone")
     page.locator(".msg.assistant .bubble", has_text="hello from a phone").wait_for()
     assert page.evaluate("localStorage.getItem('lmsa.apiKey')") == KEY_ONE
+    # At 375 px nothing is cut off or needs sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator("#sidebar").is_hidden()
+    page.get_by_role("button", name="Show conversations").click()
+    page.locator(".thread", has_text="hello from a phone").wait_for()
 
     page.reload()
     page.locator(".msg.user", has_text="hello from a phone").wait_for()
@@ -112,10 +117,11 @@ def test_the_rate_limit_is_reported_with_what_to_do(page: Any) -> None:
         if alert.is_visible():
             break
         send(page, f"message {turn}")
-        page.locator("#send").wait_for(state="visible")
+        # Refused, or answered and finished (the page takes no message while a turn runs).
         page.wait_for_function(
             "() => !document.getElementById('alert').hidden"
-            f" || document.querySelectorAll('.msg.assistant').length > {turn}"
+            f" || (document.querySelectorAll('.msg.assistant').length > {turn}"
+            " && document.getElementById('stop').hidden)"
         )
     assert "Rate limited" in alert.inner_text()
     assert "wait" in page.locator("#alert-hint").inner_text()

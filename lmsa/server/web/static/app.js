@@ -333,7 +333,9 @@
   function hintFor(status, message) {
     const text = String(message || "");
     if (status === 503 || /LM ?Studio|connect|No models loaded|model/i.test(text) && status !== 409 && status !== 429) {
-      return "Start LM Studio, load a model and turn its server on (Developer tab, or `lms server start`), then send your message again. `lmsa doctor` checks the connection.";
+      // The server's own sentence usually says what to start or load; add only what it lacks.
+      const advice = /\b(start|load)/i.test(text) ? "" : "Start LM Studio, load a model and turn its server on (Developer tab, or `lms server start`). ";
+      return advice + "Then send your message again; `lmsa doctor` checks the connection.";
     }
     if (status === 429) return "Too many requests for now: wait a moment and try again.";
     if (status === 409) return "This conversation is still busy with an earlier turn: wait for it, or stop it, then try again.";
@@ -615,6 +617,9 @@
     if (node === "plan") {
       const steps = (update && update.plan && update.plan.steps) || [];
       if (steps.length) return "Running " + steps.map((s) => s.tool + (summarizeArgs(s.args) ? " " + summarizeArgs(s.args) : "")).join(", ");
+      return "Writing the answer";
+    }
+    if (node === "classify_intent" && update && update.intent && update.intent.intent === "conversation") {
       return "Writing the answer";
     }
     return NEXT_STEP[node] || null;
