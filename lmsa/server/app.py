@@ -149,9 +149,11 @@ def create_app(
     guarded.append(Depends(make_rate_limiter_dep(rate_check)))
 
     app.include_router(ops.router)
-    app.include_router(lgapi.info_router)
+    # Out of /openapi.json: that document describes lmsa's own API; these routes follow
+    # LangGraph's (lenient bodies, its response shapes), documented by LangGraph.
+    app.include_router(lgapi.info_router, include_in_schema=False)
     for router in lgapi.routers():
-        app.include_router(router, dependencies=lenient)
+        app.include_router(router, dependencies=lenient, include_in_schema=False)
     app.include_router(openai_routes.router, dependencies=guarded)
     app.include_router(threads.router, dependencies=guarded)
     return app

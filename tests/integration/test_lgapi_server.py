@@ -440,3 +440,93 @@ def test_a_thread_continues_on_another_instance(
     assert texts == ["one", "echo: one", "two", "echo: two"]
     assert [t["thread_id"] for t in second.threads.search(metadata={"tag": tag})] == [thread_id]
     assert first.threads.get(thread_id)["values"]["messages"][-1]["content"] == "echo: two"
+
+
+# ---- a client that hangs up ------------------------------------------------------------------
+
+
+def _settled(http: httpx.Client, thread_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The thread once no run holds it (polls; the deadline only bounds a hang)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        thread = http.get(f"/threads/{thread_id}").json()
+        if thread["status"] != "busy":
+            return thread  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"thread {thread_id} stayed busy")
+
+
+@pytest.mark.parametrize(("on_disconnect", "finished"), [("continue", True), ("cancel", False)])
+def test_a_run_outlives_its_client_only_when_asked(
+    http: httpx.Client, stub: LMStudioStub, on_disconnect: str, finished: bool
+) -> None:
+    stub.set_scenario({**CHAT, "text": [{"content": "late answer", "hold": True}]})
+    thread_id = http.post("/threads", json={}).json()["thread_id"]
+    body = {
+        "assistant_id": "assistant",
+        "input": human("take your time"),
+        "stream_mode": ["values", "messages-tuple"],
+        "on_disconnect": on_disconnect,
+    }
+    with http.stream("POST", f"/threads/{thread_id}/runs/stream", json=body) as streaming:
+        assert streaming.status_code == 200
+        lines = streaming.iter_lines()  # kept: a dropped iterator closes the connection
+        assert next(lines).startswith("event: metadata")
+        assert stub.wait_held(1, timeout=30)
+        assert http.get(f"/threads/{thread_id}").json()["status"] == "busy"
+    stub.release()
+    thread = _settled(http, thread_id)
+    texts = [m["content"] for m in (thread["values"] or {}).get("messages", [])]
+    assert ("late answer" in texts) is finished, texts
+
+
+# ---- a keyless local server: SQLite records, browser origins, restarts -----------------------
+
+
+def test_keyless_sqlite_server_serves_listed_origins_and_keeps_threads(
+    stub: LMStudioStub, tmp_path: Path
+) -> None:
+    from langgraph_sdk import get_sync_client
+
+    from tests.integration.helpers import start_server
+
+    env = server_env(stub, tmp_path, LMSA_CORS_ORIGINS=STUDIO)
+    server = start_server(env, tmp_path, "local-1")
+    try:
+        allowed = httpx.post(f"{server.url}/threads/search", json={}, headers={"Origin": STUDIO})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == STUDIO
+        refused = httpx.post(
+            f"{server.url}/threads/search", json={}, headers={"Origin": "https://evil.example"}
+        )
+        assert refused.status_code == 403
+        sdk = get_sync_client(url=server.url, api_key=None)
+        thread_id = sdk.threads.create()["thread_id"]
+        # What agent-chat-ui sends: content blocks, values + message tuples, resumable.
+        parts = list(
+            sdk.runs.stream(
+                thread_id,
+                "assistant",
+                input={
+                    "messages": [{"type": "human", "content": [{"type": "text", "text": "hi"}]}]
+                },
+                stream_mode=["values", "messages-tuple"],
+                stream_subgraphs=True,
+                stream_resumable=True,
+                checkpoint=None,
+            )
+        )
+        assert last_text(parts[-1].data) == "echo: hi"
+    finally:
+        server.stop()
+    restarted = start_server(env, tmp_path, "local-2")
+    try:
+        sdk = get_sync_client(url=restarted.url, api_key=None)
+        (found,) = sdk.threads.search(metadata={"graph_id": "assistant"})
+        assert found["thread_id"] == thread_id
+        assert last_text(found["values"]) == "echo: hi"
+        assert last_text(sdk.threads.get_state(thread_id)["values"]) == "echo: hi"
+    finally:
+        restarted.stop()
