@@ -242,6 +242,10 @@ def test_approving_a_tool_call_runs_exactly_the_call_shown(
     call.wait_for()
     assert "write_file" in call.inner_text()
     assert '"path": "approved.txt"' in call.inner_text()
+    # The question outlives a reload: the card comes back from the thread's state.
+    page.reload()
+    card.locator("pre.call", has_text="approved.txt").wait_for()
+    assert not (server.workspace / "approved.txt").exists()  # type: ignore[attr-defined]
     card.get_by_role("button", name="Approve", exact=True).click()
     last_answer(page).get_by_text("Wrote approved.txt.").wait_for()
     workspace: Path = server.workspace  # type: ignore[attr-defined]
