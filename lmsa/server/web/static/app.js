@@ -375,6 +375,8 @@
   }
 
   function setRunning(running) {
+    // Screen readers hear the answer once it is complete, not token by token.
+    els.log.setAttribute("aria-busy", String(running));
     els.send.hidden = running;
     els.stop.hidden = !running;
     els.input.disabled = false;
