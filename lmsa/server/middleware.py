@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -199,8 +200,9 @@ async def send_error(send: Send, status: int, message: str, code: str) -> None:
 
 class HostGuardMiddleware:
     """Without API keys, serves only loopback ``Host`` headers (plus ``allowed_hosts``) and
-    refuses a cross-origin browser ``Origin``: a page on another site, or a name rebound to
-    127.0.0.1 (DNS rebinding), could otherwise drive the open API from a user's browser.
+    refuses a cross-origin browser ``Origin`` unless ``allowed_origins`` lists it: a page on
+    another site, or a name rebound to 127.0.0.1 (DNS rebinding), could otherwise drive the open
+    API from a user's browser.
     ``allowed_hosts=None`` (keys are set) turns the check off; ``"*"`` allows every host.
     Liveness and readiness stay open to orchestrators' probes, which name the pod's address."""
 
@@ -208,7 +210,7 @@ class HostGuardMiddleware:
         self,
         app: ASGIApp,
         allowed_hosts: list[str] | None,
-        allowed_origins: list[str] = (),  # type: ignore[assignment]
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}

@@ -530,3 +530,18 @@ def test_keyless_sqlite_server_serves_listed_origins_and_keeps_threads(
         assert last_text(sdk.threads.get_state(thread_id)["values"]) == "echo: hi"
     finally:
         restarted.stop()
+
+
+def test_new_input_on_an_interrupted_thread_starts_a_new_turn(
+    sdk: Any, stub: LMStudioStub, workspace: Path
+) -> None:
+    name = f"dropped-{uuid.uuid4().hex[:8]}.txt"
+    stub.set_scenario(write_scenario(name))
+    thread_id = sdk.threads.create()["thread_id"]
+    assert sdk.runs.wait(thread_id, "assistant", input=human(f"write {name}"))["__interrupt__"]
+    stub.set_scenario(CHAT)
+    answer = sdk.runs.wait(thread_id, "assistant", input=human("never mind"))
+    assert "__interrupt__" not in answer
+    assert last_text(answer) == "echo: never mind"
+    assert sdk.threads.get(thread_id)["status"] == "idle"
+    assert not (workspace / name).exists()

@@ -13,7 +13,13 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 
 from lmsa.config import Settings
 from lmsa.security.layer import SecurityLayer
-from lmsa.server.lgapi.interrupts import ResumeError, shown_value, translate_resume
+from lmsa.server.lgapi.interrupts import (
+    DECISIONS,
+    ResumeError,
+    shown_interrupt,
+    shown_value,
+    translate_resume,
+)
 from lmsa.server.lgapi.records import MemoryRecords, SqliteRecords, matches
 from lmsa.server.lgapi.sse import Framer, graph_modes, requested_modes
 from lmsa.server.lgapi.views import new_record, without_marks
@@ -45,6 +51,17 @@ def test_an_approval_is_shown_as_a_human_in_the_loop_request() -> None:
 
 def test_a_question_is_shown_as_it_is() -> None:
     assert shown_value(QUESTION) == QUESTION
+
+
+def test_an_interrupt_carries_its_response_schema_as_json_schema() -> None:
+    from langgraph.types import Interrupt
+
+    from lmsa.tools.approval import ApprovalDecision
+
+    shown = shown_interrupt(Interrupt(APPROVAL, id="i1", response_schema=ApprovalDecision))
+    assert shown["id"] == "i1" and shown["value"]["action_requests"]
+    assert set(shown["response_schema"]["properties"]["decision"]["enum"]) == set(DECISIONS)
+    assert "response_schema" not in shown_interrupt({"value": QUESTION, "id": "q1"})
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ the decisions those UIs send back are read into lmsa's answer.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from lmsa.tools.approval import approval_text, parse_reply
@@ -61,13 +62,16 @@ def shown_value(value: Any) -> Any:
 
 
 def shown_interrupt(interrupt: Any) -> dict[str, Any]:
-    """``{"value", "id"}`` of a LangGraph ``Interrupt`` (or such a dict), value shown."""
-    if isinstance(interrupt, dict):
-        return {"value": shown_value(interrupt.get("value")), "id": interrupt.get("id")}
-    return {
-        "value": shown_value(getattr(interrupt, "value", interrupt)),
-        "id": getattr(interrupt, "id", None),
-    }
+    """``{"value", "id"}`` of a LangGraph ``Interrupt`` (or such a dict), value shown, with
+    ``response_schema`` (JSON Schema) when the graph gave one."""
+    get = interrupt.get if isinstance(interrupt, dict) else partial(getattr, interrupt)
+    shown = {"value": shown_value(get("value", interrupt)), "id": get("id", None)}
+    schema = get("response_schema", None)
+    if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+        schema = schema.model_json_schema()
+    if isinstance(schema, dict):
+        shown["response_schema"] = schema
+    return shown
 
 
 def shown_values(values: Any) -> Any:

@@ -127,7 +127,9 @@ class SqliteRecords:
 
 class RedisRecords:
     """``<prefix>:lgapi:thread:<stored id>`` holds the JSON record and
-    ``<prefix>:lgapi:threads:<owner>`` indexes the owner's ids by update time."""
+    ``<prefix>:lgapi:threads:<owner>`` indexes the owner's ids by update time. Pipelines are not
+    transactions: the two keys may sit in different Redis Cluster slots, and a record whose
+    index entry is missing or stale is repaired by the next write or read."""
 
     def __init__(self, client: Any, prefix: str, ttl: int | None = None) -> None:
         self._redis = client
@@ -145,13 +147,13 @@ class RedisRecords:
         return json.loads(raw) if raw else None
 
     async def put(self, stored_id: str, owner: str | None, record: dict[str, Any]) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._key(stored_id), json.dumps(record, default=str), ex=self._ttl)
             pipe.zadd(self._index(owner), {stored_id: _score(record)})
             await pipe.execute()
 
     async def delete(self, stored_id: str, owner: str | None) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.delete(self._key(stored_id))
             pipe.zrem(self._index(owner), stored_id)
             await pipe.execute()
