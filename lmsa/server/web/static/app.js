@@ -745,6 +745,11 @@
       showError(error);
       return;
     }
+    // New input starts a new turn (the server drops the pending question), so its card closes.
+    for (const card of els.log.querySelectorAll(".card:not(.done)")) {
+      card.classList.add("done");
+      for (const control of card.querySelectorAll("button, textarea, input")) control.disabled = true;
+    }
     addUser(text);
     await runTurn({ input: { messages: [{ type: "human", content: text }] } }, text);
   }
