@@ -3,7 +3,8 @@
 ``create_app(settings)`` is what ``lmsa serve`` runs (and what tests and host apps can mount);
 the graph and checkpointer are opened in the app's lifespan, so importing this module costs no
 connection. Routes live beside it: :mod:`.openai` (OpenAI-compatible), :mod:`.threads`
-(threads, runs, resume) and :mod:`.ops` (health, readiness, metrics).
+(threads, runs, resume), :mod:`.ops` (health, readiness, metrics) and :mod:`.web` (the chat
+page at ``/``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from lmsa.server.middleware import (
     RequestContextMiddleware,
 )
 from lmsa.server.state import ServerState
+from lmsa.server.web import install_web
 from lmsa.tools import ToolRegistry
 
 log = logging.getLogger("lmsa.server")
@@ -109,6 +111,7 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     install_docs(app)
+    install_web(app)
     # Order: the request-context middleware is outermost, so 413s, 408s and refused hosts are
     # counted and logged too, and every answer carries the security headers.
     app.add_middleware(
