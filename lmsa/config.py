@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
@@ -211,6 +211,10 @@ class Settings(BaseSettings):
         "0 leaves the collector alone. See lmsa.server.app.tune_gc.",
     )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # ``api_tenants``: ``tenant=key`` items, comma-separated (split at the first ``=``, so a key
+    # may contain one). Those keys are accepted like ``api_keys`` and share the tenant's threads;
+    # any other key is a tenant of its own.
+    api_tenants: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     ready_cache_seconds: float = Field(default=2.0, ge=0.0)
     # ``log_format``: unset, ``lmsa serve`` writes text lines to a terminal and JSON otherwise
@@ -224,6 +228,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return parse_duration(value).total_seconds() if value.strip() else None
         return value
+
+    @field_validator("api_tenants", mode="before")
+    @classmethod
+    def _tenant_items(cls, value: object) -> object:
+        """``tenant=key,...`` into ``{key: tenant}``."""
+        if not isinstance(value, str):
+            return value
+        tenants: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            tenant, sep, key = item.partition("=")
+            if not (sep and tenant.strip() and key.strip()):
+                raise ValueError(f"expected tenant=key items, got {item.split('=')[0]!r}=...")
+            tenants[key.strip()] = tenant.strip()
+        return tenants
+
+    @model_validator(mode="after")
+    def _tenant_keys_are_keys(self) -> Settings:
+        for key in self.api_tenants:
+            if key not in self.api_keys:
+                self.api_keys.append(key)
+        return self
 
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod

@@ -86,6 +86,9 @@ def make_authenticator(
             raise await refuse(request, "The API key is not valid.", "invalid_api_key")
         identity = key_digest(offered)
         request.state.identity = identity
+        tenant = settings.api_tenants.get(offered)
+        # The thread space: the tenant's when the key is mapped to one, else the key's own.
+        request.state.owner = key_digest(f"tenant:{tenant}") if tenant else identity
         # The middleware resets the variable when the request ends.
         CALLER.set(identity)
         return identity

@@ -33,7 +33,7 @@ K1_SECRET = "MARMALADE-K1-7731"
 
 @pytest.fixture(params=["sqlite", "redis"])
 def server(request: Any, stub: LMStudioStub, tmp_path: Path) -> Iterator[ServerProcess]:
-    overrides = {"LMSA_API_KEYS": "k1,k2"}
+    overrides = {"LMSA_API_KEYS": "k1,k2", "LMSA_API_TENANTS": "acme=k3,acme=k4"}
     prefixes: Iterator[str] | None = None
     if request.param == "redis":
         if not redis_answers():
@@ -67,6 +67,21 @@ def k1(server: ServerProcess) -> Iterator[httpx.Client]:
 def k2(server: ServerProcess) -> Iterator[httpx.Client]:
     with client_for(server, "k2") as http:
         yield http
+
+
+def test_keys_of_one_tenant_share_its_threads_and_no_other_key_sees_them(
+    server: ServerProcess, k1: httpx.Client
+) -> None:
+    with client_for(server, "k3") as k3, client_for(server, "k4") as k4:
+        assert k3.post("/v1/threads", json={"thread_id": "acme-1"}).status_code == 201
+        assert k3.post("/threads", json={"thread_id": "acme-2"}).status_code == 200
+        assert k4.get("/v1/threads/acme-1").status_code == 200
+        assert k4.get("/threads/acme-2").status_code == 200
+        found = k4.post("/threads/search", json={"limit": 10}).json()
+        assert [t["thread_id"] for t in found] == ["acme-2"]
+    assert k1.get("/v1/threads/acme-1").status_code == 404
+    assert k1.get("/threads/acme-2").status_code == 404
+    assert k1.post("/threads/search", json={"limit": 10}).json() == []
 
 
 def not_found_shape(response: httpx.Response, thread_id: str) -> str:

@@ -200,3 +200,17 @@ def test_an_absurd_duration_is_a_config_error(monkeypatch: pytest.MonkeyPatch, v
     monkeypatch.setenv("LMSA_THREAD_RETENTION", value)
     with pytest.raises(ConfigError, match="LMSA_THREAD_RETENTION"):
         load_settings()
+
+
+def test_tenant_keys_are_api_keys_mapped_to_their_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMSA_API_KEYS", "solo")
+    monkeypatch.setenv("LMSA_API_TENANTS", "acme=k=1, acme=k2,globex=k3")
+    settings = load_settings()
+    assert settings.api_tenants == {"k=1": "acme", "k2": "acme", "k3": "globex"}
+    assert settings.api_keys == ["solo", "k=1", "k2", "k3"]
+
+
+def test_a_tenant_item_without_a_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMSA_API_TENANTS", "acme")
+    with pytest.raises(ConfigError, match="LMSA_API_TENANTS"):
+        load_settings()

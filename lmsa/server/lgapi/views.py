@@ -133,9 +133,7 @@ def new_record(thread_id: str, metadata: dict[str, Any] | None) -> dict[str, Any
         "status": "idle",
         "config": {},
         "values": None,
-        "interrupts": {},
-        "error": None,
-    }
+    }  # ``interrupts`` and ``error`` appear once the thread has run, as in langgraph-api
 
 
 def without_marks(value: Any) -> Any:
