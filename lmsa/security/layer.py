@@ -21,6 +21,7 @@ from lmsa.security.checks import (
 )
 from lmsa.security.policy import SecurityPolicy
 from lmsa.security.secret_scan import REDACTION_PREFIX, SecretFinding, find_secrets, redact_values
+from lmsa.security.stream import SLOT_KEY, StreamGuardSlot, StreamRedactor, redact_stream_text
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,22 @@ class SecurityLayer:
         self, text: str, *, known_secrets: list[SecretFinding], allow: list[str]
     ) -> Verdict:
         """The answer checked before it is stored: canary, secrets (those redacted from the
-        model's input above all), PII per the policy; ``allow`` lists values the user asked for."""
-        return check_output(text, policy=self.policy, known_secrets=known_secrets, allow=allow)
+        model's input above all), PII per the policy; ``allow`` lists values the user asked for.
+        The stored text is what the stream redactor (:meth:`arm_stream`) showed while the
+        answer streamed, checked once more as a whole."""
+        verdict = check_output(text, policy=self.policy, known_secrets=known_secrets, allow=allow)
+        streamed = redact_stream_text(text, canary=self.canary, known=known_secrets, allow=allow)
+        final = check_output(
+            streamed, policy=self.policy, known_secrets=known_secrets, allow=allow
+        ).redacted_text
+        return dataclasses.replace(verdict, redacted_text=final)
+
+    def arm_stream(self, *, known_secrets: list[SecretFinding], allow: list[str]) -> None:
+        """Arms the current run's stream redactor (put in the run's config by the turn driver)
+        with this graph's canary and this turn's secrets, before the answer streams."""
+        slot = _stream_slot()
+        if slot is not None:
+            slot.arm(StreamRedactor(canary=self.canary, known=known_secrets, allow=allow))
 
     def check_input(self, text: str, *, max_chars: int) -> Verdict:
         policy = self.policy
@@ -168,6 +183,16 @@ class SecurityLayer:
                 **verdict.to_dict(),
                 **fields,
             )
+
+
+def _stream_slot() -> StreamGuardSlot | None:
+    try:
+        from langgraph.config import get_config
+
+        slot = (get_config().get("configurable") or {}).get(SLOT_KEY)
+    except Exception:
+        return None
+    return slot if isinstance(slot, StreamGuardSlot) else None
 
 
 def run_ids() -> dict[str, str | None]:
