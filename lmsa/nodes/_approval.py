@@ -20,12 +20,15 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
 from lmsa.tools import ToolCallRejected, ToolRegistry
 from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, AutoApprove, needs_approval
+
+if TYPE_CHECKING:
+    from lmsa.security.layer import SecurityLayer
 
 MAX_EDIT_ROUNDS = 3
 
@@ -81,9 +84,12 @@ def carried_workspace_text(
 class ApprovalGate:
     """Decides each step of a plan: run it (as planned or as the user edited it) or refuse it."""
 
-    def __init__(self, registry: ToolRegistry, auto_approve: AutoApprove) -> None:
+    def __init__(
+        self, registry: ToolRegistry, auto_approve: AutoApprove, security: SecurityLayer
+    ) -> None:
         self.registry = registry
         self.auto = auto_approve
+        self.security = security
         self.egress = frozenset(
             name for name in registry.names() if (registry.get(name).metadata or {}).get("egress")
         )
@@ -166,6 +172,17 @@ class ApprovalGate:
             except ToolCallRejected as rejection:
                 problem = str(rejection)
                 continue
+            screened = self.security.screen_tool_args(edited, egress=egress)
+            if screened is not None and screened.startswith("injection"):
+                problem = f"The edited arguments were not used: {screened}. Edit them again."
+                continue  # the person may have pasted planted text: let them look again
+            if screened is not None:
+                return StepVerdict(
+                    edited,
+                    "refused",
+                    f"Refused without asking: the edited arguments {screened.split(': ', 1)[1]}.",
+                    "dangerous",
+                )
             edited_risk, edited_reason = await self.assess(step["tool"], edited)
             if edited_risk == "dangerous":
                 return StepVerdict(

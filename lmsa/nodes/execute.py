@@ -181,7 +181,7 @@ class StepRunner:
 
 
 def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    gate = ApprovalGate(services.tools, services.settings.auto_approve)
+    gate = ApprovalGate(services.tools, services.settings.auto_approve, services.security)
     runner = StepRunner(services)
 
     async def execute(state: AssistantState, runtime: Runtime) -> dict[str, Any]:

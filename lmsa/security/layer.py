@@ -11,7 +11,7 @@ from typing import Any
 
 from lmsa.observability.metrics import GUARD_VERDICTS
 from lmsa.security.audit import AuditLog
-from lmsa.security.canary import new_canary
+from lmsa.security.canary import contains_canary, new_canary
 from lmsa.security.checks import (
     QUARANTINE_NOTICE,
     check_input,
@@ -102,6 +102,23 @@ class SecurityLayer:
         ).redacted_text
         return dataclasses.replace(verdict, redacted_text=final)
 
+    def screen_tool_args(self, args: dict[str, Any], *, egress: bool) -> str | None:
+        """Arguments a person typed at approval, checked like any text that enters the turn:
+        the reason they may not be used as they are, or ``None``. The canary and (for a call
+        that sends data out) credentials are never passed on; text that reads as instructions
+        to an AI is sent back for another edit."""
+        texts = [v for v in _strings(args) if v.strip()]
+        if any(contains_canary(text, self.canary) for text in texts):
+            return "canary: they carry the system prompt's canary token"
+        if egress and any(find_secrets(text) for text in texts):
+            return "secret: they carry a credential, and this call sends data out"
+        for text in texts:
+            verdict = scan_tool_output(text, source="edited arguments", policy=self.policy)
+            if not verdict.allowed:
+                kinds = ", ".join(c for c in verdict.categories if c not in ("indirect", "secret"))
+                return f"injection: they read like instructions to an AI ({kinds})"
+        return None
+
     def arm_stream(self, *, known_secrets: list[SecretFinding], allow: list[str]) -> None:
         """Arms the current run's stream redactor (put in the run's config by the turn driver)
         with this graph's canary and this turn's secrets, before the answer streams."""
@@ -183,6 +200,16 @@ class SecurityLayer:
                 **verdict.to_dict(),
                 **fields,
             )
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def _stream_slot() -> StreamGuardSlot | None:
