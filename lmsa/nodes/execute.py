@@ -120,6 +120,8 @@ class StepRunner:
             result["planned_args"] = step.get("args")
         if step.get("grounding"):
             result["grounding"] = True  # read because the request names it (see the planner)
+        if verdict.egress:
+            result["egress"] = True  # what it brings back is untrusted (nodes/_approval)
         started = time.perf_counter()
         outcome = "error"
         timeout = context.tool_timeout
