@@ -24,9 +24,13 @@ _TEAM = (
 _AUTHORITY = re.compile(
     rf"\b(?:message|notice|note|update|instruction|directive|memo|announcement|alert|order|"
     rf"communication|statement) (?:directly )?from (?:the |your |our )?(?:\w+ )?{_TEAM}\b"
-    rf"|\b(?:this is|i am|i'm|we are|speaking as|on behalf of) (?:the |your |an? )?"
-    rf"(?:system administrator|developers?|dev team|security team|creators?|lmsa team|openai|"
-    rf"anthropic|system operator|model provider|authorized administrator)\b"
+    rf"|\b(?:this is|i am|i'm|speaking as) your (?:developers?|creators?|administrators?|"
+    rf"admins?|operators?|owners?|makers?)\b"
+    rf"|\b(?:this is|we are|speaking as|on behalf of) (?:the )?(?:system administrators?|"
+    rf"developers|dev team|security team|lmsa team|openai|anthropic|system operator|"
+    rf"model provider|authorized administrator)\b"
+    r"|\bsystem ?update\b|\bpolicy (?:change|update)\b|\bactualizacion del sistema\b"
+    r"|\baggiornamento di sistema\b|\bmise a jour (?:du )?systeme\b|\batualizacao do sistema\b"
     r"|\b(?:system|admin|administrator|developer|security|root) (?:notice|override|alert|"
     r"announcement|command|directive|authorization|authorisation)\b"
     r"|\bauthori[sz]ed (?:by|test by|request from) (?:the |your )?(?:developers?|admin\w*|system)"
@@ -86,6 +90,11 @@ _SUSPENDED = re.compile(
     r"were|have been|has been) (?:now |temporarily )?(?:wrong|suspended|disabled|lifted|paused|"
     r"off|turned off|deactivated|cancel+ed|no longer (?:apply|valid|in effect|active))\b"
     r"|\bthe (?:correct|real|actual|new) rule is\b"
+    r"|\b(?:restrictions|filters|rules|guardrails|limits)(?: \w+){0,3}? (?:have been|were|are) "
+    r"(?:removed|lifted|dropped)\b|\b(?:no longer has|ya no tiene|hat keine|n'a plus de|"
+    r"non ha piu|ja nao tem|nao tem mais) (?:\w+ )?(?:restrictions|restricciones|einschrankungen|"
+    r"restrizioni|restricoes|regles|reglas|regeln|regole|regras)\b"
+    r"|\brestrizioni(?: \w+){0,4}? (?:sono state )?rimosse\b"
     r"|\w*(?:regeln|richtlinien|vorgaben)(?: \w+){0,4}? (?:sind |wurden )?(?:aufgehoben|"
     r"ausgesetzt|deaktiviert|abgeschaltet)\b"
     r"|\b(?:consignes|regles)(?: \w+){0,4}? (?:sont )?(?:desactivees|suspendues|levees)\b"
@@ -97,6 +106,30 @@ _EXFIL_ANSWER = re.compile(
     r"\b(?:append|add|include|paste|insert|attach|put)\w*(?: [\w'./~-]+){0,6}? (?:\.env|id_rsa|"
     r"credentials|secrets?|api keys?|passwords?|tokens?|private keys?)\b(?: [\w'./~-]+){0,4}? "
     r"(?:to|in|into|at the end of) (?:your|the) (?:answer|response|reply|output|summary)\b"
+)
+_PRIORITY = re.compile(
+    r"\b(?:takes?|have|has|get|gets) (?:precedence|priority) over (?:your|the|any|all)(?: \w+)?"
+    r" (?:system prompt|prompt|instructions|rules|guidelines|programming|configuration|"
+    r"constraints|policies)\b|\bsupersedes? (?:all|your|any|the)(?: \w+){0,2}? (?:others|"
+    r"instructions|rules|guidelines|prompt)\b|\bpriority (?:0|zero|one|1) instruction\b"
+    r"|\b(?:haben|hat) vorrang vor (?:deinem|deinen|dem|den|deiner)\b"
+    r"|\b(?:ont|a) (?:la )?priorite sur (?:tes|ton|ta|les)\b"
+    r"|\btienen? (?:la )?prioridad sobre (?:tus|tu|las|los)\b"
+    r"|\bhanno la precedenza (?:sulle|sui|sul|su)\b|\btem prioridade sobre (?:as|os|suas|seus)\b"
+)
+_HYPOTHETICAL = re.compile(
+    r"\b(?:hypothetically|imagine|suppose|pretend|stell dir vor|imagine que|imagina que|"
+    r"immagina (?:di|che)|suponha)\b[^.!?]{0,80}?\b(?:without (?:any )?(?:restrictions|limits|"
+    r"rules|filters)|no (?:restrictions|rules|filters|guidelines)|unfiltered|unrestricted|"
+    r"uncensored|sans (?:aucune )?restriction\w*|sin restricciones|ohne (?:einschrankungen|"
+    r"regeln)|senza (?:restrizioni|regole)|sem restricoes)"
+)
+_FIRST_LINE = re.compile(
+    r"\b(?:first|opening|last|initial) (?:sentence|line|words?|paragraph)s? of (?:your|the) "
+    r"(?:system )?(?:prompt|instructions|message)\b"
+    r"|\berste(?:n|r)? (?:satz|zeile) (?:deines|des) (?:systemprompts?|prompts)\b"
+    r"|\bprimera (?:frase|linea) de tu (?:prompt|instrucciones)\b"
+    r"|\bpremiere (?:phrase|ligne) de (?:ton|tes) (?:prompt|instructions)\b"
 )
 _DATA = (
     r"(?:contents?|files?|source(?: code)?|code|codebase|repo|repository|project|workspace|"
@@ -118,6 +151,8 @@ _EXFIL_URL = re.compile(
 )
 _URL_PARAM_EXFIL = re.compile(
     r"https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
+    r"|https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?(?:api[_ ]?key|token|secret|password|"
+    r"credential|\.env)"
     r"|\b(?:append|add|put|include|encode|embed|attach)\w*(?: [\w'./~-]+){0,8}? "
     r"(?:to|in|into|as) (?:the |a |an )?(?:url|link|query (?:string|parameter)|image (?:url|link)|"
     r"url parameter|get parameter)\b"
@@ -227,12 +262,24 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
     ),
     ("suspended", _SUSPENDED,
      ("wrong", "suspend", "disabled", "lifted", "paused", "off", "turned off", "deactivated",
+      "removed", "dropped", "ya no", "hat keine", "n'a plus", "non ha", "ja nao", "nao tem",
+      "rimosse", "no longer",
       "cancel", "no longer", "correct rule", "real rule", "actual rule", "new rule", "aufgehoben",
       "ausgesetzt", "deaktiviert", "abgeschaltet", "desactivees", "suspendues", "levees",
       "suspendidas", "desactivadas", "sospese", "disattivate", "suspensas", "desativadas"),
      0.5, "instruction_override"),
     ("exfil_answer", _EXFIL_ANSWER,
      ("append", "add", "include", "paste", "insert", "attach", "put"), 0.6, "exfiltration"),
+    ("priority", _PRIORITY,
+     ("precedence", "priorit", "supersede", "vorrang", "prioridad", "precedenza"),
+     0.6, "instruction_override"),
+    ("hypothetical", _HYPOTHETICAL,
+     ("hypothetically", "imagine", "suppose", "pretend", "stell", "imagina", "immagina",
+      "suponha"),
+     0.75, "role_hijack"),
+    ("first_line", _FIRST_LINE,
+     ("first", "opening", "last", "initial", "erste", "primera", "premiere"), 0.8,
+     "prompt_extraction"),
     ("it_pt_override", _IT_PT["override"],
      ("ignor", "dimentic", "esquec", "trascur", "desconsider", "non seguire", "nao siga",
       "non tenere", "nao leve", "istruzioni", "regole", "instrucoes", "regras", "nuove", "novas"),

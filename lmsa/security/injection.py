@@ -57,7 +57,7 @@ def _any(*alternatives: str) -> str:
 _OVR_VERB = _any(
     r"ignor\w*", r"disregard\w*", r"forget\w*", r"overrid\w*", r"overrul\w*", r"bypass\w*",
     r"skip", r"abandon", r"discard", r"set aside", r"pay no attention to",
-    r"(?:do not|don't|dont|stop|no longer|never) (?:follow|obey|adhere to|comply with)",
+    r"(?:do not|don't|dont|stop|no longer|never) (?:follow\w*|obey\w*|adher\w+ to|comply\w* with)",
     r"(?:no longer|don't|do not) (?:have|need) to (?:follow|obey)",
     # de
     r"vergiss\w*", r"vergesst", r"vergessen", r"missacht\w*", r"uberspring\w*", r"umgeh\w*",
@@ -157,7 +157,7 @@ _EXTRACTION = re.compile(
     rf"\b{_EXT_VERB}\b{_W}{{0,5}}? ?(?:"
     rf"(?:your|the|their|its|deine?n?|den|die|tes|ton|ta|le|les|tus|tu|el|las|il|o|seu|sua) "
     rf"(?:\w+ )?{_PROMPT_NOUN}"
-    rf"|(?:your|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
+    rf"|(?:your|its|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
     rf")\b"
 )
 _EXTRACTION_PHRASE = re.compile(
@@ -194,7 +194,7 @@ _ROLE = re.compile(
         r"\byou are an? (?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue)\b",
         r"\b(?:freed|liberated|released) from (?:all |any )?(?:your |its |the )?(?:rules|"
         r"guidelines|restrictions|constraints|programming|filters)\b",
-        r"\b(?:i am|i'm|this is) (?:your|the) (?:developer|creator|administrator|admin|system|"
+        r"\b(?:i am|i'm|this is) your (?:developer|creator|administrator|admin|system|"
         r"operator|owner)s?\b",
         r"\bswitch roles\b",
         r"\b(?:obey|follow|listen to) (?:only )?(?:me|my (?:commands|orders))\b",
@@ -492,6 +492,7 @@ for _name, _weight in NATIVE_WEIGHTS.items():
         "exfil": EXFIL,
         "authority": "authority_claim",
         "suspended": OVERRIDE,
+        "priority": OVERRIDE,
         "persona": ROLE,
         "persona_multi": ROLE,
         "read": EXFIL,
