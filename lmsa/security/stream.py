@@ -157,6 +157,29 @@ def _could_start(squeezed: str, target: str) -> bool:
     return False
 
 
+# A value assigned to a key-like name ("password = ", "api_key: '"): the keyword rules apply.
+_ASSIGNED = re.compile(
+    r"(?:pass|pwd|secret|token|key|auth|credential)[^\n=:]{0,24}(?:[:=]|=>)\s*[\"'`]?\s*$",
+    re.IGNORECASE,
+)
+_ASSIGN_REACH = 80
+
+
+def _could_be_token(word: str) -> bool:
+    """Whether ``word`` looks like it could be a credential on its own (long, with digits,
+    inner capitals, ``_``, ``@`` or ``://``); ordinary words skip the scanner, which costs far
+    more than the check."""
+    if len(word) < 8:
+        return False
+    return (
+        any(ch.isdigit() for ch in word)
+        or any(ch.isupper() for ch in word[1:])
+        or "_" in word
+        or "@" in word
+        or "://" in word
+    )
+
+
 def redact_word(
     word: str,
     context: str,
@@ -171,11 +194,17 @@ def redact_word(
             if len(target) >= 8 and target.lower() in word.lower():
                 word = re.sub(re.escape(target), _CANARY_MARK, word, flags=re.IGNORECASE)
     findings = [s for s in known if s.value in word]
-    findings += [
-        s
-        for s in find_secrets(context + word)
-        if s.value in word and s.value not in allow and s not in findings
-    ]
+    scanned = None
+    if _ASSIGNED.search(context[-_ASSIGN_REACH:]):
+        scanned = context + word  # keyword rules need the words before the value
+    elif _could_be_token(word):
+        scanned = word
+    if scanned is not None:
+        findings += [
+            s
+            for s in find_secrets(scanned)
+            if s.value in word and s.value not in allow and s not in findings
+        ]
     for finding in sorted(findings, key=lambda f: len(f.value), reverse=True):
         word = word.replace(finding.value, f"[REDACTED:{finding.kind}]")
     return word
