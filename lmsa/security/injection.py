@@ -9,8 +9,11 @@ approval/tool manipulation, exfiltration (sending secrets or sensitive files som
 markers of text addressed to an AI from inside data (indirect injection). Each family has a
 weight; families combine by noisy-OR, so one strong signal or several weak ones make a high score.
 
-Patterns cover English, German, French, Spanish and the most common Italian/Portuguese override
-phrasing; accents are stripped by the normaliser, so patterns are written without them.
+Patterns here cover English, German, French and Spanish; :mod:`lmsa.security.families` adds
+authority claims, persona jailbreaks, self-modification, URL exfiltration and Italian/Portuguese,
+and :mod:`lmsa.security.lexicon` the non-Latin scripts (ru, zh, ja, ko, ar). Accents are stripped
+by the normaliser, so Latin patterns are written without them. All of it is a hand-written list
+of cues: it catches the phrasings it names and their near variants, not paraphrases.
 
 Mentions are not attacks: a request to translate, explain or define a quoted phrase has its score
 halved (``mention`` reason), which keeps "what does 'ignore previous instructions' mean?" below

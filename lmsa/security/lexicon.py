@@ -2,8 +2,7 @@
 Korean and Arabic (Italian and Portuguese are Latin-script and live in :mod:`injection`).
 
 Hand-written lists of cue phrases per attack family, one regular expression per family and
-language, written from how each language phrases the family's request (not from the
-evaluation corpus). They read the ``native`` view: NFKC, format characters removed,
+language, written from how each language phrases the family's request. They read the ``native`` view: NFKC, format characters removed,
 lower-cased, Arabic diacritics and tatweel removed, but no lookalike folding (that would turn
 Cyrillic into mixed-script noise). CJK has no word boundaries, so a cue is two parts (a verb
 and its object) with a short gap of any non-sentence-ending characters between them.
