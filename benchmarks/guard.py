@@ -5,8 +5,11 @@
 * latency (median and p95, ms) of ``check_input`` with the LLM judge off on 2 KB inputs of
   different kinds: ordinary prose, a pasted code file, a log excerpt, and a "dense" worst case made
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
-* recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split (dev, holdout,
-  all), and recall per language and injection kind.
+* recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
+  (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
+  out, see the file's header), ``fresh`` and ``fresh2`` (rows with templates found nowhere else,
+  written after the detector was frozen; ``fresh`` was then looked at and fixed for, ``fresh2``
+  never was), and per language and attack family.
 
 Latency depends on the machine and its load (this project's machine has 2 cores shared with
 other jobs); the figures are for comparing changes, the target is < 2 ms for 2 KB.
@@ -33,7 +36,7 @@ SIZE = 2048
 
 def load_corpus() -> list[dict[str, str]]:
     with CORPUS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
     for row in rows:
         row["text"] = row["text"].replace("\\n", "\n")
     return rows
@@ -79,30 +82,50 @@ def _latency(text: str, runs: int) -> dict[str, float]:
     }
 
 
+SPLITS = ("train", "holdout", "fresh", "fresh2", "all")
+
+
+def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, Any]:
+    inj = [r for r in rows if r["label"] == "injection"]
+    ben = [r for r in rows if r["label"] == "benign"]
+    tp = sum(flagged[r["id"]] for r in inj)
+    fp = sum(flagged[r["id"]] for r in ben)
+    return {
+        "injections": len(inj),
+        "benign": len(ben),
+        "recall": round(tp / len(inj), 3) if inj else None,
+        "false_positive_rate": round(fp / len(ben), 3) if ben else None,
+        "missed": [r["id"] for r in inj if not flagged[r["id"]]],
+        "false_alarms": [r["id"] for r in ben if flagged[r["id"]]],
+    }
+
+
 def _detection(rows: list[dict[str, str]]) -> dict[str, Any]:
     flagged = {r["id"]: not check_input(r["text"]).allowed for r in rows}
-    out: dict[str, Any] = {}
-    for split in ("dev", "holdout", "all"):
-        subset = [r for r in rows if split == "all" or r["split"] == split]
-        inj = [r for r in subset if r["label"] == "injection"]
-        ben = [r for r in subset if r["label"] == "benign"]
-        tp = sum(flagged[r["id"]] for r in inj)
-        fp = sum(flagged[r["id"]] for r in ben)
-        out[split] = {
-            "injections": len(inj),
-            "benign": len(ben),
-            "recall": round(tp / len(inj), 3),
-            "false_positive_rate": round(fp / len(ben), 3),
-            "missed": [r["id"] for r in inj if not flagged[r["id"]]],
-            "false_alarms": [r["id"] for r in ben if flagged[r["id"]]],
+    out: dict[str, Any] = {
+        split: _rates([r for r in rows if split == "all" or r["split"] == split], flagged)
+        for split in SPLITS
+    }
+    for column in ("lang", "family"):
+        groups: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            key = r[column] if r["label"] == "injection" or column == "lang" else "benign"
+            groups[key][r["split"]].append(r)
+        out[f"by_{column}"] = {
+            key: {split: _rates(found, flagged) for split, found in sorted(by_split.items())}
+            for key, by_split in sorted(groups.items())
         }
-    groups: dict[str, list[bool]] = defaultdict(list)
-    for r in rows:
-        if r["label"] == "injection":
-            groups[f"lang={r['lang']}"].append(flagged[r["id"]])
-            groups[f"kind={r['kind']}"].append(flagged[r["id"]])
-    out["recall_by_group"] = {k: f"{sum(v)}/{len(v)}" for k, v in sorted(groups.items())}
     return out
+
+
+def _cell(figures: dict[str, Any]) -> str:
+    recall, fpr = figures["recall"], figures["false_positive_rate"]
+    parts = []
+    if recall is not None:
+        parts.append(f"R {recall:.2f} ({figures['injections']})")
+    if fpr is not None:
+        parts.append(f"FPR {fpr:.2f} ({figures['benign']})")
+    return ", ".join(parts)
 
 
 def main() -> None:
@@ -123,15 +146,19 @@ def main() -> None:
     print()
     print(f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts)")
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
-    for split in ("dev", "holdout", "all"):
+    for split in SPLITS:
         d = detection[split]
+        missed = "" if split == "all" else f"  {d['missed']} / {d['false_alarms']}"
         print(
             f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
-            f"{d['false_positive_rate']:>6.3f}  {d['missed']} / {d['false_alarms']}"
+            f"{d['false_positive_rate']:>6.3f}{missed}"
         )
-    print(
-        "recall by group: " + ", ".join(f"{k} {v}" for k, v in detection["recall_by_group"].items())
-    )
+    for column in ("lang", "family"):
+        print()
+        print(f"by {column} (R = recall on injections, FPR on benign rows; counts in brackets)")
+        for key, by_split in detection[f"by_{column}"].items():
+            cells = "; ".join(f"{split} {_cell(f)}" for split, f in by_split.items())
+            print(f"  {key:<12} {cells}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from lmsa.observability.logging import CALLER, REQUEST_ID
 from lmsa.observability.tracing import run_metadata, trace_turn
 from lmsa.observability.turns import TurnTimer
+from lmsa.security.stream import SLOT_KEY, StreamGuardSlot
 from lmsa.tools.approval import approval_text, parse_reply
 
 if TYPE_CHECKING:
@@ -181,6 +182,10 @@ async def run_turn(
         config["configurable"] = {**configurable, "thread_id": thread_id}
     config["run_id"] = uuid.UUID(run_id)
     config["run_name"] = "lmsa"
+    # The answer's tokens pass the output guard before they are shown; the respond node arms
+    # the redactor with this turn's canary and secrets (see lmsa.security.stream).
+    guard = StreamGuardSlot()
+    config["configurable"][SLOT_KEY] = guard
     config["metadata"] = run_metadata(
         thread_id=thread_id,
         endpoint=endpoint,
@@ -228,6 +233,8 @@ async def run_turn(
                         yield TurnEvent("start", started)
                     if isinstance(chunk, dict) and "result" in chunk:
                         name = str(chunk.get("name"))
+                        if name == "respond" and (tail := guard.flush()):
+                            yield TurnEvent("token", {"text": tail})
                         update = chunk.get("result") or {}
                         if not stream_tokens and isinstance(update, dict):
                             _add_usage(usage, update.get("messages") or [])
@@ -259,7 +266,10 @@ async def run_turn(
                     and message.content
                 ):
                     streamed = True
-                    yield TurnEvent("token", {"text": message.content})
+                    if shown := guard.feed(message.content):
+                        yield TurnEvent("token", {"text": shown})
+            if tail := guard.flush():
+                yield TurnEvent("token", {"text": tail})
             if intent is None:
                 intent = ((final.get("intent") or {}) or {}).get("intent")
             answer = None if interrupt else str(final.get("answer") or "")

@@ -9,9 +9,12 @@ arguments leave the machine: ``egress`` in its metadata) together let planted te
 data. So once the turn has taken in untrusted content, or the plan itself brings some in before
 its egress call, every egress call asks the user whatever ``LMSA_AUTO_APPROVE`` says; and an
 egress call whose arguments carry text the turn read from the workspace is refused outright.
-Tools tagged ``egress`` are the web tools; shell commands that upload (``curl -d``, ``scp``,
-``nc`` ...) are refused by the command policy, while a download command or ``run_python`` with
-the network allowed needs approval from ``write`` up but is not tagged here.
+Tools tagged ``egress`` are the web tools; ``run_command`` and ``run_python`` say per call
+(``egress`` as a callable in their metadata): a command line that can reach the network
+(``curl``, ``wget``, ``git push``/``fetch``, ``pip install`` ..., see
+:mod:`lmsa.tools.command_policy.network`) or a snippet importing a network library is egress
+too. Shell commands that upload (``curl -d``, ``scp``, ``nc`` ...) are refused outright by the
+command policy.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
 from lmsa.tools import ToolCallRejected, ToolRegistry
 from lmsa.tools.approval import ApprovalDecision, ApprovalRequest, AutoApprove, needs_approval
+
+if TYPE_CHECKING:
+    from lmsa.security.layer import SecurityLayer
 
 MAX_EDIT_ROUNDS = 3
 
@@ -38,6 +44,7 @@ class StepVerdict:
     approval: str  # "auto", "approved", "edited", "rejected", "refused"
     error: str | None = None
     risk: str = "read"
+    egress: bool = False  # the call can send data out (and what it brings back is untrusted)
 
 
 # A run of this many characters from a workspace read, found in an egress call's arguments, is
@@ -52,7 +59,8 @@ _TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;=:]{" + str(LEAK_RUN) + ",}")
 def untrusted(results: list[dict[str, Any]], egress_tools: frozenset[str]) -> bool:
     """Whether the turn has taken in content nobody vouches for."""
     return any(
-        r.get("ok") and (r.get("tool") in egress_tools or r.get("quarantined")) for r in results
+        r.get("ok") and (r.get("tool") in egress_tools or r.get("egress") or r.get("quarantined"))
+        for r in results
     )
 
 
@@ -81,17 +89,35 @@ def carried_workspace_text(
 class ApprovalGate:
     """Decides each step of a plan: run it (as planned or as the user edited it) or refuse it."""
 
-    def __init__(self, registry: ToolRegistry, auto_approve: AutoApprove) -> None:
+    def __init__(
+        self, registry: ToolRegistry, auto_approve: AutoApprove, security: SecurityLayer
+    ) -> None:
         self.registry = registry
         self.auto = auto_approve
+        self.security = security
         self.egress = frozenset(
-            name for name in registry.names() if (registry.get(name).metadata or {}).get("egress")
+            name
+            for name in registry.names()
+            if (registry.get(name).metadata or {}).get("egress") is True
         )
 
-    async def assess(self, tool: str, args: dict[str, Any]) -> tuple[Any, str]:
+    async def assess(self, tool: str, args: dict[str, Any]) -> tuple[Any, str, bool]:
+        """The call's risk, the reason, and whether it can send data out."""
         # Judging resolves paths (stat, readlink): off the event loop, which the HTTP server
         # and ``langgraph dev`` share with every other run.
-        return await asyncio.to_thread(self.registry.assess, tool, args)
+        return await asyncio.to_thread(self._assess, tool, args)
+
+    def _assess(self, tool: str, args: dict[str, Any]) -> tuple[Any, str, bool]:
+        risk, reason = self.registry.assess(tool, args)
+        if tool in self.egress:
+            return risk, reason, True
+        judge = (self.registry.get(tool).metadata or {}).get("egress")
+        if not callable(judge):
+            return risk, reason, False
+        try:
+            return risk, reason, bool(judge(dict(args)))
+        except Exception:  # cannot tell: treat as a way out, so a person decides
+            return risk, reason, True
 
     async def judge(
         self,
@@ -104,10 +130,9 @@ class ApprovalGate:
         results; ``exposed`` says the turn has taken in untrusted content by this step."""
         args = dict(step.get("args") or {})
         try:
-            risk, reason = await self.assess(step["tool"], args)
+            risk, reason, egress = await self.assess(step["tool"], args)
         except ToolCallRejected as rejection:
             return StepVerdict(args, "refused", str(rejection), "write")
-        egress = step["tool"] in self.egress
         if egress and risk != "dangerous":
             leaked = carried_workspace_text(args, results or [], self.egress)
             if leaked is not None:
@@ -125,6 +150,7 @@ class ApprovalGate:
                 f"Refused without asking: {reason}. Dangerous actions are "
                 "never run; find a safer way or tell the user what they could do themselves.",
                 risk,
+                egress,
             )
         if egress and exposed:
             reason = (
@@ -132,7 +158,7 @@ class ApprovalGate:
                 "a quarantined tool result), and this call can send data out"
             )
         elif not needs_approval(risk, self.auto):
-            return StepVerdict(args, "auto", risk=risk)
+            return StepVerdict(args, "auto", risk=risk, egress=egress)
         problem: str | None = None
         for _ in range(MAX_EDIT_ROUNDS):
             request = ApprovalRequest(
@@ -151,7 +177,7 @@ class ApprovalGate:
                 else ApprovalDecision.model_validate(reply)
             )
             if decision.decision == "approve":
-                return StepVerdict(args, "approved", risk=risk)
+                return StepVerdict(args, "approved", risk=risk, egress=egress)
             if decision.decision == "reject":
                 why = f" ({decision.reason})" if decision.reason else ""
                 return StepVerdict(
@@ -166,7 +192,18 @@ class ApprovalGate:
             except ToolCallRejected as rejection:
                 problem = str(rejection)
                 continue
-            edited_risk, edited_reason = await self.assess(step["tool"], edited)
+            screened = self.security.screen_tool_args(edited, egress=egress)
+            if screened is not None and screened.startswith("injection"):
+                problem = f"The edited arguments were not used: {screened}. Edit them again."
+                continue  # the person may have pasted planted text: let them look again
+            if screened is not None:
+                return StepVerdict(
+                    edited,
+                    "refused",
+                    f"Refused without asking: the edited arguments {screened.split(': ', 1)[1]}.",
+                    "dangerous",
+                )
+            edited_risk, edited_reason, edited_egress = await self.assess(step["tool"], edited)
             if edited_risk == "dangerous":
                 return StepVerdict(
                     edited,
@@ -174,7 +211,7 @@ class ApprovalGate:
                     f"Refused without asking: {edited_reason}. Dangerous actions are never run.",
                     edited_risk,
                 )
-            return StepVerdict(edited, "edited", risk=edited_risk)
+            return StepVerdict(edited, "edited", risk=edited_risk, egress=edited_egress)
         return StepVerdict(
             args,
             "rejected",
@@ -197,8 +234,9 @@ class ApprovalGate:
                     stopped.add(step["id"])  # will be reported as skipped; don't ask
                     continue
                 verdict = await self.judge(step, earlier, exposed)
-                # A fetch or search in this plan brings untrusted content in before later steps.
-                exposed = exposed or step["tool"] in self.egress
+                # A fetch, a search or a download in this plan brings untrusted content in
+                # before later steps.
+                exposed = exposed or verdict.egress
                 verdicts[step["id"]] = verdict
                 if verdict.error is not None:
                     stopped.add(step["id"])

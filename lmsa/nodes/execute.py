@@ -120,6 +120,8 @@ class StepRunner:
             result["planned_args"] = step.get("args")
         if step.get("grounding"):
             result["grounding"] = True  # read because the request names it (see the planner)
+        if verdict.egress:
+            result["egress"] = True  # what it brings back is untrusted (nodes/_approval)
         started = time.perf_counter()
         outcome = "error"
         timeout = context.tool_timeout
@@ -181,7 +183,7 @@ class StepRunner:
 
 
 def make_execute(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    gate = ApprovalGate(services.tools, services.settings.auto_approve)
+    gate = ApprovalGate(services.tools, services.settings.auto_approve, services.security)
     runner = StepRunner(services)
 
     async def execute(state: AssistantState, runtime: Runtime) -> dict[str, Any]:

@@ -6,8 +6,9 @@ the user hears about them even when the model is the thing that failed.
 
 Output guard: credentials found in tool results are redacted before the model sees them (unless
 the user named that file), so streamed tokens cannot carry them; the finished answer is then
-checked for the system prompt's canary and any credential, and the stored/returned answer is
-replaced (same message id) with the redacted text. Calculations written out in the answer
+checked for the system prompt's canary and any credential. The turn driver redacts the tokens
+as they stream (:mod:`lmsa.security.stream`, armed here with this turn's secrets), and the
+stored answer is the same redacted text (same message id). Calculations written out in the answer
 (``a + b = c``) get their exact result the same way: small models copy numbers well and add
 them badly.
 """
@@ -114,6 +115,7 @@ def make_respond(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
             ),
         )
         model = await services.llm.model()
+        security.arm_stream(known_secrets=hidden, allow=allowed)
         reply = await model.ainvoke(
             [
                 SystemMessage(content=system),

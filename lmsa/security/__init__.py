@@ -24,6 +24,7 @@ from lmsa.security.checks import (
 from lmsa.security.injection import InjectionScore, score_injection
 from lmsa.security.policy import SecurityPolicy
 from lmsa.security.ratelimit import RateDecision, RateLimiter
+from lmsa.security.stream import StreamRedactor, redact_stream_text
 from lmsa.security.verdict import Verdict
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "RateDecision",
     "RateLimiter",
     "SecurityPolicy",
+    "StreamRedactor",
     "Verdict",
     "check_input",
     "check_output",
@@ -39,6 +41,7 @@ __all__ = [
     "new_canary",
     "quarantine",
     "redact_canary",
+    "redact_stream_text",
     "scan_tool_output",
     "score_injection",
 ]

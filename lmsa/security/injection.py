@@ -9,8 +9,11 @@ approval/tool manipulation, exfiltration (sending secrets or sensitive files som
 markers of text addressed to an AI from inside data (indirect injection). Each family has a
 weight; families combine by noisy-OR, so one strong signal or several weak ones make a high score.
 
-Patterns cover English, German, French, Spanish and the most common Italian/Portuguese override
-phrasing; accents are stripped by the normaliser, so patterns are written without them.
+Patterns here cover English, German, French and Spanish; :mod:`lmsa.security.families` adds
+authority claims, persona jailbreaks, self-modification, URL exfiltration and Italian/Portuguese,
+and :mod:`lmsa.security.lexicon` the non-Latin scripts (ru, zh, ja, ko, ar). Accents are stripped
+by the normaliser, so Latin patterns are written without them. All of it is a hand-written list
+of cues: it catches the phrasings it names and their near variants, not paraphrases.
 
 Mentions are not attacks: a request to translate, explain or define a quoted phrase has its score
 halved (``mention`` reason), which keeps "what does 'ignore previous instructions' mean?" below
@@ -25,6 +28,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lmsa.security.families import (
+    LATIN_FAMILIES,
+    RAW_CATEGORIES,
+    RAW_WEIGHTS,
+    persona_cues,
+    raw_hits,
+    without_quotes,
+)
+from lmsa.security.lexicon import READ_FAMILY, native_hits
+from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
 
 # Categories (also used as verdict categories and metric labels).
@@ -47,7 +60,7 @@ def _any(*alternatives: str) -> str:
 _OVR_VERB = _any(
     r"ignor\w*", r"disregard\w*", r"forget\w*", r"overrid\w*", r"overrul\w*", r"bypass\w*",
     r"skip", r"abandon", r"discard", r"set aside", r"pay no attention to",
-    r"(?:do not|don't|dont|stop|no longer|never) (?:follow|obey|adhere to|comply with)",
+    r"(?:do not|don't|dont|stop|no longer|never) (?:follow\w*|obey\w*|adher\w+ to|comply\w* with)",
     r"(?:no longer|don't|do not) (?:have|need) to (?:follow|obey)",
     # de
     r"vergiss\w*", r"vergesst", r"vergessen", r"missacht\w*", r"uberspring\w*", r"umgeh\w*",
@@ -65,7 +78,8 @@ _OVR_OBJECT = _any(
     r"safety \w+", r"content policy", r"guardrails", r"limitations", r"the above",
     r"everything (?:above|before|you(?:'ve| have)? (?:were |been )?(?:told|given|learned))",
     r"what (?:you were|you've been) told", r"the user'?s? (?:request|question|message|task)",
-    r"(?:system|developer|original|initial|previous|prior) (?:message|context|orders|commands)",
+    r"(?:system|developer) (?:message|context|orders|commands)",
+    r"(?:original|initial|previous|prior) (?:context|orders|commands)",
     # de
     r"anweisung\w*", r"regeln?", r"richtlinie\w*", r"vorgabe\w*", r"befehle", r"instruktion\w*",
     r"systemprompt", r"systemanweisung\w*", r"alles was (?:man )?dir", r"die anfrage des \w+",
@@ -114,7 +128,7 @@ _SQUEEZED = re.compile(
 # -- system-prompt extraction ------------------------------------------------------------------
 _EXT_VERB = _any(
     r"reveal\w*", r"show\w*", r"print\w*", r"output\w*", r"repeat\w*", r"display\w*", r"tell",
-    r"give", r"dump\w*", r"leak\w*", r"write", r"translate", r"summari[sz]e", r"paste",
+    r"give", r"dump\w*", r"leak(?!ed)\w*", r"write", r"translate", r"summari[sz]e", r"paste",
     r"share", r"list", r"return", r"recite", r"copy", r"expose", r"disclose", r"provide",
     r"spell out", r"respond (?:only )?with", r"what (?:is|are|were|was)", r"include",
     # de
@@ -146,7 +160,7 @@ _EXTRACTION = re.compile(
     rf"\b{_EXT_VERB}\b{_W}{{0,5}}? ?(?:"
     rf"(?:your|the|their|its|deine?n?|den|die|tes|ton|ta|le|les|tus|tu|el|las|il|o|seu|sua) "
     rf"(?:\w+ )?{_PROMPT_NOUN}"
-    rf"|(?:your|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
+    rf"|(?:your|its|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
     rf")\b"
 )
 _EXTRACTION_PHRASE = re.compile(
@@ -183,7 +197,7 @@ _ROLE = re.compile(
         r"\byou are an? (?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue)\b",
         r"\b(?:freed|liberated|released) from (?:all |any )?(?:your |its |the )?(?:rules|"
         r"guidelines|restrictions|constraints|programming|filters)\b",
-        r"\b(?:i am|i'm|this is) (?:your|the) (?:developer|creator|administrator|admin|system|"
+        r"\b(?:i am|i'm|this is) your (?:developer|creator|administrator|admin|system|"
         r"operator|owner)s?\b",
         r"\bswitch roles\b",
         r"\b(?:obey|follow|listen to) (?:only )?(?:me|my (?:commands|orders))\b",
@@ -220,8 +234,9 @@ _NO_LIMITS = re.compile(
 # -- tool / approval manipulation --------------------------------------------------------------
 _APPROVAL = re.compile(
     _any(
-        r"\bwithout (?:asking|requesting|waiting for|needing|my|any|user|the user's)?(?: for)?"
-        r"(?: my| any| user| the)? (?:approval|confirmation|permission|consent|confirming)\b",
+        r"\bwithout(?: (?:asking|requesting|waiting for|needing|my|any|user|the user's))?"
+        r"(?: for)?(?: my| any| user| the)? (?:approval|confirmation|permission|consent|"
+        r"confirming)\b",
         r"\b(?:skip|bypass|ignore|disable|turn off|circumvent|override)\w* (?:all |any |the |"
         r"every )?(?:approval|confirmation|permission|human review|safety check)\w*",
         r"\b(?:auto|pre)[ -]?approv\w*",
@@ -275,6 +290,8 @@ _DISCLOSE_ALL = re.compile(
     r"(?: [\w']+){0,4}? (?:every|all|any|todas las|alle|tous les) (?:\w+ ){0,2}?"
     r"(?:secrets?|passwords?|tokens?|api keys?|credentials|contrasenas|passworter|mots de passe|"
     r"environment variables|env vars)"
+    r"|\b(?:every|all) (?:\w+ ){0,2}?(?:variables?|values?|entries|keys) (?:in|from|of) "
+    r"(?:the |my )?\.env\b"
 )
 
 # -- text addressed to an AI from inside data --------------------------------------------------
@@ -289,7 +306,7 @@ _INDIRECT = re.compile(
         r"processing|summari[sz]ing|parsing) this\b",
         r"\bwhen an? (?:ai|llm|assistant|language model|model) (?:reads|processes|summari[sz]es)"
         r" this\b",
-        r"\b(?:ai|llm) (?:tools|agents|models|assistants) (?:must|should)\b",
+        r"\b(?:ai|llm) (?:tools|agents|models|assistants) (?:must|should)\b(?! not| never)",
         r"\b(?:dear|hey|attention|hello|to the) (?:ai|assistant|llm|chatbot|language model)\b",
         r"\binstructions for (?:the )?(?:ai|assistant)\b|\binstructions_for_ai\b",
         r"\bthis (?:web ?page|document|page|site) is trusted\b",
@@ -323,7 +340,7 @@ _MODAL = re.compile(
     r"\b(?:must|should|needs? to|have to|are required to|muss|musst|doit|dois|"
     r"devez|debe|debes|deve)\b"
 )
-_LEAK = re.compile(r"\bleak\w*\b|\bexfiltr\w*")
+_LEAK = re.compile(r"\bleak(?!ed)\w*\b|\bexfiltr\w*")
 _RAW_DELIMITER = re.compile(
     r"<\|(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|>|\[/?inst\]|<</?sys>>"
     r"|</?tool_results>|tool_results>>>|<<<tool_results|^\s*#{2,}\s*(?:system|instruction)"
@@ -338,6 +355,11 @@ _MENTION_CUE = re.compile(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
     r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica)\b"
 )
+_META_QUESTION = re.compile(
+    r"^(?:is it (?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|what happens if|"
+    r"what are the (?:risks|trade ?offs|dangers|downsides))\b"
+)
+_QUESTION_MARK = re.compile(r"[?？؟]")
 _QUOTES = re.compile(r"[\"“”«»„'`]")
 
 WEIGHTS: dict[str, float] = {
@@ -389,225 +411,60 @@ _AI = ("ai", "assistant", "llm", "model", "agent", "bot", "gpt", "ki", "ia", "as
 # Each pattern runs only when one of its trigger substrings occurs: a substring test runs in C and
 # costs far less than a regex scan, so benign text skips nearly all scans.
 _VIEW_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    (
-        "override",
-        _OVERRIDE,
-        (
-            "ignor",
-            "disregard",
-            "forget",
-            "overrid",
-            "overrul",
-            "bypass",
-            "skip",
-            "abandon",
-            "discard",
-            "aside",
-            "attention",
-            "follow",
-            "obey",
-            "adhere",
-            "comply",
-            "vergiss",
-            "vergesst",
-            "vergessen",
-            "missacht",
-            "uberspring",
-            "umgeh",
-            "kraft",
-            "oubli",
-            "neglig",
-            "compte",
-            "abstraction",
-            "outre",
-            "contourn",
-            "olvid",
-            "omit",
-            "caso",
-            "desobedec",
-            "alto",
-            "dimentic",
-            "esquec",
-        ),
-    ),
-    (
-        "override_declared",
-        _OVERRIDE_DECLARED,
-        (
-            "instructions",
-            "rules",
-            "guidelines",
-            "directives",
-            "anweisungen",
-            "regeln",
-            "regles",
-            "instrucciones",
-            "reglas",
-        ),
-    ),
-    (
-        "new_rules",
-        _NEW_RULES,
-        ("new ", "neue", "nouvel", "nueva", "nuevo", "real ", "true ", "override"),
-    ),
-    (
-        "extraction",
-        _EXTRACTION,
-        (
-            "prompt",
-            "instruction",
-            "rules",
-            "guideline",
-            "directive",
-            "config",
-            "context",
-            "anweisung",
-            "regeln",
-            "konfiguration",
-            "consigne",
-            "regles",
-            "instruccion",
-            "reglas",
-            "configuracion",
-            "hidden",
-            "versteckt",
-            "geheim",
-            "cachee",
-            "oculta",
-            "system",
-            "message",
-        ),
-    ),
-    (
-        "extraction_phrase",
-        _EXTRACTION_PHRASE,
-        (
-            "above",
-            "before",
-            "told",
-            "given",
-            "received",
-            " got",
-            "secret",
-            "hidden",
-            "confidential",
-            "canary",
-            "uber",
-            "dessus",
-            "encima",
-            "arriba",
-        ),
-    ),
-    (
-        "role",
-        _ROLE,
-        (
-            "you are",
-            "act",
-            "behave",
-            "respond",
-            "answer",
-            "roleplay",
-            "role play",
-            "pretend",
-            "play",
-            "mode",
-            "do anything",
-            "jailbreak",
-            "freed",
-            "liberated",
-            "released",
-            "i am",
-            "i'm",
-            "this is",
-            "switch",
-            "obey",
-            "follow",
-            "listen",
-            "real",
-            "root",
-            "privileges",
-            "du bist",
-            "ohne",
-            "entwicklermodus",
-            "developer",
-            "nur noch",
-            "tu es",
-            "sans",
-            "non filtre",
-            "developpeur",
-            "obei",
-            "ahora eres",
-            "sin ",
-            "desarrollador",
-            "obedece",
-        ),
-    ),
-    ("no_limits", _NO_LIMITS, ("without", "no ", "ohne", "sans", "sin ", "senza", "sem ")),
-    (
-        "approval",
-        _APPROVAL,
-        (
-            "approv",
-            "confirm",
-            "permission",
-            "consent",
-            "review",
-            "safety check",
-            "ask",
-            "grant",
-            "bestatig",
-            "ruckfrage",
-            "freigabe",
-            "genehmig",
-            "nachfrage",
-            "fragen",
-            "approuv",
-            "autorisation",
-            "aprob",
-            "aprue",
-            "permiso",
-        ),
-    ),
-    ("disclose_all", _DISCLOSE_ALL, ("every", "all", "any", "todas", "tous")),
+    ("override", _OVERRIDE, (
+        "ignor", "disregard", "forget", "overrid", "overrul", "bypass", "skip", "abandon",
+        "discard", "aside", "attention", "follow", "obey", "adhere", "comply", "vergiss",
+        "vergesst", "vergessen", "missacht", "uberspring", "umgeh", "kraft", "oubli", "neglig",
+        "compte", "abstraction", "outre", "contourn", "olvid", "omit", "caso", "desobedec",
+        "alto", "dimentic", "esquec",
+    )),
+    ("override_declared", _OVERRIDE_DECLARED, (
+        "instructions", "rules", "guidelines", "directives", "anweisungen", "regeln", "regles",
+        "instrucciones", "reglas",
+    )),
+    ("new_rules", _NEW_RULES, (
+        "new ", "neue", "nouvel", "nueva", "nuevo", "real ", "true ", "override",
+    )),
+    ("extraction", _EXTRACTION, (
+        "prompt", "instruction", "rules", "guideline", "directive", "config", "context",
+        "anweisung", "regeln", "konfiguration", "consigne", "regles", "instruccion", "reglas",
+        "configuracion", "hidden", "versteckt", "geheim", "cachee", "oculta", "system", "message",
+    )),
+    ("extraction_phrase", _EXTRACTION_PHRASE, (
+        "above", "before", "told", "given", "received", " got", "secret", "hidden",
+        "confidential", "canary", "uber", "dessus", "encima", "arriba",
+    )),
+    ("role", _ROLE, (
+        "you are", "act", "behave", "respond", "answer", "roleplay", "role play", "pretend",
+        "play", "mode", "do anything", "jailbreak", "freed", "liberated", "released", "i am",
+        "i'm", "this is", "switch", "obey", "follow", "listen", "real", "root", "privileges",
+        "du bist", "ohne", "entwicklermodus", "developer", "nur noch", "tu es", "sans",
+        "non filtre", "developpeur", "obei", "ahora eres", "sin ", "desarrollador", "obedece",
+    )),
+    ("no_limits", _NO_LIMITS, (
+        "without", "no ", "ohne", "sans", "sin ", "senza", "sem ",
+    )),
+    ("approval", _APPROVAL, (
+        "approv", "confirm", "permission", "consent", "review", "safety check", "ask", "grant",
+        "bestatig", "ruckfrage", "freigabe", "genehmig", "nachfrage", "fragen", "approuv",
+        "autorisation", "aprob", "aprue", "permiso",
+    )),
+    ("disclose_all", _DISCLOSE_ALL, (
+        "every", "all", "any", "todas", "tous",
+    )),
     ("indirect", _INDIRECT, (*_AI, "trusted", "sprachmodell")),
-    (
-        "conceal",
-        _CONCEAL,
-        (
-            "tell",
-            "inform",
-            "mention",
-            "alert",
-            "notify",
-            "hide",
-            "erwahne",
-            "sag",
-            "dire",
-            "dis pas",
-            "menciones",
-            "digas",
-        ),
-    ),
-    ("leak", _LEAK, ("leak", "exfiltr")),
-    (
-        "squeezed",
-        _SQUEEZED,
-        (
-            "ignor",
-            "disregard",
-            "forget",
-            "overrid",
-            "bypass",
-            "reveal",
-            "show",
-            "print",
-            "repeat",
-            "output",
-            "dump",
-        ),
-    ),
-)
+    ("conceal", _CONCEAL, (
+        "tell", "inform", "mention", "alert", "notify", "hide", "erwahne", "sag", "dire",
+        "dis pas", "menciones", "digas",
+    )),
+    ("leak", _LEAK, (
+        "leak", "exfiltr",
+    )),
+    ("squeezed", _SQUEEZED, (
+        "ignor", "disregard", "forget", "overrid", "bypass", "reveal", "show", "print", "repeat",
+        "output", "dump",
+    )),
+)  # fmt: skip
 
 
 @dataclass
@@ -620,35 +477,80 @@ class InjectionScore:
 
 
 _FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = tuple(
-    (name, pattern, tuple(" " + t for t in triggers)) for name, pattern, triggers in _VIEW_PATTERNS
+    (name, pattern, tuple(" " + t for t in triggers))
+    for name, pattern, triggers in (
+        *_VIEW_PATTERNS,
+        *((name, pattern, triggers) for name, pattern, triggers, _, _ in LATIN_FAMILIES),
+    )
 )
+for _entry in LATIN_FAMILIES:
+    WEIGHTS[_entry[0]], _CATEGORY_OF[_entry[0]] = _entry[3], _entry[4]
+for _name, _weight in NATIVE_WEIGHTS.items():
+    WEIGHTS["native_" + _name] = _weight
+    _CATEGORY_OF["native_" + _name] = {
+        "override": OVERRIDE,
+        "extraction": EXTRACTION,
+        "role": ROLE,
+        "approval": APPROVAL,
+        "exfil": EXFIL,
+        "authority": "authority_claim",
+        "suspended": OVERRIDE,
+        "priority": OVERRIDE,
+        "persona": ROLE,
+        "persona_multi": ROLE,
+        "read": EXFIL,
+    }[_name]
+WEIGHTS.update(RAW_WEIGHTS, persona_multi=0.4)
+_CATEGORY_OF["persona_multi"] = ROLE
+_CATEGORY_OF.update(RAW_CATEGORIES)
 
 
 _REACH = 160  # characters a family's pattern may span on either side of its trigger word
 
 
-def _trigger_windows(spaced: str, triggers: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Regions of the view around trigger words; a regex scan costs time per character, so only
-    the neighbourhood of a possible match is scanned (``spaced`` is the view with one leading
-    space, hence the offset)."""
-    positions: list[int] = []
-    for trigger in triggers:
-        found = spaced.find(trigger)
-        while found != -1:
-            positions.append(found)
-            found = spaced.find(trigger, found + 1)
-    if not positions:
-        return []
-    positions.sort()
+def _family_windows(spaced: str) -> dict[int, list[tuple[int, int]]]:
+    """Regions of the view around each family's trigger words; a regex scan costs time per
+    character, so only the neighbourhood of a possible match is scanned (``spaced`` is the view
+    with one leading space). Word starts are looked up by their first letters in one table
+    rather than searching the view once per trigger."""
+    positions: dict[int, list[int]] = {}
+    for match in _WORD_START.finditer(spaced):
+        at = match.start()
+        for trigger, families in _BUCKETS.get(spaced[at + 1 : at + 3], ()):
+            if spaced.startswith(trigger, at):
+                for family in families:
+                    found = positions.setdefault(family, [])
+                    if not found or found[-1] != at:
+                        found.append(at)
     limit = len(spaced) - 1
-    windows: list[tuple[int, int]] = []
-    for position in positions:
-        start, end = max(0, position - _REACH), min(limit, position + _REACH)
-        if windows and start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], end)
-        else:
-            windows.append((start, end))
+    windows: dict[int, list[tuple[int, int]]] = {}
+    for family, places in positions.items():
+        merged: list[tuple[int, int]] = []
+        for position in places:
+            start, end = max(0, position - _REACH), min(limit, position + _REACH)
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        windows[family] = merged
     return windows
+
+
+_WORD_START = re.compile(r" (?=\S)")
+
+
+def _buckets() -> dict[str, tuple[tuple[str, tuple[int, ...]], ...]]:
+    by_trigger: dict[str, list[int]] = {}
+    for index, (_, _, triggers) in enumerate(_FAMILIES):
+        for trigger in triggers:
+            by_trigger.setdefault(trigger, []).append(index)
+    table: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for trigger, families in by_trigger.items():
+        table.setdefault(trigger[1:3], []).append((trigger, tuple(families)))
+    return {key: tuple(value) for key, value in table.items()}
+
+
+_BUCKETS = _buckets()
 
 
 def _snippet(match: re.Match[str]) -> str:
@@ -662,15 +564,18 @@ def score_injection(text: str) -> InjectionScore:
     all_views = views(text)
     for view in all_views:
         spaced = " " + view  # triggers are word starts: " act" must not fire on "contact"
-        for name, pattern, triggers in _FAMILIES:
+        for index, windows in sorted(_family_windows(spaced).items()):
+            name, pattern, _ = _FAMILIES[index]
             if name in hits:
                 continue
-            for start, end in _trigger_windows(spaced, triggers):
+            for start, end in windows:
                 match = pattern.search(view, start, end)
                 if match:
                     hits[name] = _snippet(match)
                     break
 
+    if "persona" in hits and persona_cues(all_views[0]) > 1:
+        hits["persona_multi"] = "several persona cues"
     if "indirect" in hits and any(_MODAL.search(view) for view in all_views):
         hits["indirect_modal"] = "an instruction addressed to an AI"
     raw = strip_format_chars(text).lower()
@@ -698,6 +603,12 @@ def score_injection(text: str) -> InjectionScore:
         hits["delimiter"] = _snippet(match)
     if match := _DANGEROUS_COMMAND.search(raw):
         hits["dangerous_command"] = _snippet(match)
+    hits.update(raw_hits(raw))
+    for name, cue in native_hits(text).items():
+        if name != READ_FAMILY:
+            hits["native_" + name] = cue
+        elif "sensitive_path" in hits:
+            hits["exfil_sensitive"] = cue  # "read ~/.ssh/id_rsa" in a script we read natively
 
     if not hits:
         return InjectionScore(0.0)
@@ -714,4 +625,14 @@ def score_injection(text: str) -> InjectionScore:
     if _MENTION_CUE.search(plain) and _QUOTES.search(text):
         score *= 0.5
         reasons.append("mention: the phrase is quoted in a request to translate or explain it")
+    elif _META_QUESTION.search(plain) and text.rstrip().endswith("?"):
+        score *= 0.5
+        reasons.append("question: asks whether or how, does not order")
+    elif (
+        _QUESTION_MARK.search(text)
+        and (unquoted := without_quotes(text)) != text
+        and not score_injection(unquoted).categories
+    ):
+        score *= 0.5
+        reasons.append("mention: every cue is inside quotation marks in a question")
     return InjectionScore(round(score, 4), categories, reasons)

@@ -11,7 +11,7 @@ from typing import Any
 
 from lmsa.observability.metrics import GUARD_VERDICTS
 from lmsa.security.audit import AuditLog
-from lmsa.security.canary import new_canary
+from lmsa.security.canary import contains_canary, new_canary
 from lmsa.security.checks import (
     QUARANTINE_NOTICE,
     check_input,
@@ -21,6 +21,7 @@ from lmsa.security.checks import (
 )
 from lmsa.security.policy import SecurityPolicy
 from lmsa.security.secret_scan import REDACTION_PREFIX, SecretFinding, find_secrets, redact_values
+from lmsa.security.stream import SLOT_KEY, StreamGuardSlot, StreamRedactor, redact_stream_text
 from lmsa.security.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,39 @@ class SecurityLayer:
         self, text: str, *, known_secrets: list[SecretFinding], allow: list[str]
     ) -> Verdict:
         """The answer checked before it is stored: canary, secrets (those redacted from the
-        model's input above all), PII per the policy; ``allow`` lists values the user asked for."""
-        return check_output(text, policy=self.policy, known_secrets=known_secrets, allow=allow)
+        model's input above all), PII per the policy; ``allow`` lists values the user asked for.
+        The stored text is what the stream redactor (:meth:`arm_stream`) showed while the
+        answer streamed, checked once more as a whole."""
+        verdict = check_output(text, policy=self.policy, known_secrets=known_secrets, allow=allow)
+        streamed = redact_stream_text(text, canary=self.canary, known=known_secrets, allow=allow)
+        final = check_output(
+            streamed, policy=self.policy, known_secrets=known_secrets, allow=allow
+        ).redacted_text
+        return dataclasses.replace(verdict, redacted_text=final)
+
+    def screen_tool_args(self, args: dict[str, Any], *, egress: bool) -> str | None:
+        """Arguments a person typed at approval, checked like any text that enters the turn:
+        the reason they may not be used as they are, or ``None``. The canary and (for a call
+        that sends data out) credentials are never passed on; text that reads as instructions
+        to an AI is sent back for another edit."""
+        texts = [v for v in _strings(args) if v.strip()]
+        if any(contains_canary(text, self.canary) for text in texts):
+            return "canary: they carry the system prompt's canary token"
+        if egress and any(find_secrets(text) for text in texts):
+            return "secret: they carry a credential, and this call sends data out"
+        for text in texts:
+            verdict = scan_tool_output(text, source="edited arguments", policy=self.policy)
+            if not verdict.allowed:
+                kinds = ", ".join(c for c in verdict.categories if c not in ("indirect", "secret"))
+                return f"injection: they read like instructions to an AI ({kinds})"
+        return None
+
+    def arm_stream(self, *, known_secrets: list[SecretFinding], allow: list[str]) -> None:
+        """Arms the current run's stream redactor (put in the run's config by the turn driver)
+        with this graph's canary and this turn's secrets, before the answer streams."""
+        slot = _stream_slot()
+        if slot is not None:
+            slot.arm(StreamRedactor(canary=self.canary, known=known_secrets, allow=allow))
 
     def check_input(self, text: str, *, max_chars: int) -> Verdict:
         policy = self.policy
@@ -168,6 +200,26 @@ class SecurityLayer:
                 **verdict.to_dict(),
                 **fields,
             )
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _stream_slot() -> StreamGuardSlot | None:
+    try:
+        from langgraph.config import get_config
+
+        slot = (get_config().get("configurable") or {}).get(SLOT_KEY)
+    except Exception:
+        return None
+    return slot if isinstance(slot, StreamGuardSlot) else None
 
 
 def run_ids() -> dict[str, str | None]:

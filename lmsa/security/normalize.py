@@ -47,7 +47,9 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SPACED_LETTERS = re.compile(r"\b(?:\w ){3,}\w\b")
 _HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
-_LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])\w+\b")
+# A word of four or more characters with a digit between letters ("1gn0r3", "pr0mpt"); short
+# tokens such as "q3" or "mp3" are names, and rewriting them would score the text twice.
+_LEET_WORD = re.compile(r"\b(?=\w*[a-z][0-9])(?=\w{4,})\w+\b|\b(?=\w*[0-9][a-z])(?=\w{4,})\w+\b")
 _BASE64_SPAN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _HEX_SPAN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
 _ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)

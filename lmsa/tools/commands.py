@@ -120,5 +120,9 @@ def make_run_command_tool(
         risk="write",
         arun=run,
         assess=assess,
+        # Whether this call can reach the network: gated after untrusted input (nodes/_approval).
+        egress=lambda args: (
+            policy.classify(args.get("command", ""), args.get("cwd") or ".").network
+        ),
         max_seconds=timeout,
     )

@@ -33,6 +33,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
+from lmsa.tools.command_policy.network import NETWORK_CODE
 from lmsa.tools.factory import make_tool
 from lmsa.tools.process import describe, run_process
 from lmsa.tools.registry import RiskLevel
@@ -193,5 +194,8 @@ def make_run_python_tool(
         risk="write",
         arun=run,
         assess=assess,
+        # A snippet importing a network library is a way out for data (even where the sandbox
+        # would stop it: the person decides); gated after untrusted input (nodes/_approval).
+        egress=lambda args: bool(NETWORK_CODE.search(str(args.get("code", "")))),
         max_seconds=timeout,
     )

@@ -36,7 +36,9 @@ whose keys are all in :data:`REPLY_OPTION_KEYS`::
     {"content": ..., "tool_calls": [{"name": "f", "arguments": {...}, "id": "call_1"}],
      "status": 500, "error": "message", "retry_after": 2, "delay_ms": 300,
      "chunk_delay_ms": 50, "cut_after_chunks": 3, "reset": True, "finish_reason": "length",
-     "hold": True}
+     "hold": True, "chunk_chars": 3}
+
+``chunk_chars`` streams the content in pieces of that many characters (default: word by word).
 
 ``hold`` keeps the reply (after its delay) until the test calls ``stub.release()``, so a turn
 stays in flight for as long as the test needs; ``stub.wait_held(n)`` waits until n requests are
@@ -125,6 +127,7 @@ REPLY_OPTION_KEYS = frozenset(
         "reset",
         "finish_reason",
         "hold",
+        "chunk_chars",
     }
 )
 SCENARIO_OPTION_KEYS = frozenset(
@@ -176,6 +179,7 @@ class Reply:
     reset: bool = False
     finish_reason: str | None = None
     hold: bool = False
+    chunk_chars: int | None = None
 
     @property
     def error_status(self) -> int | None:
@@ -230,6 +234,7 @@ class Reply:
             reset=bool(raw.get("reset", False)),
             finish_reason=None if finish_reason is None else str(finish_reason),
             hold=bool(raw.get("hold", False)),
+            chunk_chars=None if raw.get("chunk_chars") is None else int(raw["chunk_chars"]),
         )
 
 
@@ -675,9 +680,10 @@ class _Completion:
         }
 
     def chunks(self, *, include_usage: bool) -> Iterator[dict[str, Any]]:
-        deltas: list[dict[str, Any]] = [
-            {"content": piece} for piece in _split_words(self.reply.content or "")
-        ]
+        content = self.reply.content or ""
+        size = self.reply.chunk_chars
+        pieces = _slices(content, size) if size and content else _split_words(content)
+        deltas: list[dict[str, Any]] = [{"content": piece} for piece in pieces]
         for index, (call_id, call) in enumerate(self.tool_calls):
             name_delta = {"name": call.name, "arguments": ""}
             deltas.append(

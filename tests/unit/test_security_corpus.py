@@ -25,24 +25,39 @@ def rates(rows: list[dict[str, str]]) -> tuple[float, float, list[str], list[str
     return recall, fpr, missed, false_alarms
 
 
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ru", "zh", "ja", "ko", "ar")
+HELD_OUT_LANGUAGES = {"it", "ko", "ar"}
+
+
 def test_corpus_is_large_labelled_and_multilingual() -> None:
     rows = load_corpus()
-    assert len(rows) >= 300
+    assert len(rows) >= 600
     labels = Counter(r["label"] for r in rows)
-    assert labels["benign"] >= 120 and labels["injection"] >= 120
-    languages = {r["lang"] for r in rows}
-    assert len(languages) >= 3
+    assert labels["benign"] >= 250 and labels["injection"] >= 250
+    assert set(LANGUAGES) <= {r["lang"] for r in rows}
     kinds = Counter((r["label"], r["kind"]) for r in rows)
-    assert kinds[("benign", "tricky")] >= 50  # "ignore", "system", "password", role play...
-    assert kinds[("injection", "indirect")] >= 20
-    assert kinds[("injection", "obfuscated")] >= 10
-    assert {r["split"] for r in rows} == {"dev", "holdout"}
+    assert kinds[("benign", "tricky")] >= 100  # "ignore", "system", "password", role play...
+    assert kinds[("injection", "indirect")] >= 40
+    assert kinds[("injection", "obfuscated")] >= 15
+    assert all(r["family"] and r["template"] for r in rows)
+    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2"}
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
 
-@pytest.mark.parametrize("split", ["all", "holdout"])
+def test_holdout_keeps_out_whole_templates_and_whole_languages() -> None:
+    rows = [r for r in load_corpus() if not r["split"].startswith("fresh")]
+    train = [r for r in rows if r["split"] == "train"]
+    holdout = [r for r in rows if r["split"] == "holdout"]
+    assert not {r["lang"] for r in train} & HELD_OUT_LANGUAGES
+    held_templates = {r["template"] for r in holdout if r["lang"] not in HELD_OUT_LANGUAGES}
+    assert len(held_templates) >= 6
+    assert not held_templates & {r["template"] for r in train}
+    assert {r["lang"] for r in holdout} >= HELD_OUT_LANGUAGES
+
+
+@pytest.mark.parametrize("split", ["train", "holdout"])
 def test_check_input_recall_and_false_positive_rate(split: str) -> None:
-    rows = [r for r in load_corpus() if split == "all" or r["split"] == split]
+    rows = [r for r in load_corpus() if r["split"] == split]
     recall, fpr, missed, false_alarms = rates(rows)
     assert recall >= 0.9, f"recall {recall:.3f}; missed {missed}"
     assert fpr <= 0.03, f"false-positive rate {fpr:.3f}; flagged {false_alarms}"
@@ -50,7 +65,7 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 def test_each_language_is_detected() -> None:
     rows = [r for r in load_corpus() if r["label"] == "injection"]
-    for language in ("en", "de", "fr", "es"):
+    for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
         assert caught / len(subset) >= 0.85, language

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from lmsa.tools.command_policy.handlers import HANDLERS, dev_tool, interpreter
@@ -23,6 +24,7 @@ from lmsa.tools.command_policy.lexer import (
     split_segments,
     tokenize,
 )
+from lmsa.tools.command_policy.network import reaches_network
 from lmsa.tools.command_policy.tables import (
     DELETERS,
     DEV_TOOLS,
@@ -85,7 +87,7 @@ class CommandPolicy:
             raise Unanalysable("commands nested too deeply")
         text, inner = cut_substitutions(text)
         verdicts = [
-            verdict(v.risk, f"{v.reason} (inside a command substitution)")
+            verdict(v.risk, f"{v.reason} (inside a command substitution)", network=v.network)
             for part in inner
             for v in self._line(part, Scope(scope.cwd, scope.depth + 1))
         ]
@@ -123,6 +125,12 @@ class CommandPolicy:
     def program(self, argv: list[str], scope: Scope) -> CommandVerdict:
         """The class of running ``argv``; also what a handler asks about a command that its
         program runs in turn (``find -exec``)."""
+        judged = self._program(argv, scope)
+        if not judged.network and reaches_network(argv[0].rsplit("/", 1)[-1], argv[1:]):
+            return replace(judged, network=True)
+        return judged
+
+    def _program(self, argv: list[str], scope: Scope) -> CommandVerdict:
         program, args = argv[0], argv[1:]
         if PLACEHOLDER in program or "$" in program or "`" in program:
             raise Unanalysable(f"the program name '{program}' is computed at run time")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lmsa.tools.registry import RiskLevel
@@ -13,22 +13,29 @@ _RANK: dict[RiskLevel, int] = {"read": 0, "write": 1, "dangerous": 2}
 
 @dataclass(frozen=True)
 class CommandVerdict:
-    """A class and the one-line reason shown to the user (and, when refused, the model)."""
+    """A class and the one-line reason shown to the user (and, when refused, the model), and
+    whether any part of the line can reach the network (a way out for data once the turn has
+    read untrusted content: the approval gate then asks a person)."""
 
     risk: RiskLevel
     reason: str
+    network: bool = False
 
     @staticmethod
     def worst(verdicts: Iterable[CommandVerdict]) -> CommandVerdict:
         chosen: CommandVerdict | None = None
+        network = False
         for candidate in verdicts:
+            network = network or candidate.network
             if chosen is None or _RANK[candidate.risk] > _RANK[chosen.risk]:
                 chosen = candidate
-        return chosen or CommandVerdict("read", "does nothing")
+        if chosen is None:
+            return CommandVerdict("read", "does nothing")
+        return chosen if chosen.network == network else replace(chosen, network=network)
 
 
-def verdict(risk: RiskLevel, reason: str) -> CommandVerdict:
-    return CommandVerdict(risk, reason)
+def verdict(risk: RiskLevel, reason: str, *, network: bool = False) -> CommandVerdict:
+    return CommandVerdict(risk, reason, network)
 
 
 class Unanalysable(ValueError):

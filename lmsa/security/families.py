@@ -1,0 +1,345 @@
+"""Latin-script attack families beyond the core ones in :mod:`injection`: authority
+impersonation, persona jailbreaks, self-modification of the assistant's settings, sending
+workspace data to a URL, prompt extraction by tag name, and the Italian/Portuguese phrasing of
+the core families. Hand-written cue lists, like the rest of the scorer; each entry is
+``(name, pattern, trigger substrings, weight, category)`` and reads the folded ``plain`` view
+(lower-case, accents stripped, punctuation as spaces) unless its name says ``raw``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_W = r"(?: [\w'./~-]+)"
+
+AUTHORITY = "authority_claim"
+PERSONA = "persona_jailbreak"
+SELF_MODIFY = "self_modification"
+
+_TEAM = (
+    r"(?:developers?|dev team|development team|engineering team|system administrators?|"
+    r"administrators?|admins?|security team|openai|anthropic|lmsa team|lm studio team|"
+    r"creators?|operators?|platform team|model provider|it department|your makers)"
+)
+_AUTHORITY = re.compile(
+    rf"\b(?:message|notice|note|update|instruction|directive|memo|announcement|alert|order|"
+    rf"communication|statement) (?:directly )?from (?:the |your |our )?(?:\w+ )?{_TEAM}\b"
+    rf"|\b(?:this is|i am|i'm|speaking as) your (?:developers?|creators?|administrators?|"
+    rf"admins?|operators?|owners?|makers?)\b"
+    rf"|\b(?:this is|we are|speaking as|on behalf of) (?:the )?(?:system administrators?|"
+    rf"developers|dev team|security team|lmsa team|openai|anthropic|system operator|"
+    rf"model provider|authorized administrator)\b"
+    r"|\bsystem ?update\b|\bpolicy (?:change|update)\b|\bactualizacion del sistema\b"
+    r"|\baggiornamento di sistema\b|\bmise a jour (?:du )?systeme\b|\batualizacao do sistema\b"
+    r"|\b(?:system|admin|administrator|developer|security|root) (?:notice|override|alert|"
+    r"announcement|command|directive|authorization|authorisation)\b"
+    r"|\bauthori[sz]ed (?:by|test by|request from) (?:the |your )?(?:developers?|admin\w*|system)"
+    r"|\b(?:nachricht|mitteilung|anweisung|hinweis) (?:von|der|des) (?:den |dem )?"
+    r"(?:entwickler\w*|administrator\w*|systems?)\b|\bich bin (?:dein|euer) (?:entwickler|"
+    r"administrator|schopfer)\b"
+    r"|\bmessage (?:de|des|du) (?:l'|la |les )?(?:developpeurs?|administrat\w+|equipe|systeme)\b"
+    r"|\bje suis ton (?:developpeur|createur|administrateur)\b"
+    r"|\bmensaje (?:de|del) (?:los |el |la )?(?:desarrolladores?|administrador|equipo|sistema)\b"
+    r"|\bsoy tu (?:desarrollador|creador|administrador)\b"
+    r"|\bmessaggio (?:dagli|degli|dal|del|dallo) (?:sviluppatori|amministratore|team|sistema)\b"
+    r"|\bsono il tuo (?:sviluppatore|creatore|amministratore)\b"
+    r"|\bmensagem (?:dos|do|da) (?:desenvolvedores|administrador|equipe|sistema)\b"
+    r"|\bsou (?:o )?seu (?:desenvolvedor|criador|administrador)\b"
+)
+_PERSONA = re.compile(
+    r"\b(?:stay|remain|keep) in character\b|\bnever break character\b"
+    r"|\b(?:never|doesn't|does not|won't|will not|cannot|can't|don't) (?:ever )?(?:refuse|"
+    r"decline|say no|say sorry|apologi[sz]e|add warnings)\b"
+    r"|\balways (?:answers|responds|complies|obeys|says yes|reveal\w*|share\w*)\b"
+    r"|\b(?:has|have|with) no (?:moral\w*|ethic\w*|guidelines|boundaries)\b"
+    r"|\b(?:let's|lets|we will|we are going to|we're going to) (?:play|do) (?:a )?(?:game|"
+    r"role ?play)\b|\bhypothetical (?:ai|model|assistant) (?:called|named)\b"
+    r"|\b(?:pretend|imagine) (?:to be|you are|you're|that you are)\b"
+    r"|\bresta nel personaggio\b|\bnon rifiut\w+ mai\b|\bnunca recus\w+\b|\bfique no personagem\b"
+    r"|\bbleib(?:e)? in der rolle\b|\breste dans (?:le|ton) (?:role|personnage)\b"
+    r"|\bmantente en (?:el )?personaje\b|\bnunca (?:te niegues|rechaces)\b|\bne refuse jamais\b"
+    r"|\bverweigere niemals\b"
+)
+_SELF_MODIFY = re.compile(
+    r"\b(?:change|modify|edit|update|set|turn off|disable|switch off|lower|raise|rewrite|"
+    r"reconfigure|relax|loosen)\w*(?: \w+){0,4}? (?:your|the assistant'?s?|its|lmsa'?s?|"
+    r"the agent'?s?) (?:own )?(?:settings|configuration|config|approval \w+|security \w+|"
+    r"guard\w*|safety \w+|permissions|allow ?list|whitelist|threshold|policy|policies|"
+    r"confirmation \w+|sandbox\w*)\b"
+    r"|\b(?:add|put|include)(?: [\w'./~-]+){1,3}? (?:to|on|into) (?:the |your )?(?:allow ?list|"
+    r"whitelist|trusted (?:hosts|domains|list))\b"
+    r"|\b(?:disable|turn off|switch off|deactivate|remove)(?: the| your| all| its)? "
+    r"(?:approval|confirmation|security|injection|safety|guard)\w* (?:checks?|gates?|layer|"
+    r"guard|mode|settings|prompts?|filter\w*)\b"
+    r"|\blmsa[ _](?:security|approval|injection|allowed|python|sandbox|guard|canary|pii)\w*"
+    r"(?: \w+)? (?:false|0|off|none|never|all|true|\*)\b"
+    r"|\b(?:andere|aendere) deine (?:einstellungen|konfiguration)\b|\bdeaktiviere (?:die |deine )?"
+    r"(?:sicherheits|freigabe|bestatigungs)\w*"
+    r"|\bmodifie tes (?:parametres|reglages)\b|\bdesactive (?:la |les |ta )?(?:securite|"
+    r"validation|approbation|confirmation)\b"
+    r"|\bcambia tu configuracion\b|\bdesactiva (?:la |las |tu )?(?:seguridad|aprobacion|"
+    r"confirmacion)\b"
+    r"|\bdisattiva (?:la |le |il )?(?:sicurezza|approvazione|conferma|controll\w+)\b"
+    r"|\bmodifica (?:le tue|la tua) (?:impostazioni|configurazione)\b"
+    r"|\bdesativ\w* (?:a |as |o )?(?:seguranca|aprovacao|confirmacao|verificac\w+)\b"
+    r"|\baltere (?:suas|as suas) (?:configuracoes|definicoes)\b"
+)
+_SUSPENDED = re.compile(
+    r"\b(?:your|the|all|previous|safety|security|content|these) (?:\w+ )?(?:rules|policy|"
+    r"policies|guidelines|restrictions|filters|guardrails|instructions)(?: \w+){0,3}? (?:are|is|"
+    r"were|have been|has been) (?:now |temporarily )?(?:wrong|suspended|disabled|lifted|paused|"
+    r"off|turned off|deactivated|cancel+ed|no longer (?:apply|valid|in effect|active))\b"
+    r"|\bthe (?:correct|real|actual|new) rule is\b"
+    r"|\b(?:restrictions|filters|rules|guardrails|limits)(?: \w+){0,3}? (?:have been|were|are) "
+    r"(?:removed|lifted|dropped)\b|\b(?:no longer has|ya no tiene|hat keine|n'a plus de|"
+    r"non ha piu|ja nao tem|nao tem mais) (?:\w+ )?(?:restrictions|restricciones|einschrankungen|"
+    r"restrizioni|restricoes|regles|reglas|regeln|regole|regras)\b"
+    r"|\brestrizioni(?: \w+){0,4}? (?:sono state )?rimosse\b"
+    r"|\w*(?:regeln|richtlinien|vorgaben)(?: \w+){0,4}? (?:sind |wurden )?(?:aufgehoben|"
+    r"ausgesetzt|deaktiviert|abgeschaltet)\b"
+    r"|\b(?:consignes|regles)(?: \w+){0,4}? (?:sont )?(?:desactivees|suspendues|levees)\b"
+    r"|\b(?:reglas|normas)(?: \w+){0,4}? (?:estan |quedan )?(?:suspendidas|desactivadas)\b"
+    r"|\bregole(?: \w+){0,4}? (?:sono )?(?:sospese|disattivate)\b"
+    r"|\bregras(?: \w+){0,4}? (?:estao |foram )?(?:suspensas|desativadas)\b"
+)
+_EXFIL_ANSWER = re.compile(
+    r"\b(?:append|add|include|paste|insert|attach|put)\w*(?: [\w'./~-]+){0,6}? (?:\.env|id_rsa|"
+    r"credentials|secrets?|api keys?|passwords?|tokens?|private keys?)\b(?: [\w'./~-]+){0,4}? "
+    r"(?:to|in|into|at the end of) (?:your|the) (?:answer|response|reply|output|summary)\b"
+)
+_PRIORITY = re.compile(
+    r"\b(?:takes?|have|has|get|gets) (?:precedence|priority) over (?:your|the|any|all)(?: \w+)?"
+    r" (?:system prompt|prompt|instructions|rules|guidelines|programming|configuration|"
+    r"constraints|policies)\b|\bsupersedes? (?:all|your|any|the)(?: \w+){0,2}? (?:others|"
+    r"instructions|rules|guidelines|prompt)\b|\bpriority (?:0|zero|one|1) instruction\b"
+    r"|\b(?:haben|hat) vorrang vor (?:deinem|deinen|dem|den|deiner)\b"
+    r"|\b(?:ont|a) (?:la )?priorite sur (?:tes|ton|ta|les)\b"
+    r"|\btienen? (?:la )?prioridad sobre (?:tus|tu|las|los)\b"
+    r"|\bhanno la precedenza (?:sulle|sui|sul|su)\b|\btem prioridade sobre (?:as|os|suas|seus)\b"
+)
+_HYPOTHETICAL = re.compile(
+    r"\b(?:hypothetically|imagine|suppose|pretend|stell dir vor|imagine que|imagina que|"
+    r"immagina (?:di|che)|suponha)\b[^.!?]{0,80}?\b(?:without (?:any )?(?:restrictions|limits|"
+    r"rules|filters)|no (?:restrictions|rules|filters|guidelines)|unfiltered|unrestricted|"
+    r"uncensored|sans (?:aucune )?restriction\w*|sin restricciones|ohne (?:einschrankungen|"
+    r"regeln)|senza (?:restrizioni|regole)|sem restricoes)"
+)
+_FIRST_LINE = re.compile(
+    r"\b(?:first|opening|last|initial) (?:sentence|line|words?|paragraph)s? of (?:your|the) "
+    r"(?:system )?(?:prompt|instructions|message)\b"
+    r"|\berste(?:n|r)? (?:satz|zeile) (?:deines|des) (?:systemprompts?|prompts)\b"
+    r"|\bprimera (?:frase|linea) de tu (?:prompt|instrucciones)\b"
+    r"|\bpremiere (?:phrase|ligne) de (?:ton|tes) (?:prompt|instructions)\b"
+)
+_DATA = (
+    r"(?:contents?|files?|source(?: code)?|code|codebase|repo|repository|project|workspace|"
+    r"folder|directory|config\w*|settings|credentials|keys?|secrets?|tokens?|passwords?|history|"
+    r"database|notes|documents?|everything|\.env|[\w-]+\.(?:py|json|ya?ml|toml|ini|cfg|txt|md|db|"
+    r"sqlite|pem|key|csv|env)|inhalt|datei\w*|contenu|fichiers?|contenido|archivos?|"
+    r"contenuto|file|conteudo|arquivos?)"
+)
+_DEST = (
+    r"(?:https?|www|ftp|pastebin|webhook|ngrok|requestbin|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|"
+    r"[\w-]+\.(?:com|net|org|io|example|xyz|ru|cn|site|top|dev|app)\b)"
+)
+_EXFIL_URL = re.compile(
+    r"\b(?:send|upload|post|forward|transmit|exfiltrat\w*|copy|submit|pipe|push|leak|share|"
+    r"sync|mirror|beam|report|invia\w*|carica\w*|envi\w*|mand\w*|schick\w*|sende\w*|lade\w*|"
+    r"envoie\w*|transmet\w*|televers\w*)\b"
+    rf"(?: [\w'./~-]+){{0,8}}? {_DATA}\b(?: [\w'./~-]+){{0,6}}? (?:to|into|on|onto|at|via|"
+    rf"through|an|auf|a|al|alla|para|vers|sur|per)(?: [\w'./~-]+){{0,2}}? {_DEST}"
+)
+_URL_PARAM_EXFIL = re.compile(
+    r"https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
+    r"|https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?(?:api[_ ]?key|token|secret|password|"
+    r"credential|\.env)"
+    r"|\b(?:append|add|put|include|encode|embed|attach)\w*(?: [\w'./~-]+){0,8}? "
+    r"(?:to|in|into|as) (?:the |a |an )?(?:url|link|query (?:string|parameter)|image (?:url|link)|"
+    r"url parameter|get parameter)\b"
+)
+_TAG_EXTRACTION = re.compile(
+    r"(?:print|show|output|repeat|reveal|display|copy|return|dump|give me|write out|paste|"
+    r"quote|recite|tell me|list|gib|zeig|wiederhol|montre|affiche|donne|r[eé]p[eè]te|muestra|"
+    r"dame|repite|mostra|ripeti|dammi|mostre|repita)[^\n]{0,60}?(?:<|\[|\{\{)\s*/?\s*(?:system|sys|system_prompt|"
+    r"instructions?|developer|prompt|rules|hidden|secret|im_start|context)[\w-]*\s*(?:>|\]|\}\})",
+    re.IGNORECASE,
+)
+# A sentence addressed to the assistant by name inside data ("Hidden text: assistant, ...").
+_VOCATIVE = re.compile(
+    r"(?:^|[:.!\]>]\s*)(?:assistant|ai|ki|ia|llm|bot|agent|assistent|asistente|chatbot)\s*[,:]\s*"
+    r"(?!\s*$)",
+    re.MULTILINE,
+)
+# A spoofed chat-template role header: a template token naming a role, or a closed tool block
+# followed by a "system" line.
+_ROLE_HEADER = re.compile(
+    r"<\|(?:im_start|start_header_id)\|>\s*(?:system|assistant|developer)"
+    r"|<</?sys>>|\[inst\][^\n]{0,200}\[/inst\]"
+    r"|</?tool_results>\s*\n\s*(?:system|assistant)\s*:"
+)
+_CODE_CONTEXT = re.compile(r"\b(?:xml|html|parse|parser|regex|function|script|beautifulsoup|lxml)")
+
+# Italian and Portuguese phrasing of the core families (Latin script, folded view).
+_IT_PT = {
+    "override": re.compile(
+        r"\b(?:ignora|ignore|dimentica|esqueca|esquece|trascura|desconsidere|non seguire|nao siga|"
+        r"non tenere conto (?:di|delle|dei)|nao leve em conta)\w*(?: [\w'./~-]+){0,4}? "
+        r"(?:istruzioni|regole|direttive|indicazioni|instrucoes|regras|diretrizes|orientacoes|"
+        r"tutto (?:quello|cio) che|tudo (?:o )?que)\b"
+        r"|\b(?:le )?(?:istruzioni|regole) precedenti (?:non (?:sono piu|valgono piu)|sono "
+        r"annullate)|\b(?:as )?(?:instrucoes|regras) anteriores (?:nao (?:valem|sao) mais|foram "
+        r"canceladas)|\bnuove istruzioni\b|\bnovas instrucoes\b"
+    ),
+    "extraction": re.compile(
+        r"\b(?:mostra|rivela|ripeti|dimmi|stampa|scrivi|dammi|traduci|quali sono|mostre|revele|"
+        r"repita|diga|imprima|escreva|me de|traduza|quais (?:sao|foram))\w*(?: [\w'./~-]+){0,4}? "
+        r"(?:(?:il tuo|le tue|i tuoi|la tua|o seu|os seus|as suas|suas|seus|sua|teu|tuas) "
+        r"(?:\w+ )?(?:prompt|istruzioni|regole|configurazione|instrucoes|regras|configuracao)|"
+        r"(?:il )?prompt di sistema|(?:o )?prompt do sistema|istruzioni (?:nascoste|iniziali|"
+        r"originali|segrete)|instrucoes (?:ocultas|iniciais|originais|secretas)|testo (?:qui )?"
+        r"sopra|texto acima)\b"
+    ),
+    "role": re.compile(
+        r"\b(?:ora|adesso|da ora in poi) sei (?:un|una) (?:\w+ )?(?:ia|modello|assistente)\b"
+        r"|\b(?:ia|modello|assistente|modelo) (?:senza|sem) (?:regole|filtri|restrizioni|limiti|"
+        r"regras|filtros|restricoes|limites|censura)\b|\bmodalita (?:sviluppatore|sviluppo)\b"
+        r"|\bagora voce e (?:um|uma) (?:\w+ )?(?:ia|modelo|assistente)\b|\bmodo desenvolvedor\b"
+    ),
+    "approval": re.compile(
+        r"\bsenza (?:chiedere|chiedermi|attendere) (?:la |il |alcuna )?(?:conferma|approvazione|"
+        r"permesso)\b|\bapprova (?:tutto|automaticamente)\b|\bsem (?:pedir|esperar) (?:a |por )?"
+        r"(?:confirmacao|aprovacao|permissao)\b|\baprov\w* (?:tudo|automaticamente)\b"
+    ),
+    "indirect": re.compile(
+        r"\bnota per (?:l'ia|l ia|il modello|l'assistente|l assistente|l'agente)\b"
+        r"|\bse sei un (?:assistente|modello|ia|agente)\b"
+        r"|\bnota para (?:a ia|o modelo|o assistente|o agente)\b"
+        r"|\bse voce (?:e|for) um (?:assistente|modelo|agente)\b"
+    ),
+}
+
+# (name, pattern, triggers, weight, category); categories shared with the core scorer.
+LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], ...] = (
+    (
+        "authority",
+        _AUTHORITY,
+        ("message", "notice", "note", "update", "instruction", "directive", "memo", "announce",
+         "alert", "order", "communication", "statement", "this is", "i am", "i'm", "we are",
+         "speaking", "behalf", "system", "admin", "developer", "security", "root", "authori",
+         "nachricht", "mitteilung", "anweisung", "hinweis", "ich bin", "je suis", "mensaje",
+         "soy tu", "messaggio", "sono il", "mensagem", "sou "),
+        0.45,
+        AUTHORITY,
+    ),
+    (
+        "persona",
+        _PERSONA,
+        ("stay", "remain", "keep", "never", "doesn't", "does not", "won't", "will not", "cannot",
+         "can't", "don't", "always", "has no", "have no", "with no", "let's", "lets", "we ",
+         "hypothetical", "pretend", "imagine", "resta", "non rifiut", "nunca", "fique", "bleib",
+         "reste", "mantente", "ne refuse", "verweigere"),
+        0.4,
+        PERSONA,
+    ),
+    (
+        "self_modify",
+        _SELF_MODIFY,
+        ("change", "modify", "edit", "update", "set", "turn off", "disable", "switch off",
+         "lower", "raise", "rewrite", "reconfigure", "relax", "loosen", "add", "put", "include",
+         "deactivate", "remove", "lmsa", "andere", "aendere", "deaktiviere", "modifie",
+         "desactive", "cambia", "desactiva", "disattiva", "modifica", "desativ", "altere"),
+        0.65,
+        SELF_MODIFY,
+    ),
+    (
+        "exfil_url",
+        _EXFIL_URL,
+        ("send", "upload", "post", "forward", "transmit", "exfiltrat", "copy", "submit", "pipe",
+         "push", "leak", "share", "sync", "mirror", "beam", "report", "invia", "carica", "envi",
+         "mand", "schick", "sende", "lade", "envoie", "transmet", "televers"),
+        0.8,
+        "exfiltration",
+    ),
+    ("suspended", _SUSPENDED,
+     ("wrong", "suspend", "disabled", "lifted", "paused", "off", "turned off", "deactivated",
+      "removed", "dropped", "ya no", "hat keine", "n'a plus", "non ha", "ja nao", "nao tem",
+      "rimosse", "no longer",
+      "cancel", "no longer", "correct rule", "real rule", "actual rule", "new rule", "aufgehoben",
+      "ausgesetzt", "deaktiviert", "abgeschaltet", "desactivees", "suspendues", "levees",
+      "suspendidas", "desactivadas", "sospese", "disattivate", "suspensas", "desativadas"),
+     0.5, "instruction_override"),
+    ("exfil_answer", _EXFIL_ANSWER,
+     ("append", "add", "include", "paste", "insert", "attach", "put"), 0.6, "exfiltration"),
+    ("priority", _PRIORITY,
+     ("precedence", "priorit", "supersede", "vorrang", "prioridad", "precedenza"),
+     0.6, "instruction_override"),
+    ("hypothetical", _HYPOTHETICAL,
+     ("hypothetically", "imagine", "suppose", "pretend", "stell", "imagina", "immagina",
+      "suponha"),
+     0.75, "role_hijack"),
+    ("first_line", _FIRST_LINE,
+     ("first", "opening", "last", "initial", "erste", "primera", "premiere"), 0.8,
+     "prompt_extraction"),
+    ("it_pt_override", _IT_PT["override"],
+     ("ignor", "dimentic", "esquec", "trascur", "desconsider", "non seguire", "nao siga",
+      "non tenere", "nao leve", "istruzioni", "regole", "instrucoes", "regras", "nuove", "novas"),
+     0.85, "instruction_override"),
+    ("it_pt_extraction", _IT_PT["extraction"],
+     ("mostr", "rivel", "ripet", "dimmi", "stamp", "scriv", "dammi", "tradu", "quali", "revel",
+      "repit", "diga", "imprim", "escrev", "me de", "quais"),
+     0.85, "prompt_extraction"),
+    ("it_pt_role", _IT_PT["role"],
+     ("ora ", "adesso", "da ora", "ia ", "modello", "assistente", "modelo", "modalita",
+      "agora", "modo ", "senza", "sem "),
+     0.75, "role_hijack"),
+    ("it_pt_approval", _IT_PT["approval"], ("senza", "approva", "sem ", "aprov"), 0.7,
+     "tool_manipulation"),
+    ("it_pt_indirect", _IT_PT["indirect"], ("nota", "se sei", "se voce"), 0.5,
+     "indirect_marker"),
+)  # fmt: skip
+
+
+_QUOTED = re.compile(
+    r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|«[^»\n]{3,300}»|„[^“”\n]{3,300}[“”]|「[^」\n]{1,300}」"
+    r"|『[^』\n]{1,300}』|(?<!\w)'[^'\n]{3,300}'(?!\w)"
+)
+
+
+def without_quotes(text: str) -> str:
+    """``text`` with every quoted passage replaced by a placeholder."""
+    return _QUOTED.sub(" (quote) ", text)
+
+
+def persona_cues(plain: str) -> int:
+    """How many distinct persona-jailbreak cues ``plain`` has: one ("stay in character") is a
+    game, several ("no rules", "never refuses", "stay in character") are a jailbreak."""
+    return len({m.group(0) for m in _PERSONA.finditer(plain)})
+
+
+def raw_hits(raw: str) -> dict[str, str]:
+    """Families read from the raw (lower-cased) text, where brackets and URLs survive."""
+    hits: dict[str, str] = {}
+    if any(word in raw for word in ("http", "url", "link")) and (
+        match := _URL_PARAM_EXFIL.search(raw)
+    ):
+        hits["url_param_exfil"] = match.group(0)[:60]
+    if match := _VOCATIVE.search(raw):
+        hits["vocative"] = match.group(0)[:60]
+    if ("<" in raw or "[" in raw) and (match := _ROLE_HEADER.search(raw)):
+        hits["role_header"] = match.group(0)[:60]
+    if (
+        ("<" in raw or "[" in raw or "{{" in raw)
+        and not _CODE_CONTEXT.search(raw)
+        and (match := _TAG_EXTRACTION.search(raw))
+    ):
+        hits["tag_extraction"] = match.group(0)[:60]
+    return hits
+
+
+RAW_WEIGHTS = {"url_param_exfil": 0.6, "tag_extraction": 0.8, "vocative": 0.3, "role_header": 0.65}
+RAW_CATEGORIES = {
+    "url_param_exfil": "exfiltration",
+    "tag_extraction": "prompt_extraction",
+    "vocative": "indirect_marker",
+    "role_header": "fake_delimiter",
+}
