@@ -197,6 +197,9 @@ async def run_turn(
     final: dict[str, Any] = {}
     interrupt: InterruptInfo | None = None
     streamed = False
+    # The answer's last chunk and its metadata: clients of the ``messages`` stream get the
+    # guarded text in chunks shaped like it.
+    answer_chunk: tuple[AIMessageChunk, dict[str, Any]] | None = None
     results_before = 0  # the execute node returns the turn's whole results list
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     try:
@@ -210,7 +213,7 @@ async def run_turn(
             async for mode, chunk in graph.astream(
                 payload, config, stream_mode=modes, context=context
             ):
-                if mode in stream:
+                if mode in stream and not (mode == "messages" and _answer_chunk(chunk)):
                     yield TurnEvent("stream", {"mode": mode, "chunk": chunk})
                 if mode not in ("values", "tasks", "messages"):
                     continue
@@ -235,6 +238,8 @@ async def run_turn(
                         name = str(chunk.get("name"))
                         if name == "respond" and (tail := guard.flush()):
                             yield TurnEvent("token", {"text": tail})
+                            if answer_chunk is not None and "messages" in stream:
+                                yield _guarded(answer_chunk, tail)
                         update = chunk.get("result") or {}
                         if not stream_tokens and isinstance(update, dict):
                             _add_usage(usage, update.get("messages") or [])
@@ -260,16 +265,17 @@ async def run_turn(
                 if message.usage_metadata:
                     usage["prompt_tokens"] += message.usage_metadata.get("input_tokens", 0)
                     usage["completion_tokens"] += message.usage_metadata.get("output_tokens", 0)
-                if (
-                    metadata.get("langgraph_node") == "respond"
-                    and isinstance(message.content, str)
-                    and message.content
-                ):
+                if _answer_chunk(chunk):
                     streamed = True
-                    if shown := guard.feed(message.content):
+                    answer_chunk = (message, metadata)
+                    if shown := guard.feed(cast(str, message.content)):
                         yield TurnEvent("token", {"text": shown})
+                        if "messages" in stream:
+                            yield _guarded(answer_chunk, shown)
             if tail := guard.flush():
                 yield TurnEvent("token", {"text": tail})
+                if answer_chunk is not None and "messages" in stream:
+                    yield _guarded(answer_chunk, tail)
             if intent is None:
                 intent = ((final.get("intent") or {}) or {}).get("intent")
             answer = None if interrupt else str(final.get("answer") or "")
@@ -371,3 +377,24 @@ def describe_failure(
             "Check the file is writable (LMSA_DATA_DIR) and not locked by another program."
         )
     return None
+
+
+def _answer_chunk(chunk: Any) -> bool:
+    """Whether a ``messages`` item is a piece of the answer (text the output guard holds)."""
+    if not (isinstance(chunk, tuple) and len(chunk) == 2):
+        return False
+    message, metadata = chunk
+    return (
+        isinstance(message, AIMessageChunk)
+        and isinstance(metadata, dict)
+        and metadata.get("langgraph_node") == "respond"
+        and isinstance(message.content, str)
+        and bool(message.content)
+    )
+
+
+def _guarded(answer_chunk: tuple[AIMessageChunk, dict[str, Any]], text: str) -> TurnEvent:
+    """A ``messages`` stream item carrying the guard's output instead of the model's raw text."""
+    message, metadata = answer_chunk
+    guarded = message.model_copy(update={"content": text, "usage_metadata": None})
+    return TurnEvent("stream", {"mode": "messages", "chunk": (guarded, metadata)})

@@ -1,7 +1,8 @@
 """A secret or the canary in a streamed answer is redacted before any client sees it, and the
 stored answer is exactly what was streamed: the scripted LM Studio stub streams the answer three
-characters at a time (so the secret arrives split across chunks) to ``lmsa serve`` (threads SSE
-and OpenAI ``stream=true``) and to the ``lmsa chat`` CLI as a process."""
+characters at a time (so the secret arrives split across chunks) to ``lmsa serve`` (threads SSE,
+OpenAI ``stream=true`` and the LangGraph API's ``messages-tuple`` stream) and to the ``lmsa chat``
+CLI as a process."""
 
 from __future__ import annotations
 
@@ -67,6 +68,17 @@ def test_sse_and_openai_streams_redact_split_secrets_and_store_what_streamed(
                 },
             )
             stored_openai = client.get("/v1/threads/sg-2").json()["values"]["answer"]
+            stub.reset()
+            assert client.post("/threads", json={"thread_id": "sg-3"}).status_code == 200
+            langgraph = client.post(
+                "/threads/sg-3/runs/stream",
+                json={
+                    "assistant_id": "assistant",
+                    "input": {"messages": [{"role": "user", "content": "say it"}]},
+                    "stream_mode": ["messages-tuple", "values"],
+                },
+            )
+            stored_langgraph = client.get("/threads/sg-3/state").json()["values"]["answer"]
     finally:
         server.stop()
     # The model really streamed the secret in pieces.
@@ -87,6 +99,16 @@ def test_sse_and_openai_streams_redact_split_secrets_and_store_what_streamed(
     ]
     _assert_clean("".join(deltas))
     assert "".join(deltas) == EXPECTED == stored_openai
+
+    assert langgraph.status_code == 200, langgraph.text
+    _assert_clean(langgraph.text)
+    pieces = [
+        json.loads(data)[0]["content"]
+        for name, data in sse_events(langgraph)
+        if name == "messages" and json.loads(data)[1].get("langgraph_node") == "respond"
+    ]
+    assert len(pieces) > 5
+    assert "".join(pieces) == EXPECTED == stored_langgraph
 
 
 def test_cli_stream_redacts_split_secrets_and_history_matches(
