@@ -222,3 +222,22 @@ async def test_without_retention_every_checkpoint_stays(prefix: str) -> None:
         assert _texts(history[0].values) == _expected(20)
     finally:
         await client.aclose()
+
+
+async def test_prune_to_the_latest_keeps_its_list_and_drops_the_rest(prefix: str) -> None:
+    config: RunnableConfig = {"configurable": {"thread_id": "pruned"}}
+    client = aredis.Redis.from_url(REDIS_URL)
+    try:
+        saver = AsyncRedisSaver(client, key_prefix=prefix)
+        graph = _graph(saver)
+        await _chat(graph, config, range(1, 21))
+        await saver.aprune(["pruned"], strategy="keep_latest")
+        assert len([s async for s in saver.alist(config)]) == 1
+        # A new saver reads everything from Redis, nothing from a cache.
+        fresh = _graph(AsyncRedisSaver(client, key_prefix=prefix))
+        assert _texts((await fresh.aget_state(config)).values) == _expected(20)
+        fields = await client.hkeys(f"{{{prefix}:pruned}}:data")
+        # The latest list's 40 items; the unmarked originals of the questions are gone.
+        assert len([f for f in fields if f.startswith(b"e\0")]) <= 40
+    finally:
+        await client.aclose()

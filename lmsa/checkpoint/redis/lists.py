@@ -24,6 +24,7 @@ the store no longer has is refused by the PUT script and retried without the cac
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ MIN_LIST = 16
 LEAF = 32
 # Distinct small values remembered per channel for sharing.
 _RECENT_BLOBS = 4
+# Items remembered beyond those of the latest lists before they are dropped.
+_SLACK = 64
 # Threads whose items one saver remembers (each holds the items of its latest lists).
 _THREADS = 64
 
@@ -63,7 +66,11 @@ class ListCache:
         self.items[element] = item
 
     def keep_latest(self) -> None:
-        """Forget the items that no channel's latest list holds any more."""
+        """Forget the items that no channel's latest list holds any more (once they are more
+        than a few, so that the cost per write does not grow with the list)."""
+        held = sum(len(chunk) for leaves in self.leaves.values() for _, chunk in leaves)
+        if len(self.fields) <= held + _SLACK:
+            return
         live = {
             id(item) for leaves in self.leaves.values() for _, chunk in leaves for item in chunk
         }
@@ -131,7 +138,7 @@ def encode_list(
         chunk = tuple(items[start : start + LEAF])
         if j < len(previous):
             leaf_field, old = previous[j]
-            if len(old) == len(chunk) and all(a is b for a, b in zip(old, chunk, strict=True)):
+            if len(old) == len(chunk) and all(map(operator.is_, old, chunk)):
                 out.leaves.append((leaf_field, chunk))
                 out.shared.append(leaf_field)
                 continue
