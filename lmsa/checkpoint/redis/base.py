@@ -56,8 +56,9 @@ _FANOUT = 256
 _PAGE = 64
 # Field/value arguments per HSET or ZADD; keeps single commands (and Lua's unpack) bounded.
 _ARGS_PER_CMD = 1000
+# A channel that new_versions names but channel_values does not carry.
 _ABSENT = object()
-# Blobs up to this size are compared with the channel's previous one and shared when equal.
+# Blobs up to this size are compared with the channel's recent ones and shared when equal.
 _SHARE_MAX = 4096
 # Checkpoint sources that retention always keeps, besides turn ends: a person's edit or fork.
 _KEPT_SOURCES = ("update", "fork")
@@ -211,7 +212,7 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
                         self.serde,
                         cache if attempt < 2 else None,
                         ns_b,
-                        version_bytes(version),
+                        ver_b,
                         ch_b,
                         value,
                     )

@@ -169,10 +169,6 @@ def commit(cache: ListCache, channel_b: bytes, encoded: EncodedList) -> None:
     cache.keep_latest()
 
 
-def is_list_blob(blob: bytes | None) -> bool:
-    return blob is not None and blob.startswith(LIST_TAG)
-
-
 def leaf_fields(blob: bytes) -> list[bytes]:
     return read_netstrings(blob[len(LIST_TAG) :])[0]
 

@@ -309,7 +309,7 @@ local blobs = {}
 for f, _ in pairs(doomed) do blobs[#blobs + 1] = f end
 -- Leaves and elements of doomed list blobs, less those a surviving list still uses.
 local function expand(fields, into)
-  for i, v in ipairs(hmget(data, fields)) do
+  for _, v in ipairs(hmget(data, fields)) do
     local lf = leaves_of(v)
     if lf then
       for _, leaf in ipairs(lf) do
