@@ -12,6 +12,13 @@ savers that store channels separately only rewrite three of six).
 ``--cluster`` adds an AsyncRedisSaver row on a three-master Redis Cluster started on loopback
 for the run (redis-server and redis-cli on PATH); ``--cluster-url`` uses a running cluster.
 
+    python benchmarks/checkpoint.py --long-thread [--turns 10,100,400] [--stores redis,sqlite]
+                                    [--keep-intermediate 20|all]
+
+``--long-thread`` runs instead the scenario of :mod:`benchmarks.checkpoint_long_thread`: one
+conversation through the real compiled graph, the store's size and the time per turn as the
+thread grows.
+
 Measures, sequentially on one thread each:
   put        aput of the next checkpoint
   get_tuple  aget_tuple of the thread's latest checkpoint (what every graph run starts with)
@@ -46,7 +53,9 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from benchmarks.checkpoint_long_thread import long_thread_main
 from lmsa.checkpoint.redis import AsyncRedisSaver
+from lmsa.config import Settings
 
 SYSTEM_PROMPT = "You are a careful assistant running on a local model. " * 20
 TOOLS = [
@@ -247,7 +256,20 @@ async def main() -> None:
     parser.add_argument("--list-n", type=int, default=200, help="list calls to time")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     add_cluster_args(parser)
+    parser.add_argument("--long-thread", action="store_true", help="run the long-thread scenario")
+    parser.add_argument("--turns", default="10,100,400", help="long thread: marks, in turns")
+    parser.add_argument("--stores", default="redis,sqlite", help="long thread: redis, sqlite")
+    parser.add_argument(
+        "--keep-intermediate",
+        default=str(Settings().checkpoint_keep_intermediate),
+        help="long thread: in-turn checkpoints kept (LMSA_CHECKPOINT_KEEP_INTERMEDIATE); 'all'",
+    )
     args = parser.parse_args()
+    if args.long_thread:
+        keep = None if args.keep_intermediate == "all" else int(args.keep_intermediate)
+        marks = [int(m) for m in args.turns.split(",")]
+        await long_thread_main(args.redis_url, marks, args.stores.split(","), keep)
+        return
 
     results = [await run_workload("InMemorySaver", InMemorySaver(), args.n, args.list_n)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         "such as '7d', '12h') are deleted when lmsa serve, chat or ask open the store; None "
         "keeps them. (Redis expires threads itself: redis_ttl.)",
     )
+    checkpoint_keep_intermediate: int | None = Field(
+        default=20,
+        ge=0,
+        description="Checkpoints kept inside a thread (Redis and SQLite): every turn's final "
+        "checkpoint, every edit or fork, and the newest N of the others; the rest are deleted "
+        "when the next turn starts. 'all' (or empty) keeps every checkpoint.",
+    )
     redis_max_connections: int = Field(
         default=64,
         ge=1,
@@ -249,6 +256,13 @@ class Settings(BaseSettings):
             if key not in self.api_keys:
                 self.api_keys.append(key)
         return self
+
+    @field_validator("checkpoint_keep_intermediate", mode="before")
+    @classmethod
+    def _keep_all(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "all"):
+            return None
+        return value
 
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod

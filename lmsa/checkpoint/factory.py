@@ -36,7 +36,7 @@ async def open_checkpointer(
     if settings.checkpointer == "memory":
         yield InMemorySaver()
     elif settings.checkpointer == "sqlite":
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from lmsa.checkpoint.sqlite import RetainingSqliteSaver
 
         path = settings.sqlite_file
         try:
@@ -46,7 +46,9 @@ async def open_checkpointer(
                 f"Cannot create the conversation store folder {path.parent}: {error.strerror}. "
                 "Set LMSA_DATA_DIR (or LMSA_SQLITE_PATH) to a writable place."
             ) from error
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        async with RetainingSqliteSaver.from_conn_string(
+            str(path), keep_intermediate=settings.checkpoint_keep_intermediate
+        ) as saver:
             if prune and settings.thread_retention is not None:
                 from lmsa.checkpoint.retention import prune_threads
 
@@ -65,6 +67,7 @@ async def open_checkpointer(
                         key_prefix=settings.redis_key_prefix,
                         max_connections=settings.redis_max_connections,
                         pool_timeout=settings.redis_pool_timeout,
+                        keep_intermediate=settings.checkpoint_keep_intermediate,
                     )
                 )
             except CheckpointerUnavailable as error:

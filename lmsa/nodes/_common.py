@@ -26,15 +26,18 @@ def last_user_text(messages: Sequence[AnyMessage]) -> str:
 def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
     """The last ``turns`` user turns with everything said after each, so prompts stay small
     while the model still sees what "it" and "that file" refer to."""
-    starts = [
-        i
-        for i, m in enumerate(messages)
-        if isinstance(m, HumanMessage) and not m.additional_kwargs.get(CLARIFICATION_MARK)
-    ]
-    if not starts:
-        return list(messages)
     turns = max(turns, 1)  # the current turn is always needed
-    first = starts[-turns] if len(starts) >= turns else starts[0]
+    # From the end: a long conversation costs no more per turn than a short one.
+    first: int | None = None
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if isinstance(m, HumanMessage) and not m.additional_kwargs.get(CLARIFICATION_MARK):
+            first = i
+            turns -= 1
+            if not turns:
+                break
+    if first is None:
+        return list(messages)
     return list(messages[first:])
 
 

@@ -14,20 +14,40 @@ With ``P`` = ``key_prefix`` and ``T`` = ``thread_id``, a thread owns exactly two
 
     {P:T}:data   HASH  every byte of the thread:
                        c\\0<ns>\\0<checkpoint_id>            checkpoint payload (no channel values)
-                       h\\0<ns>\\0<checkpoint_id>            header: run_id + (channel, blob field)*
+                       h\\0<ns>\\0<checkpoint_id>            header: run_id + (channel, version)*
                        b\\0<ns>\\0<channel>\\0<version>        one channel value (a "blob")
+                       l\\0<ns>\\0<version>\\0<channel>\\0<n>    a leaf of a large list value
+                       e\\0<ns>\\0<version>\\0<channel>\\0<n>    one item of a large list value
                        w\\0<ns>\\0<cid>\\0<task_id>\\0<idx>      one pending write
     {P:T}:idx    ZSET  all scores 0, so members sort bytewise and ZRANGEBYLEX is a prefix query:
                        c\\0<ns>\\0<cid>                      checkpoints, newest = lexically last id
                        w\\0<ns>\\0<cid>\\0<task_id>\\0<idx>      writes of one checkpoint
                        r\\0<run_id>\\0<ns>\\0<cid>            checkpoints of one run
+                       k\\0<ns>\\0<cid>                      checkpoints retention keeps
 
 Channel values are stored once per (channel, version), like the Postgres saver does, so a
 step that changes two channels of twenty rewrites two blobs; the checkpoint payload carries
-only versions and is reassembled with the blobs on read.  Values are framed as netstrings
-(``<len>:<bytes>``) so Lua can parse headers without knowing the serializer.  Namespaces,
-checkpoint ids, channels, task ids and run ids must not contain NUL (the Postgres saver has
-the same restriction, its text columns reject NUL).
+only versions and is reassembled with the blobs on read.  A blob equal to one the thread
+stored lately for the same channel (a counter reset every turn, an empty routing value) is
+shared instead of stored again: the header then names the older version.  Values are framed
+as netstrings (``<len>:<bytes>``) so Lua can parse headers without knowing the serializer;
+payloads and values of 96 bytes or more are deflated against a preset dictionary when that
+makes them smaller.  Namespaces, checkpoint ids, channels, task ids and run ids must not
+contain NUL (the Postgres saver has the same restriction, its text columns reject NUL).
+
+Long threads
+------------
+A conversation's ``messages`` list would otherwise be stored whole by every checkpoint that
+changes it, several per turn: storage quadratic in the conversation's length.  Lists of 16
+items or more are stored by reference instead (:mod:`lmsa.checkpoint.redis.lists`): each item
+once, in leaves of 32 references that later versions share.  With ``keep_intermediate``
+(``LMSA_CHECKPOINT_KEEP_INTERMEDIATE``) a thread also keeps only what time travel needs: when
+a turn starts (a checkpoint with source ``input``), the previous turn's final checkpoint is
+marked (``k``), edits and forks (sources ``update``, ``fork``) are marked when written, and the
+TRIM script deletes the other checkpoints of the namespace except the newest
+``keep_intermediate``, with their writes and the blobs, leaves and items only they created,
+and relinks each survivor to its nearest surviving ancestor.  A 400-turn conversation then
+holds about 16-18 times its text (see the README's benchmark table).
 
 Cross-thread state lives in two global keys, used only by ``list(None)``,
 ``delete_for_runs`` and thread cleanup::
@@ -65,16 +85,19 @@ both keys always carry the same expiry.
 
 Costs
 -----
-``put``, ``put_writes`` and ``get_tuple`` are one round trip each.  ``list`` on one thread
+``put``, ``put_writes`` and ``get_tuple`` are one round trip each (``get_tuple`` one more
+for list items this process has not decoded before; a ``put`` that starts a turn also trims,
+in the same round trip).  ``list`` on one thread
 is one round trip for the ids plus one per page of checkpoints; a metadata ``filter`` is
 applied client-side after decoding and costs one more round trip per page.  ``list(None)``
 and ``delete_for_runs`` touch every thread in the directory or in the run set, pipelined.
 
 Modules
 -------
-``scripts`` (Lua), ``encoding`` (netstrings, field names, decoding), ``plan`` and ``base``
-(the algorithms, free of I/O), ``sync`` and ``aio`` (the two savers, which drive the same
-plans), ``connect`` (opening clients) and ``dev`` (the ``langgraph dev`` factory).
+``scripts`` (Lua), ``encoding`` (netstrings, field names, decoding), ``lists`` (large lists
+by reference), ``plan`` and ``base`` (the algorithms, free of I/O), ``sync`` and ``aio`` (the
+two savers, which drive the same plans), ``connect`` (opening clients) and ``dev`` (the
+``langgraph dev`` factory).
 """
 
 from lmsa.checkpoint.redis.aio import AsyncRedisSaver

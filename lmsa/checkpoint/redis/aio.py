@@ -42,8 +42,11 @@ class AsyncRedisSaver(RedisSaverBase):
         ttl: int | None = None,
         key_prefix: str = "lmsa",
         serde: SerializerProtocol | None = None,
+        keep_intermediate: int | None = None,
     ) -> None:
-        super().__init__(ttl=ttl, key_prefix=key_prefix, serde=serde)
+        super().__init__(
+            ttl=ttl, key_prefix=key_prefix, serde=serde, keep_intermediate=keep_intermediate
+        )
         reject_decoded_client(client)
         self.client = client
         try:
@@ -62,6 +65,7 @@ class AsyncRedisSaver(RedisSaverBase):
         serde: SerializerProtocol | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+        keep_intermediate: int | None = None,
     ) -> AsyncIterator[AsyncRedisSaver]:
         """Open a client for ``url``, fail fast if Redis is down, close it on exit (the pool
         is bounded and blocking, see :mod:`lmsa.redis_clients`)."""
@@ -69,7 +73,13 @@ class AsyncRedisSaver(RedisSaverBase):
             url, max_connections=max_connections, pool_timeout=pool_timeout
         )
         try:
-            yield cls(client, ttl=ttl, key_prefix=key_prefix, serde=serde)
+            yield cls(
+                client,
+                ttl=ttl,
+                key_prefix=key_prefix,
+                serde=serde,
+                keep_intermediate=keep_intermediate,
+            )
         finally:
             await client.aclose()
 

@@ -25,16 +25,29 @@ from langgraph.checkpoint.base import (
 
 from lmsa.checkpoint.redis.encoding import (
     EMPTY_BLOB,
+    GET_ROW,
     decode_metadata,
     decode_rows,
     enc,
+    header_entries,
+    loads,
     netstrings,
+    pack,
     pairs,
     read_netstrings,
     version_bytes,
 )
+from lmsa.checkpoint.redis.lists import (
+    MIN_LIST,
+    EncodedList,
+    ListCaches,
+    commit,
+    decode_list,
+    element_fields,
+    encode_list,
+)
 from lmsa.checkpoint.redis.plan import Batch, Emit, ListPlan, Plan, chunks
-from lmsa.checkpoint.redis.scripts import DELETE, FORGET, GET, PUT, PUT_WRITES, evalsha
+from lmsa.checkpoint.redis.scripts import DELETE, FORGET, GET, PUT, PUT_WRITES, TRIM, evalsha
 
 # Commands per pipeline when fanning out over many threads or checkpoints: large enough to
 # amortise round trips, small enough that one reply stays a few MB.
@@ -43,6 +56,12 @@ _FANOUT = 256
 _PAGE = 64
 # Field/value arguments per HSET or ZADD; keeps single commands (and Lua's unpack) bounded.
 _ARGS_PER_CMD = 1000
+# A channel that new_versions names but channel_values does not carry.
+_ABSENT = object()
+# Blobs up to this size are compared with the channel's recent ones and shared when equal.
+_SHARE_MAX = 4096
+# Checkpoint sources that retention always keeps, besides turn ends: a person's edit or fork.
+_KEPT_SOURCES = ("update", "fork")
 
 
 class RedisSaverBase(BaseCheckpointSaver[str]):
@@ -54,17 +73,22 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         ttl: int | None = None,
         key_prefix: str = "lmsa",
         serde: SerializerProtocol | None = None,
+        keep_intermediate: int | None = None,
     ) -> None:
         super().__init__(serde=serde)
         if ttl is not None and ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        if keep_intermediate is not None and keep_intermediate < 0:
+            raise ValueError(f"keep_intermediate must be >= 0, got {keep_intermediate!r}")
         if not key_prefix or any(ch in key_prefix for ch in "{}\0"):
             raise ValueError(
                 f"key_prefix must be non-empty without '{{', '}}' or NUL: {key_prefix!r}"
             )
         self.ttl = ttl
         self.key_prefix = key_prefix
+        self.keep_intermediate = keep_intermediate
         self._threads_key = f"{{{key_prefix}}}:threads"
+        self._lists = ListCaches()
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -89,8 +113,42 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         if checkpoint_id := get_checkpoint_id(config):
             args.append(enc(checkpoint_id, "checkpoint_id"))
         (reply,) = yield Batch([evalsha(GET, self._thread_keys(thread_id), *args)])
-        rows = decode_rows(self.serde, thread_id, ns, reply)
+        rows = yield from self._decode(thread_id, ns, reply, latest=True)
         return rows[0] if rows else None
+
+    def _decode(
+        self, thread_id: str, ns: str, reply: list[Any], *, latest: bool
+    ) -> Generator[Batch, list[Any], list[CheckpointTuple]]:
+        """The tuples of a GET reply, fetching the list elements this process has not seen."""
+        cache = self._lists.get(thread_id, ns.encode())
+        missing: dict[bytes, None] = {}
+        for i in range(0, len(reply), GET_ROW):
+            for leaf in reply[i + 5]:
+                for element in element_fields(leaf):
+                    if element not in cache.items:
+                        missing[element] = None
+        if missing:
+            fields = list(missing)
+            _, data = self._thread_keys(thread_id)
+            found: list[Any] = []
+            for part in (yield Batch([("HMGET", data, *c) for c in chunks(fields, 1000)])):
+                found += part
+            for element, raw in zip(fields, found, strict=True):
+                if raw is None:
+                    raise LookupError(f"checkpoint list element {element!r} is missing")
+                (type_,), offset = read_netstrings(raw, 1)
+                cache.remember(loads(self.serde, type_, raw[offset:]), element)
+
+        if latest and reply:
+            entries = header_entries(reply[2], ns.encode())
+            for (channel, field, _), blob in zip(entries, reply[3], strict=True):
+                if blob is not None and len(blob) <= _SHARE_MAX:
+                    cache.stored(channel, blob, field)
+
+        def resolve(channel: bytes, blob: bytes, leaves: list[bytes | None]) -> list[Any]:
+            return decode_list(cache, channel, blob, leaves, cache.items.__getitem__, latest=latest)
+
+        return decode_rows(self.serde, thread_id, ns, reply, resolve)
 
     def _put_plan(
         self,
@@ -101,6 +159,7 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
     ) -> Plan[RunnableConfig]:
         conf = config["configurable"]
         thread_id = conf["thread_id"]
+        tid = str(thread_id)
         ns: str = conf.get("checkpoint_ns") or ""
         ns_b = enc(ns, "checkpoint_ns")
         cid_b = enc(checkpoint["id"], "checkpoint_id")
@@ -112,47 +171,114 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         run_id = md.get("run_id")
         run_b = enc(run_id, "run_id") if run_id else b""
 
-        cp_type, cp_raw = self.serde.dumps_typed(stripped)
-        md_type, md_raw = self.serde.dumps_typed(md)
-        payload = netstrings(parent_b, cp_type.encode(), cp_raw, md_type.encode(), md_raw)
+        cp_type, cp_raw = pack(*self.serde.dumps_typed(stripped))
+        md_type, md_raw = pack(*self.serde.dumps_typed(md))
+        payload = netstrings(parent_b, cp_type, cp_raw, md_type, md_raw)
 
         blob_prefix = b"b\0" + ns_b + b"\0"
-        head = [run_b]
-        for channel, version in stripped["channel_versions"].items():
-            ch_b = enc(channel, "channel")
-            head += (ch_b, blob_prefix + ch_b + b"\0" + version_bytes(version))
-        blob_args: list[bytes] = []
-        for channel, version in new_versions.items():
-            ch_b = enc(channel, "channel")
-            blob_args.append(blob_prefix + ch_b + b"\0" + version_bytes(version))
-            if channel in values:
-                blob_type, blob_raw = self.serde.dumps_typed(values[channel])
-                blob_args.append(netstrings(blob_type.encode()) + blob_raw)
-            else:
-                blob_args.append(EMPTY_BLOB)
 
-        tid = str(thread_id)
-        cmds: list[tuple[Any, ...]] = [
-            evalsha(
-                PUT,
-                self._thread_keys(tid),
-                self._ttl_arg,
-                ns_b + b"\0" + cid_b,
-                run_b,
-                payload,
-                netstrings(*head),
-                *blob_args,
-            ),
-            # Bumped only after the data landed: a list(None) cleanup that saw this thread
-            # empty then finds a changed counter and leaves the directory entry alone.
-            ("ZINCRBY", self._threads_key, 1, tid),
-        ]
-        if run_b:
-            run_key = self._run_key(run_b.decode())
-            cmds.append(("SADD", run_key, tid))
-            if self.ttl:
-                cmds.append(("EXPIRE", run_key, self.ttl))
-        yield Batch(cmds)
+        keepers: list[bytes] = []
+        source = md.get("source")
+        if source == "input" and parent_b:
+            keepers.append(b"k\0" + ns_b + b"\0" + parent_b)  # the previous turn's end
+        elif source in _KEPT_SOURCES:
+            keepers.append(b"k\0" + ns_b + b"\0" + cid_b)
+        trim = self.keep_intermediate is not None and source == "input"
+
+        cache = self._lists.get(tid, ns_b)
+        # A field the cache named may be gone (trimmed, or deleted by another process): then
+        # write again without sharing small blobs, and at last without any cache.
+        for attempt in range(3):
+            blob_args: list[bytes] = []
+            shared: list[bytes] = []
+            lists: list[tuple[bytes, EncodedList]] = []
+            written: list[tuple[bytes, bytes, bytes]] = []
+            # Header entries (see header_entries): a channel this checkpoint did not change
+            # is "\0" + version, resolved by the PUT script from the parent's header.
+            head = [run_b]
+            for channel, version in stripped["channel_versions"].items():
+                if channel not in new_versions:
+                    ch_b = enc(channel, "channel")
+                    head += (ch_b, b"\0" + version_bytes(version))
+            for channel, version in new_versions.items():
+                ch_b = enc(channel, "channel")
+                ver_b = version_bytes(version)
+                field = blob_prefix + ch_b + b"\0" + ver_b
+                value = values.get(channel, _ABSENT)
+                if value is _ABSENT:
+                    blob = EMPTY_BLOB
+                elif isinstance(value, list) and len(value) >= MIN_LIST:
+                    encoded = encode_list(
+                        self.serde,
+                        cache if attempt < 2 else None,
+                        ns_b,
+                        ver_b,
+                        ch_b,
+                        value,
+                    )
+                    blob_args += (field, encoded.blob, *encoded.writes)
+                    shared += encoded.shared
+                    lists.append((ch_b, encoded))
+                    # A NUL before the name marks the blobs this checkpoint creates.
+                    head += (b"\0" + ch_b, ver_b)
+                    continue
+                else:
+                    blob_type, blob_raw = pack(*self.serde.dumps_typed(value))
+                    blob = netstrings(blob_type) + blob_raw
+                same = cache.blobs.get(ch_b, {}).get(blob) if attempt == 0 else None
+                if same is not None:
+                    # Equal to a blob this thread stored for the channel lately: share it.
+                    head += (ch_b, ver_b + b"\0" + same[len(field) - len(ver_b) :])
+                    shared.append(same)
+                else:
+                    head += (b"\0" + ch_b, ver_b)
+                    blob_args += (field, blob)
+                    if len(blob) <= _SHARE_MAX:
+                        written.append((ch_b, field, blob))
+
+            cmds: list[tuple[Any, ...]] = [
+                evalsha(
+                    PUT,
+                    self._thread_keys(tid),
+                    self._ttl_arg,
+                    ns_b + b"\0" + cid_b,
+                    run_b,
+                    payload,
+                    netstrings(*head),
+                    len(shared),
+                    *shared,
+                    len(keepers),
+                    *keepers,
+                    *blob_args,
+                ),
+                # Bumped only after the data landed: a list(None) cleanup that saw this thread
+                # empty then finds a changed counter and leaves the directory entry alone.
+                ("ZINCRBY", self._threads_key, 1, tid),
+            ]
+            if trim:
+                cmds.append(
+                    evalsha(TRIM, self._thread_keys(tid), ns_b, cid_b, self.keep_intermediate)
+                )
+            if run_b:
+                run_key = self._run_key(run_b.decode())
+                cmds.append(("SADD", run_key, tid))
+                if self.ttl:
+                    cmds.append(("EXPIRE", run_key, self.ttl))
+            replies = yield Batch(cmds)
+            if replies[0] == 1:
+                for ch_b, encoded in lists:
+                    commit(cache, ch_b, encoded)
+                for ch_b, field, blob in written:
+                    cache.stored(ch_b, blob, field)
+                if trim:
+                    yield from self._untrack_runs(tid, replies[2])
+                break
+            cache.blobs.clear()
+            if attempt == 1:
+                self._lists.forget(tid)
+                cache = self._lists.get(tid, ns_b)
+        else:
+            raise RuntimeError(f"checkpoint {checkpoint['id']!r} could not be written")
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -160,6 +286,10 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
                 "checkpoint_id": checkpoint["id"],
             }
         }
+
+    def _untrack_runs(self, thread_id: str, gone_runs: Sequence[bytes]) -> Plan[None]:
+        if gone_runs:
+            yield Batch([("SREM", self._run_key(r.decode()), thread_id) for r in gone_runs])
 
     def _put_writes_plan(
         self,
@@ -280,7 +410,8 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
             )
             rows: dict[tuple[str, str, str], CheckpointTuple] = {}
             for (tid, m_ns), reply in zip(keys, replies, strict=True):
-                for row in decode_rows(self.serde, tid, m_ns.decode(), reply):
+                decoded = yield from self._decode(tid, m_ns.decode(), reply, latest=False)
+                for row in decoded:
                     conf = row.config["configurable"]
                     rows[(tid, conf["checkpoint_ns"], conf["checkpoint_id"])] = row
             for cid_b, tid, m_ns in page:
@@ -313,6 +444,8 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
 
     def _delete_threads_plan(self, thread_ids: Iterable[str]) -> Plan[None]:
         threads = list(dict.fromkeys(str(t) for t in thread_ids))
+        for tid in threads:
+            self._lists.forget(tid)
         runs_of: list[Any] = []
         for chunk in chunks(threads, _FANOUT):
             runs_of += yield Batch(
@@ -334,11 +467,14 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         run_args = [enc(r, "run_id") for r in runs]
         members = yield Batch([("SMEMBERS", self._run_key(r)) for r in runs])
         threads = sorted({t.decode() for group in members for t in group})
+        for tid in threads:
+            self._lists.forget(tid)
         for chunk in chunks(threads, _FANOUT):
             yield Batch([evalsha(DELETE, self._thread_keys(t), b"runs", *run_args) for t in chunk])
         yield Batch([("DEL", self._run_key(r)) for r in runs])
 
     def _copy_thread_plan(self, source: str, target: str) -> Plan[None]:
+        self._lists.forget(str(target))
         src_idx, src_data = self._thread_keys(str(source))
         dst_idx, dst_data = self._thread_keys(str(target))
         fields, members = yield Batch([("HGETALL", src_data), ("ZRANGE", src_idx, 0, -1)])
@@ -371,6 +507,8 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         if strategy != "keep_latest":
             raise ValueError(f"Unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
         threads = list(dict.fromkeys(str(t) for t in thread_ids))
+        for tid in threads:
+            self._lists.forget(tid)
         listed: list[Any] = []
         for chunk in chunks(threads, _FANOUT):
             listed += yield Batch(
@@ -436,8 +574,7 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
             if payload is None or header is None:
                 break
             seen.add(cursor)
-            head, _ = read_netstrings(header)
-            chain.append((cursor, dict(zip(head[1::2], head[2::2], strict=True))))
+            chain.append((cursor, {ch: f for ch, f, _ in header_entries(header, ns_b)}))
             cursor = read_netstrings(payload, 1)[0][0] or None
 
         pending = {str(ch).encode() for ch in delta_channels}
@@ -459,15 +596,27 @@ class RedisSaverBase(BaseCheckpointSaver[str]):
         return keep
 
     def get_next_version(self, current: str | None, channel: None) -> str:
-        """Zero-padded counter plus a random fraction, as InMemorySaver does.
+        """Zero-padded base-36 counter plus a random suffix.
 
-        The padding makes versions sort as strings; the fraction keeps two writers that
-        branch from the same version from producing the same blob key.
+        The padding makes versions sort as strings (digits sort before letters, and the short
+        counter still sorts after the 32-digit decimal one of older threads, whose leading
+        zeros come first); the suffix keeps two writers that branch from the same version from
+        producing the same blob key. Versions appear several times in every checkpoint, so
+        they are kept short.
         """
         if current is None:
             current_v = 0
         elif isinstance(current, int):
             current_v = current
         else:
-            current_v = int(current.split(".")[0])
-        return f"{current_v + 1:032}.{random.random():016}"
+            head = current.split(".")[0]
+            current_v = int(head) if len(head) > 6 else int(head, 36)
+        return f"{_base36(current_v + 1, 6)}.{_base36(random.getrandbits(31), 6)}"
+
+
+def _base36(number: int, width: int) -> str:
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return digits.rjust(width, "0")

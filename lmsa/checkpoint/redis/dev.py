@@ -16,7 +16,8 @@ from lmsa.config import load_settings
 @asynccontextmanager
 async def async_redis_checkpointer() -> AsyncIterator[AsyncRedisSaver]:
     """An :class:`AsyncRedisSaver` configured by the ``LMSA_REDIS_*`` settings: URL, TTL, key
-    prefix, pool size and pool timeout (see :class:`lmsa.config.Settings`)."""
+    prefix, pool size and pool timeout, and by ``LMSA_CHECKPOINT_KEEP_INTERMEDIATE`` (see
+    :class:`lmsa.config.Settings`)."""
     settings = load_settings()  # a bad value is a ConfigError (a ValueError) naming it
     async with AsyncRedisSaver.from_conn_string(
         settings.redis_url,
@@ -24,5 +25,6 @@ async def async_redis_checkpointer() -> AsyncIterator[AsyncRedisSaver]:
         key_prefix=settings.redis_key_prefix,
         max_connections=settings.redis_max_connections,
         pool_timeout=settings.redis_pool_timeout,
+        keep_intermediate=settings.checkpoint_keep_intermediate,
     ) as saver:
         yield saver

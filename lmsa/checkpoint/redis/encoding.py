@@ -7,6 +7,8 @@ must not contain NUL, which separates the parts of field names.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.checkpoint.base import (
@@ -19,6 +21,8 @@ from langgraph.checkpoint.base import (
 
 # The value of a channel that a checkpoint names in ``new_versions`` but does not carry.
 EMPTY_BLOB = b"5:empty"
+# The serializer-type netstring of a list blob (:mod:`lmsa.checkpoint.redis.lists`).
+LIST_TYPE = b"lmsa.list"
 
 
 def netstrings(*parts: bytes) -> bytes:
@@ -58,8 +62,49 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
     return list(zip(reply[::2], reply[1::2], strict=True))
 
 
-def _loads(serde: SerializerProtocol, type_: bytes, raw: bytes) -> Any:
+# Values of at least this many bytes are stored deflated when that makes them smaller.
+_PACK_MIN = 96
+_PACKED = b"z1+"
+# Preset dictionary for the deflated values: the names every serialized checkpoint and chat
+# message repeats, so that even a short value compresses. Stored data depends on it: change it
+# only together with the _PACKED tag.
+_ZDICT = b"".join(
+    [
+        b"\xa9__start__\xa8messages\xb0channel_versions\xadversions_seen\xb0updated_channels",
+        b"\xa6source\xa4loop\xa5input\xa4step\xa7parents\xa6run_id\xa6writes\xa2ts\xa2id",
+        b"branch:to:\xa6answer\xa6intent\xa4plan\xa7results\xaavalidation\xa9workspace",
+        b"\xa5tools\xa4args\xa4path\xa9read_file\xa2ok\xa6output\xa5error\xa5notes",
+        b"\xa9reasoning\xaaconfidence\xa8entities\xa8language\xa5steps\xaadepends_on",
+        b"\xa7purpose\xaeanswer_directly\xb2needs_clarification\xb3clarifying_question",
+        b"\xb1additional_kwargs\xb1response_metadata\xaamodel_name\xadlmsa_screened\xc3",
+        b"\xaatool_calls\x90\xb2invalid_tool_calls\x90\xaeusage_metadata\xc0\xa4name\xc0",
+        b"\xbdlangchain_core.messages.human\xacHumanMessage\xa7content\xa4type\xa5human",
+        b"\xa2id\xd9,lc_run--\xb3model_validate_json",
+        b"\xbalangchain_core.messages.ai\xa9AIMessage\x89\xa7content\xd9",
+    ]
+)
+
+
+def pack(type_: str, raw: bytes) -> tuple[bytes, bytes]:
+    """``(type, bytes)`` as stored: deflated against :data:`_ZDICT` when that is smaller."""
+    if len(raw) >= _PACK_MIN:
+        deflate = zlib.compressobj(1, zdict=_ZDICT)
+        packed = deflate.compress(raw) + deflate.flush()
+        if len(packed) < len(raw):
+            return _PACKED + type_.encode(), packed
+    return type_.encode(), raw
+
+
+def loads(serde: SerializerProtocol, type_: bytes, raw: bytes) -> Any:
+    """The value of a stored ``(type, bytes)`` pair (see :func:`pack`)."""
+    if type_.startswith(_PACKED):
+        inflate = zlib.decompressobj(zdict=_ZDICT)
+        raw = inflate.decompress(raw) + inflate.flush()
+        type_ = type_[len(_PACKED) :]
     return serde.loads_typed((type_.decode(), raw))
+
+
+_loads = loads
 
 
 def decode_metadata(serde: SerializerProtocol, payload: bytes) -> CheckpointMetadata:
@@ -68,14 +113,45 @@ def decode_metadata(serde: SerializerProtocol, payload: bytes) -> CheckpointMeta
     return metadata
 
 
+# Resolves a list blob (see :mod:`lmsa.checkpoint.redis.lists`): (channel, blob, leaf values).
+ListResolver = Callable[[bytes, bytes, list[bytes | None]], list[Any]]
+GET_ROW = 6
+
+
+def header_entries(header: bytes, ns_b: bytes) -> list[tuple[bytes, bytes, bool]]:
+    """(channel, blob field, created) per channel of a header (see ``entries`` in the Lua
+    scripts): x is the channel's version, or the version, NUL and the version of an equal older
+    blob of the channel that this checkpoint shares, or (older data) the field itself; a NUL
+    before the channel marks a blob that this checkpoint created (channel names cannot contain
+    NUL)."""
+    head, _ = read_netstrings(header)
+    out: list[tuple[bytes, bytes, bool]] = []
+    for ch, x in zip(head[1::2], head[2::2], strict=True):
+        created = ch.startswith(b"\0")
+        ch = ch.removeprefix(b"\0")
+        if x.startswith(b"b\0"):
+            field = x
+        else:
+            version, nul, shared = x.partition(b"\0")
+            field = b"b\0" + ns_b + b"\0" + ch + b"\0" + (shared if nul else version)
+        out.append((ch, field, created))
+    return out
+
+
 def decode_rows(
-    serde: SerializerProtocol, thread_id: str, ns: str, reply: list[Any]
+    serde: SerializerProtocol,
+    thread_id: str,
+    ns: str,
+    reply: list[Any],
+    resolve: ListResolver,
 ) -> list[CheckpointTuple]:
-    """The tuples in a reply of the GET script: (cid, payload, header, blobs, writes)*."""
+    """The tuples in a reply of the GET script: (cid, payload, header, blobs, writes, leaves)*."""
     rows: list[CheckpointTuple] = []
-    for i in range(0, len(reply), 5):
-        cid_b, payload, header, blobs, writes = reply[i : i + 5]
-        rows.append(decode_row(serde, thread_id, ns, cid_b, payload, header, blobs, writes))
+    for i in range(0, len(reply), GET_ROW):
+        cid_b, payload, header, blobs, writes, leaves = reply[i : i + GET_ROW]
+        rows.append(
+            decode_row(serde, thread_id, ns, cid_b, payload, header, blobs, writes, leaves, resolve)
+        )
     return rows
 
 
@@ -88,15 +164,22 @@ def decode_row(
     header: bytes,
     blobs: list[bytes | None],
     writes: list[bytes | None],
+    leaves: list[bytes | None],
+    resolve: ListResolver,
 ) -> CheckpointTuple:
     (parent_b, cp_type, cp_raw, md_type, md_raw), _ = read_netstrings(payload, 5)
     checkpoint: Checkpoint = _loads(serde, cp_type, cp_raw)
-    head, _ = read_netstrings(header)
     values: dict[str, Any] = {}
-    for channel, blob in zip(head[1::2], blobs, strict=True):
+    used = 0
+    for (channel, _, _), blob in zip(header_entries(header, ns.encode()), blobs, strict=True):
         if blob is None or blob == EMPTY_BLOB:
             continue
         (blob_type,), offset = read_netstrings(blob, 1)
+        if blob_type == LIST_TYPE:
+            count = len(read_netstrings(blob[offset:])[0])
+            values[channel.decode()] = resolve(channel, blob, leaves[used : used + count])
+            used += count
+            continue
         values[channel.decode()] = _loads(serde, blob_type, blob[offset:])
     checkpoint["channel_values"] = values
 

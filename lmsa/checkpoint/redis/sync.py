@@ -41,8 +41,11 @@ class RedisSaver(RedisSaverBase):
         ttl: int | None = None,
         key_prefix: str = "lmsa",
         serde: SerializerProtocol | None = None,
+        keep_intermediate: int | None = None,
     ) -> None:
-        super().__init__(ttl=ttl, key_prefix=key_prefix, serde=serde)
+        super().__init__(
+            ttl=ttl, key_prefix=key_prefix, serde=serde, keep_intermediate=keep_intermediate
+        )
         reject_decoded_client(client)
         self.client = client
 
@@ -57,6 +60,7 @@ class RedisSaver(RedisSaverBase):
         serde: SerializerProtocol | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+        keep_intermediate: int | None = None,
     ) -> Iterator[RedisSaver]:
         """Open a client for ``url``, fail fast if Redis is down, close it on exit.
 
@@ -64,7 +68,13 @@ class RedisSaver(RedisSaverBase):
         concurrent turns waits up to ``pool_timeout`` for a free connection."""
         client = connect_sync(url, max_connections=max_connections, pool_timeout=pool_timeout)
         try:
-            yield cls(client, ttl=ttl, key_prefix=key_prefix, serde=serde)
+            yield cls(
+                client,
+                ttl=ttl,
+                key_prefix=key_prefix,
+                serde=serde,
+                keep_intermediate=keep_intermediate,
+            )
         finally:
             client.close()
 

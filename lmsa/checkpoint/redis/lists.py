@@ -1,0 +1,200 @@
+"""Large list channel values stored by reference, so a conversation costs its length.
+
+A chat thread's ``messages`` list grows by a message or two per turn, and every checkpoint
+that changes it would otherwise store the whole list again: storage quadratic in the length of
+the conversation. Instead a list of at least :data:`MIN_LIST` items is stored as a *list blob*
+(``9:lmsa.list`` + the fields of its leaves); a leaf holds the fields of up to :data:`LEAF`
+elements, and an element field holds one serialized item. A new version of the list writes
+only the leaves whose items changed (for an append, the last one) and the items not stored
+before, so each item is stored once however many checkpoints contain it.
+
+Leaf and element fields are named after the channel version whose blob created them::
+
+    l\\0<ns>\\0<version>\\0<channel>\\0<n>     e\\0<ns>\\0<version>\\0<channel>\\0<n>
+
+so retention (the TRIM script) can tell what a deleted checkpoint created (versions are unique
+per write: a counter and a random suffix).
+
+Which stored leaf and element an item is comes from a per-process cache keyed by object
+identity: LangGraph hands the same item objects from step to step, and this cache is filled by
+every write and read of the thread. It relies on checkpointed values not being mutated in
+place (LangGraph's reducers return new lists and copies). A write that names a cached field
+the store no longer has is refused by the PUT script and retried without the cache.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.base import SerializerProtocol
+
+from lmsa.checkpoint.redis.encoding import LIST_TYPE, netstrings, pack, read_netstrings
+
+LIST_TAG = netstrings(LIST_TYPE)
+# Lists shorter than this are stored whole: below it, references cost about what they save.
+MIN_LIST = 16
+# Elements per leaf: a version rewrites one leaf (up to LEAF references) plus the list of
+# leaf fields, so this trades the tail's size against the root's.
+LEAF = 32
+# Distinct small values remembered per channel for sharing.
+_RECENT_BLOBS = 4
+# Items remembered beyond those of the latest lists before they are dropped.
+_SLACK = 64
+# Threads whose items one saver remembers (each holds the items of its latest lists).
+_THREADS = 64
+
+
+@dataclass
+class ListCache:
+    """What this process last wrote or read of one (thread, namespace)."""
+
+    # id(item) -> (item, element field); the item is held so its id stays unique.
+    fields: dict[int, tuple[Any, bytes]] = field(default_factory=dict)
+    # element field -> item decoded from it
+    items: dict[bytes, Any] = field(default_factory=dict)
+    # channel -> leaves of its latest list blob: (leaf field, items)
+    leaves: dict[bytes, list[tuple[bytes, tuple[Any, ...]]]] = field(default_factory=dict)
+    # channel -> {bytes: field} of the last small blobs stored or read, shared when equal
+    blobs: dict[bytes, dict[bytes, bytes]] = field(default_factory=dict)
+
+    def remember(self, item: Any, element: bytes) -> None:
+        self.fields[id(item)] = (item, element)
+        self.items[element] = item
+
+    def keep_latest(self) -> None:
+        """Forget the items that no channel's latest list holds any more (once they are more
+        than a few, so that the cost per write does not grow with the list)."""
+        held = sum(len(chunk) for leaves in self.leaves.values() for _, chunk in leaves)
+        if len(self.fields) <= held + _SLACK:
+            return
+        live = {
+            id(item) for leaves in self.leaves.values() for _, chunk in leaves for item in chunk
+        }
+        self.fields = {k: v for k, v in self.fields.items() if k in live}
+        elements = {element for _, element in self.fields.values()}
+        self.items = {k: v for k, v in self.items.items() if k in elements}
+
+    def stored(self, channel_b: bytes, blob: bytes, blob_field: bytes) -> None:
+        """Remember a small blob of the channel; a channel flips between a few values (a
+        counter reset every turn, a routing flag), so the last few are kept."""
+        recent = self.blobs.setdefault(channel_b, {})
+        recent.pop(blob, None)
+        recent[blob] = blob_field
+        if len(recent) > _RECENT_BLOBS:
+            del recent[next(iter(recent))]
+
+
+class ListCaches:
+    """A bounded map of :class:`ListCache` per (thread, namespace), least recently used out."""
+
+    def __init__(self) -> None:
+        self._caches: OrderedDict[tuple[str, bytes], ListCache] = OrderedDict()
+
+    def get(self, thread_id: str, ns_b: bytes) -> ListCache:
+        key = (thread_id, ns_b)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = ListCache()
+            while len(self._caches) > _THREADS:
+                self._caches.popitem(last=False)
+        else:
+            self._caches.move_to_end(key)
+        return cache
+
+    def forget(self, thread_id: str) -> None:
+        for key in [k for k in self._caches if k[0] == thread_id]:
+            del self._caches[key]
+
+
+@dataclass
+class EncodedList:
+    blob: bytes
+    # (field, value) pairs to write
+    writes: list[bytes]
+    # fields this blob shares with earlier versions, which must still exist
+    shared: list[bytes]
+    leaves: list[tuple[bytes, tuple[Any, ...]]]
+    new_items: list[tuple[Any, bytes]]
+
+
+def encode_list(
+    serde: SerializerProtocol,
+    cache: ListCache | None,
+    ns_b: bytes,
+    version_b: bytes,
+    channel_b: bytes,
+    items: Sequence[Any],
+) -> EncodedList:
+    """The list blob of ``items`` for version ``version_b`` of the channel, reusing what
+    ``cache`` says is stored (nothing if None)."""
+    previous = cache.leaves.get(channel_b, []) if cache is not None else []
+    stem = ns_b + b"\0" + version_b + b"\0" + channel_b + b"\0"
+    out = EncodedList(b"", [], [], [], [])
+    for j, start in enumerate(range(0, len(items), LEAF)):
+        chunk = tuple(items[start : start + LEAF])
+        if j < len(previous):
+            leaf_field, old = previous[j]
+            if len(old) == len(chunk) and all(map(operator.is_, old, chunk)):
+                out.leaves.append((leaf_field, chunk))
+                out.shared.append(leaf_field)
+                continue
+        refs: list[bytes] = []
+        for k, item in enumerate(chunk):
+            hit = cache.fields.get(id(item)) if cache is not None else None
+            if hit is not None and hit[0] is item:
+                refs.append(hit[1])
+                out.shared.append(hit[1])
+                continue
+            element = b"e\0" + stem + str(start + k).encode()
+            type_, raw = pack(*serde.dumps_typed(item))
+            out.writes += (element, netstrings(type_) + raw)
+            out.new_items.append((item, element))
+            refs.append(element)
+        leaf_field = b"l\0" + stem + str(j).encode()
+        out.writes += (leaf_field, netstrings(*refs))
+        out.leaves.append((leaf_field, chunk))
+    out.blob = LIST_TAG + netstrings(*[leaf for leaf, _ in out.leaves])
+    return out
+
+
+def commit(cache: ListCache, channel_b: bytes, encoded: EncodedList) -> None:
+    """Record a list blob that the store accepted."""
+    for item, element in encoded.new_items:
+        cache.remember(item, element)
+    cache.leaves[channel_b] = encoded.leaves
+    cache.keep_latest()
+
+
+def leaf_fields(blob: bytes) -> list[bytes]:
+    return read_netstrings(blob[len(LIST_TAG) :])[0]
+
+
+def element_fields(leaf: bytes | None) -> list[bytes]:
+    return read_netstrings(leaf)[0] if leaf else []
+
+
+def decode_list(
+    cache: ListCache,
+    channel_b: bytes,
+    blob: bytes,
+    leaves: list[bytes | None],
+    load: Callable[[bytes], Any],
+    *,
+    latest: bool,
+) -> list[Any]:
+    """The list a list blob stands for; ``load`` gives the item of an element field. With
+    ``latest`` the cache learns these leaves as the channel's newest."""
+    items: list[Any] = []
+    layout: list[tuple[bytes, tuple[Any, ...]]] = []
+    for leaf_field, leaf in zip(leaf_fields(blob), leaves, strict=True):
+        chunk = tuple(load(element) for element in element_fields(leaf))
+        items.extend(chunk)
+        layout.append((leaf_field, chunk))
+    if latest:
+        cache.leaves[channel_b] = layout
+        cache.keep_latest()
+    return items
