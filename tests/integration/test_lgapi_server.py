@@ -319,6 +319,29 @@ def test_approval_shows_agent_inbox_and_resumes_with_a_decision(
     assert sdk.threads.get(thread_id)["status"] == "idle"
 
 
+def test_a_decision_names_its_interrupt_and_a_replayed_one_is_409(
+    sdk: Any, http: httpx.Client, stub: LMStudioStub, workspace: Path
+) -> None:
+    name = f"bound-{uuid.uuid4().hex[:8]}.txt"
+    stub.set_scenario(write_scenario(name))
+    thread_id = sdk.threads.create()["thread_id"]
+    (pending,) = sdk.runs.wait(thread_id, "assistant", input=human(f"write {name}"))[
+        "__interrupt__"
+    ]
+    decision = {"resume": {pending["id"]: {"decisions": [{"type": "approve"}]}}}
+    done = sdk.runs.wait(thread_id, "assistant", command=decision)
+    assert "__interrupt__" not in done
+    assert (workspace / name).read_text(encoding="utf-8") == "hello"
+
+    (workspace / name).unlink()
+    replayed = http.post(
+        f"/threads/{thread_id}/runs/wait", json={"assistant_id": "assistant", "command": decision}
+    )
+    assert replayed.status_code == 409, replayed.text
+    assert replayed.json()["error"]["code"] == "stale_interrupt"
+    assert not (workspace / name).exists()
+
+
 def test_agent_inbox_ignore_rejects_the_call(sdk: Any, stub: LMStudioStub, workspace: Path) -> None:
     name = f"ignored-{uuid.uuid4().hex[:8]}.txt"
     stub.set_scenario(write_scenario(name))

@@ -12,6 +12,7 @@ the decisions those UIs send back are read into lmsa's answer.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -22,6 +23,22 @@ DECISIONS = ["approve", "edit", "reject"]
 
 class ResumeError(ValueError):
     """A resume value that answers nothing the thread asked."""
+
+
+# LangGraph's interrupt ids: a 128-bit hash in hex.
+_INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def named_interrupts(resume: Any) -> list[str]:
+    """The interrupt ids a resume answers by name (LangGraph's ``{interrupt_id: answer}``
+    form), or ``[]`` when it answers whatever is pending."""
+    if (
+        isinstance(resume, dict)
+        and resume
+        and all(isinstance(key, str) and _INTERRUPT_ID.fullmatch(key) for key in resume)
+    ):
+        return list(resume)
+    return []
 
 
 def is_approval(value: Any) -> bool:

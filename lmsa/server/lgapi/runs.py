@@ -24,7 +24,7 @@ from sse_starlette import EventSourceResponse
 
 from lmsa.server.errors import ApiError, classify
 from lmsa.server.lgapi.assistants import ASSISTANT_ID, resolve
-from lmsa.server.lgapi.interrupts import ResumeError, translate_resume
+from lmsa.server.lgapi.interrupts import ResumeError, named_interrupts, translate_resume
 from lmsa.server.lgapi.records import Records
 from lmsa.server.lgapi.schemas import GRAPH_ID, RunCreate
 from lmsa.server.lgapi.sse import Framer, frame, graph_modes, requested_modes
@@ -68,6 +68,7 @@ class Run:
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     queue: asyncio.Queue[tuple[str, Any] | None] = field(default_factory=asyncio.Queue)
     error: dict[str, Any] | None = None
+    answers: str | None = None
 
     @property
     def stored(self) -> str:
@@ -128,15 +129,27 @@ async def prepare(
             record = new_record(thread_id, {})
     if await state.locks.busy(stored):
         raise ApiError(409, f"Thread {thread_id} is busy with another run.", code="busy")
+    named: list[str] = []
     if body.command is not None:
         command: dict[str, Any] = {}
         if body.command.resume is not None:
             try:
                 pending = (await thread_status(state.graph, stored)).interrupts
                 answers = {str(p.id): p.value for p in pending}
+                named = named_interrupts(body.command.resume)
+                if named and not set(named) <= set(answers):
+                    raise ApiError(
+                        409,
+                        f"Thread {thread_id} no longer waits for interrupt "
+                        f"{', '.join(sorted(set(named) - set(answers)))}; read the thread and "
+                        "answer what it asks now.",
+                        code="stale_interrupt",
+                    )
                 command["resume"] = translate_resume(body.command.resume, answers)
             except ResumeError as error:
                 raise ApiError(422, str(error), code="invalid_resume") from error
+            except ApiError:
+                raise
             except Exception as error:
                 raise classify(error, state.settings) from error
         if body.command.goto:
@@ -161,6 +174,8 @@ async def prepare(
         on_disconnect=on_disconnect,
         temporary=temporary,
         record=record,
+        # Checked again once the run holds the thread: a decision replayed meanwhile is 409.
+        answers=named[0] if len(named) == 1 else None,
     )
 
 
@@ -179,6 +194,7 @@ async def execute(run: Run, framer: Framer, stream_tokens: bool) -> None:
             run_id=run.run_id,
             stream_tokens=stream_tokens,
             shown=run.thread_id,
+            answers=run.answers,
             stream=graph_modes(run.requested),  # type: ignore[arg-type]
             configurable=run.configurable,
             context=run.context,
