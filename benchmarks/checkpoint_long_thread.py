@@ -5,7 +5,8 @@ One thread, scripted tool turns through the real compiled lmsa graph: per turn f
 calls (intent, plan, self-check, answer) via ``lmsa.testing.ScriptedChatModel``, one
 ``read_file`` and a ~220-character answer. At each mark (10/100/400 turns by default) it prints
 the thread's size in the store (Redis: ``MEMORY USAGE ... SAMPLES 0`` summed over the thread's
-keys, exact; SQLite: database file plus WAL), bytes per turn, the size against the raw text of
+keys, exact; SQLite: database file plus WAL, after a
+WAL checkpoint), bytes per turn, the size against the raw text of
 the conversation, and the median wall and CPU time (this process) of the last ten turns.
 """
 
@@ -183,6 +184,10 @@ async def _sqlite(
     async with opened as saver:
 
         async def size_of(_thread_id: str) -> int:
+            # The WAL is copied into the database file and truncated first, so the figure is
+            # what the data takes, not how far the WAL happened to grow.
+            async with saver.lock:
+                await saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return sum(p.stat().st_size for p in folder.glob("long.db*"))
 
         yield saver, size_of

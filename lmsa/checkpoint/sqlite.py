@@ -9,13 +9,18 @@ and points each survivor at its nearest surviving ancestor, so history, time tra
 work on what is kept. The turn ends are recorded in a table of its own
 (``lmsa_checkpoint_keep``); checkpoints older than a thread's first record are never trimmed,
 so a store written before retention existed keeps its history.
+
+Large lists (the conversation's ``messages``) are stored by reference in a side table
+(:mod:`lmsa.checkpoint.sqlite_lists`), and every stored value of 96 bytes or more is deflated
+against a preset dictionary (:mod:`lmsa.checkpoint.packing`), so a thread's file grows with the
+conversation's length. Rows written before either existed read as they always did.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
@@ -23,10 +28,15 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
     SerializerProtocol,
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from lmsa.checkpoint import sqlite_lists as lists
+from lmsa.checkpoint.lists import ListCache, ListCaches
+from lmsa.checkpoint.packing import loads, pack
 
 _KEPT_SOURCES = ("update", "fork")
 _SETUP = """
@@ -37,6 +47,21 @@ CREATE TABLE IF NOT EXISTS lmsa_checkpoint_keep (
     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
 )
 """
+
+
+class PackingSerde:
+    """A serializer whose values are deflated (see :mod:`lmsa.checkpoint.packing`)."""
+
+    def __init__(self, inner: SerializerProtocol) -> None:
+        self.inner = inner
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        type_, raw = pack(*self.inner.dumps_typed(obj))
+        return type_.decode(), raw
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        type_, raw = data
+        return loads(self.inner, type_.encode(), raw)
 
 
 class RetainingSqliteSaver(AsyncSqliteSaver):
@@ -54,6 +79,9 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
             raise ValueError(f"keep_intermediate must be >= 0, got {keep_intermediate!r}")
         self.keep_intermediate = keep_intermediate
         self._keep_table = False
+        self._items_serde = self.serde
+        self.serde = PackingSerde(self.serde)
+        self._lists = ListCaches()
 
     @classmethod
     @asynccontextmanager
@@ -68,6 +96,7 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
             await self.setup()
             async with self.lock:
                 await self.conn.execute(_SETUP)
+                await self.conn.execute(lists.SETUP)
                 await self.conn.commit()
             self._keep_table = True
 
@@ -78,9 +107,20 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        conf = config["configurable"]
+        values = checkpoint["channel_values"]
+        large = {ch: v for ch, v in values.items() if lists.is_large(v)}
+        if large:
+            key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns") or ""))
+            refs = await self._store_lists(key, large)
+            stripped: dict[str, Any] = {
+                **checkpoint,
+                "channel_values": {ch: v for ch, v in values.items() if ch not in large},
+                lists.LISTS_KEY: refs,
+            }
+            checkpoint = cast(Checkpoint, stripped)
         stored = await super().aput(config, checkpoint, metadata, new_versions)
         source = get_checkpoint_metadata(config, metadata).get("source")
-        conf = config["configurable"]
         parent = conf.get("checkpoint_id")
         if source == "input" and parent:
             mark = str(parent)  # the previous turn's final checkpoint
@@ -100,6 +140,69 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
                 await self._trim(thread_id, ns, checkpoint["id"], self.keep_intermediate)
             await self.conn.commit()
         return stored
+
+    async def _store_lists(self, key: tuple[str, str], large: dict[str, Any]) -> dict[str, bytes]:
+        """Store the large lists of a checkpoint; their leaf references by channel."""
+        await self._setup_keep()
+        cache = self._lists.get(key[0], key[1].encode())
+        async with self.lock:
+            encoded = self._encode(cache, large)
+            shared = [h for e in encoded.values() for h in e.shared]
+            if shared and await lists.missing(self.conn, key, shared):
+                # Another connection deleted what this process remembers: store it again.
+                self._lists.forget(key[0])
+                cache = self._lists.get(key[0], key[1].encode())
+                encoded = self._encode(None, large)
+            for item in encoded.values():
+                await lists.store(self.conn, key, item)
+            await self.conn.commit()
+        for ch, item in encoded.items():
+            lists.commit(cache, ch.encode(), item)
+        return {ch: item.refs for ch, item in encoded.items()}
+
+    def _encode(
+        self, cache: ListCache | None, large: dict[str, Any]
+    ) -> dict[str, lists.EncodedList]:
+        return {
+            ch: lists.encode_list(self._items_serde, cache, ch.encode(), value)
+            for ch, value in large.items()
+        }
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        found = await super().aget_tuple(config)
+        if found is None or lists.LISTS_KEY not in found.checkpoint:
+            return found
+        key = _key(found)
+        cache = self._lists.get(key[0], key[1].encode())
+        async with self.lock:
+            resolver = lists.Resolver(self.conn, self._items_serde, key, cache, share=True)
+            await _resolve(found, resolver, cache)
+        return found
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        # The parent holds the lock while it iterates, so the lists are read afterwards.
+        found = [
+            item async for item in super().alist(config, filter=filter, before=before, limit=limit)
+        ]
+        resolvers: dict[tuple[str, str], lists.Resolver] = {}
+        for item in found:
+            if lists.LISTS_KEY in item.checkpoint:
+                key = _key(item)
+                if key not in resolvers:
+                    cache = self._lists.get(key[0], key[1].encode())
+                    resolvers[key] = lists.Resolver(
+                        self.conn, self._items_serde, key, cache, share=False
+                    )
+                async with self.lock:
+                    await _resolve(item, resolvers[key], None)
+            yield item
 
     async def _trim(self, thread_id: str, ns: str, newest: str, keep: int) -> None:
         key = (thread_id, ns)
@@ -142,6 +245,7 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
                 "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                 (parent, *key, cid),
             )
+        await self._release(key, doomed)
         for table in ("checkpoints", "writes"):
             await self.conn.executemany(
                 f"DELETE FROM {table} "
@@ -149,11 +253,52 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
                 [(*key, cid) for cid in doomed],
             )
 
+    async def _release(self, key: tuple[str, str], doomed: list[str]) -> None:
+        """Release the list references of checkpoints about to be deleted."""
+        refs: list[bytes] = []
+        for start in range(0, len(doomed), 500):
+            part = doomed[start : start + 500]
+            async with self.conn.execute(
+                "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? "
+                f"AND checkpoint_ns = ? AND checkpoint_id IN ({','.join('?' * len(part))})",
+                (*key, *part),
+            ) as cursor:
+                rows = await cursor.fetchall()
+            for type_, blob in rows:
+                stored = self.serde.loads_typed((type_, blob))
+                refs += stored.get(lists.LISTS_KEY, {}).values()
+        await lists.release(self.conn, key, refs)
+
     async def adelete_thread(self, thread_id: str) -> None:
         await super().adelete_thread(thread_id)
         await self._setup_keep()
+        self._lists.forget(str(thread_id))
         async with self.lock:
-            await self.conn.execute(
-                "DELETE FROM lmsa_checkpoint_keep WHERE thread_id = ?", (str(thread_id),)
-            )
+            for table in ("lmsa_checkpoint_keep", "lmsa_checkpoint_items"):
+                await self.conn.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),)
+                )
             await self.conn.commit()
+
+
+def _key(found: CheckpointTuple) -> tuple[str, str]:
+    conf = found.config["configurable"]
+    return str(conf["thread_id"]), str(conf.get("checkpoint_ns") or "")
+
+
+async def _resolve(
+    found: CheckpointTuple, resolver: lists.Resolver, cache: ListCache | None
+) -> None:
+    """Put the lists a checkpoint names back in its values; ``cache`` learns them as the
+    thread's newest."""
+    checkpoint: dict[str, Any] = cast(dict[str, Any], found.checkpoint)
+    refs: dict[str, bytes] = checkpoint.pop(lists.LISTS_KEY)
+    for channel, leaf_refs in refs.items():
+        layout = await resolver.resolve(leaf_refs)
+        checkpoint["channel_values"][channel] = [i for _, chunk in layout for i in chunk]
+        if cache is not None:
+            for leaf, chunk in layout:
+                for item, element in zip(chunk, resolver.elements(leaf), strict=True):
+                    cache.remember(item, element)
+            cache.leaves[channel.encode()] = layout
+            cache.keep_latest()

@@ -7,7 +7,6 @@ must not contain NUL, which separates the parts of field names.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,10 @@ from langgraph.checkpoint.base import (
     SerializerProtocol,
     writes_sort_key,
 )
+
+from lmsa.checkpoint.packing import loads, pack
+
+__all__ = ["loads", "pack"]
 
 # The value of a channel that a checkpoint names in ``new_versions`` but does not carry.
 EMPTY_BLOB = b"5:empty"
@@ -60,48 +63,6 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
     if isinstance(reply[0], list | tuple):
         return [(m, s) for m, s in reply]
     return list(zip(reply[::2], reply[1::2], strict=True))
-
-
-# Values of at least this many bytes are stored deflated when that makes them smaller.
-_PACK_MIN = 96
-_PACKED = b"z1+"
-# Preset dictionary for the deflated values: the names every serialized checkpoint and chat
-# message repeats, so that even a short value compresses. Stored data depends on it: change it
-# only together with the _PACKED tag.
-_ZDICT = b"".join(
-    [
-        b"\xa9__start__\xa8messages\xb0channel_versions\xadversions_seen\xb0updated_channels",
-        b"\xa6source\xa4loop\xa5input\xa4step\xa7parents\xa6run_id\xa6writes\xa2ts\xa2id",
-        b"branch:to:\xa6answer\xa6intent\xa4plan\xa7results\xaavalidation\xa9workspace",
-        b"\xa5tools\xa4args\xa4path\xa9read_file\xa2ok\xa6output\xa5error\xa5notes",
-        b"\xa9reasoning\xaaconfidence\xa8entities\xa8language\xa5steps\xaadepends_on",
-        b"\xa7purpose\xaeanswer_directly\xb2needs_clarification\xb3clarifying_question",
-        b"\xb1additional_kwargs\xb1response_metadata\xaamodel_name\xadlmsa_screened\xc3",
-        b"\xaatool_calls\x90\xb2invalid_tool_calls\x90\xaeusage_metadata\xc0\xa4name\xc0",
-        b"\xbdlangchain_core.messages.human\xacHumanMessage\xa7content\xa4type\xa5human",
-        b"\xa2id\xd9,lc_run--\xb3model_validate_json",
-        b"\xbalangchain_core.messages.ai\xa9AIMessage\x89\xa7content\xd9",
-    ]
-)
-
-
-def pack(type_: str, raw: bytes) -> tuple[bytes, bytes]:
-    """``(type, bytes)`` as stored: deflated against :data:`_ZDICT` when that is smaller."""
-    if len(raw) >= _PACK_MIN:
-        deflate = zlib.compressobj(1, zdict=_ZDICT)
-        packed = deflate.compress(raw) + deflate.flush()
-        if len(packed) < len(raw):
-            return _PACKED + type_.encode(), packed
-    return type_.encode(), raw
-
-
-def loads(serde: SerializerProtocol, type_: bytes, raw: bytes) -> Any:
-    """The value of a stored ``(type, bytes)`` pair (see :func:`pack`)."""
-    if type_.startswith(_PACKED):
-        inflate = zlib.decompressobj(zdict=_ZDICT)
-        raw = inflate.decompress(raw) + inflate.flush()
-        type_ = type_[len(_PACKED) :]
-    return serde.loads_typed((type_.decode(), raw))
 
 
 _loads = loads
