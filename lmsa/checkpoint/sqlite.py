@@ -153,9 +153,9 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
                 self._lists.forget(key[0])
                 cache = self._lists.get(key[0], key[1].encode())
                 encoded = self._encode(None, large)
+            # Committed with the checkpoint, by the parent's aput: one commit per checkpoint.
             for item in encoded.values():
                 await lists.store(self.conn, key, item)
-            await self.conn.commit()
         for ch, item in encoded.items():
             lists.commit(cache, ch.encode(), item)
         return {ch: item.refs for ch, item in encoded.items()}
@@ -207,26 +207,29 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
     async def _trim(self, thread_id: str, ns: str, newest: str, keep: int) -> None:
         key = (thread_id, ns)
         async with self.conn.execute(
-            "SELECT checkpoint_id FROM lmsa_checkpoint_keep "
+            "SELECT MIN(checkpoint_id) FROM lmsa_checkpoint_keep "
             "WHERE thread_id = ? AND checkpoint_ns = ?",
             key,
         ) as cursor:
-            keepers = {str(row[0]) for row in await cursor.fetchall()}
-        if not keepers:
+            row = await cursor.fetchone()
+        if row is None or row[0] is None:
             return
-        floor = min(keepers)
+        # Only the checkpoints not marked as kept, so that a turn's work does not grow with
+        # the number of turn ends the thread has.
         async with self.conn.execute(
-            "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints "
-            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id > ? "
+            "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints AS c "
+            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id > ? AND NOT EXISTS "
+            "(SELECT 1 FROM lmsa_checkpoint_keep AS k WHERE k.thread_id = c.thread_id "
+            "AND k.checkpoint_ns = c.checkpoint_ns AND k.checkpoint_id = c.checkpoint_id) "
             "ORDER BY checkpoint_id DESC",
-            (*key, floor),
+            (*key, row[0]),
         ) as cursor:
             rows: list[tuple[str, Any]] = [(str(c), p) for c, p in await cursor.fetchall()]
         parent_of = dict(rows)
         doomed: list[str] = []
         kept = 0
         for cid, _ in rows:
-            if cid in keepers or cid == newest:
+            if cid == newest:
                 continue
             if kept < keep:
                 kept += 1
@@ -235,8 +238,17 @@ class RetainingSqliteSaver(AsyncSqliteSaver):
         if not doomed:
             return
         gone = set(doomed)
-        for cid, parent in rows:
-            if cid in gone or parent not in gone:
+        children: list[tuple[str, Any]] = []
+        for start in range(0, len(doomed), 500):
+            part = doomed[start : start + 500]
+            async with self.conn.execute(
+                "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints WHERE thread_id = ? "
+                f"AND checkpoint_ns = ? AND parent_checkpoint_id IN ({','.join('?' * len(part))})",
+                (*key, *part),
+            ) as cursor:
+                children += [(str(c), p) for c, p in await cursor.fetchall()]
+        for cid, parent in children:
+            if cid in gone:
                 continue
             while parent in gone:
                 parent = parent_of.get(parent)
@@ -290,15 +302,21 @@ async def _resolve(
     found: CheckpointTuple, resolver: lists.Resolver, cache: ListCache | None
 ) -> None:
     """Put the lists a checkpoint names back in its values; ``cache`` learns them as the
-    thread's newest."""
+    thread's newest. A list the cache holds as it is (the thread's newest, read again when
+    the next turn starts) is taken from it without a query."""
     checkpoint: dict[str, Any] = cast(dict[str, Any], found.checkpoint)
     refs: dict[str, bytes] = checkpoint.pop(lists.LISTS_KEY)
     for channel, leaf_refs in refs.items():
+        channel_b = channel.encode()
+        known = cache.leaves.get(channel_b) if cache is not None else None
+        if known is not None and [leaf for leaf, _ in known] == lists.split(leaf_refs):
+            checkpoint["channel_values"][channel] = [i for _, chunk in known for i in chunk]
+            continue
         layout = await resolver.resolve(leaf_refs)
         checkpoint["channel_values"][channel] = [i for _, chunk in layout for i in chunk]
         if cache is not None:
             for leaf, chunk in layout:
                 for item, element in zip(chunk, resolver.elements(leaf), strict=True):
                     cache.remember(item, element)
-            cache.leaves[channel.encode()] = layout
+            cache.leaves[channel_b] = layout
             cache.keep_latest()

@@ -241,11 +241,18 @@ class Resolver:
         *,
         share: bool,
     ) -> None:
-        """Starts from what ``cache`` knows; with ``share`` the items it decodes go into the
-        cache's map, otherwise into a copy of it."""
+        """Starts from what ``cache`` knows (when first asked); with ``share`` the items it
+        decodes go into the cache's map, otherwise into a copy of it."""
         self.conn, self.serde, self.key = conn, serde, key
-        self.items: dict[bytes, Any] = cache.items if share else dict(cache.items)
+        self.cache, self.share = cache, share
+        self.items: dict[bytes, Any] = {}
         self.leaves: dict[bytes, bytes] = {}
+        self.started = False
+
+    def _start(self) -> None:
+        self.started = True
+        cache = self.cache
+        self.items = cache.items if self.share else dict(cache.items)
         for layout in cache.leaves.values():
             for leaf, chunk in layout:
                 hits = [cache.fields.get(id(item)) for item in chunk]
@@ -260,6 +267,8 @@ class Resolver:
 
     async def resolve(self, refs: bytes) -> list[tuple[bytes, tuple[Any, ...]]]:
         """(leaf, items) per leaf reference."""
+        if not self.started:
+            self._start()
         leaves = split(refs)
         unknown = [h for h in leaves if h not in self.leaves]
         if unknown:
