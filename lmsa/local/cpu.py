@@ -8,8 +8,9 @@ find out is to try in another process: a child loads the model and decodes a few
 dies by a signal, this machine gets the safe mode; if the safe mode dies too, the model cannot
 run here and the caller is told why.
 
-The verdict is cached in a small JSON file keyed by the llama-cpp-python version, the model file
-and the CPU's flags, so the probe (a few seconds) runs once per machine, build and model.
+The verdict is cached in a small JSON file keyed by the probe's version, the llama-cpp-python
+version, the model file and the CPU's flags, so the probe (a few seconds) runs once per machine,
+build and model.
 ``LMSA_LOCAL_CPU_MODE=native|safe`` skips the probe; ``auto`` (the default) probes.
 """
 
@@ -102,8 +103,13 @@ def verdict_key(model: Path) -> str:
         model_id = f"{model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     except OSError:
         model_id = str(model)
-    raw = f"{build}|{model_id}|{platform.machine()}|{cpu_flags()}"
+    raw = f"{PROBE_VERSION}|{build}|{model_id}|{platform.machine()}|{cpu_flags()}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+# Part of the cache key, so verdicts of a weaker probe are not trusted: a probe that decodes too
+# short a prompt never reaches llama.cpp's repacked (AMX) path and passes where real use dies.
+PROBE_VERSION = 2
 
 
 def cpu_flags() -> str:

@@ -415,6 +415,40 @@ def _counter_graph(saver: AsyncRedisSaver) -> Any:
     return builder.compile(checkpointer=saver)
 
 
+class _RepeatState(TypedDict, total=False):
+    step: str
+    feedback: list[str]
+
+
+async def test_a_value_shared_with_an_earlier_equal_one_survives_later_checkpoints(
+    prefix: str,
+) -> None:
+    """Each turn writes the same small value again (stored once, shared), then a step that
+    leaves it alone: the thread's latest state, and every checkpoint's, still holds it."""
+
+    def reset(state: _RepeatState) -> dict[str, Any]:
+        return {"step": "reset", "feedback": []}
+
+    def other(state: _RepeatState) -> dict[str, Any]:
+        return {"step": "other"}
+
+    builder = StateGraph(_RepeatState)
+    builder.add_node("reset", reset)
+    builder.add_node("other", other)
+    builder.add_edge(START, "reset")
+    builder.add_edge("reset", "other")
+    builder.add_edge("other", END)
+    config: RunnableConfig = {"configurable": {"thread_id": "repeat-1"}}
+    async with AsyncRedisSaver.from_conn_string(REDIS_URL, key_prefix=prefix) as saver:
+        graph = builder.compile(checkpointer=saver)
+        for turn in range(3):
+            await graph.ainvoke({"step": f"turn {turn}"}, config)
+            assert (await graph.aget_state(config)).values == {"step": "other", "feedback": []}
+        async for snapshot in graph.aget_state_history(config):
+            if snapshot.metadata and snapshot.metadata.get("step", -1) >= 1:
+                assert snapshot.values.get("feedback") == [], snapshot
+
+
 async def test_interrupted_graph_resumes_after_restart(prefix: str) -> None:
     config: RunnableConfig = {"configurable": {"thread_id": "conversation-1"}}
 

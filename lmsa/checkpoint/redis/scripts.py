@@ -53,6 +53,7 @@ local function entries(ns, header)
   local out = {}
   for j = 2, #parts - 1, 2 do
     local ch, x = parts[j], parts[j + 1]
+    local raw = x
     local created = string.sub(ch, 1, 1) == '\0'
     if created then ch = string.sub(ch, 2) end
     local f
@@ -63,7 +64,8 @@ local function entries(ns, header)
       if nul then x = string.sub(x, nul + 1) end
       f = 'b\0' .. ns .. '\0' .. ch .. '\0' .. x
     end
-    out[#out + 1] = {created, ch, f, x}
+    -- raw: the entry as stored; for a shared blob "version \0 blob's version"
+    out[#out + 1] = {created, ch, f, x, raw}
   end
   return parts[1], out
 end
@@ -122,7 +124,7 @@ local header = ARGV[5]
 local run_h, ents = entries('', header)
 local inherit = false
 for _, e in ipairs(ents) do
-  if string.sub(e[4], 1, 1) == '\0' then inherit = true end
+  if string.sub(e[5], 1, 1) == '\0' then inherit = true end
 end
 if inherit then
   local ns = ns_of(m)
@@ -132,7 +134,8 @@ if inherit then
   if ph then
     local _, pents = entries(ns, ph)
     for _, e in ipairs(pents) do
-      local x = e[4]
+      -- The channel's own version, not the version of the blob it shares.
+      local x = e[5]
       local ver = x
       if string.sub(x, 1, 2) == 'b\0' then
         ver = string.match(x, '([^%z]*)$')
@@ -145,7 +148,7 @@ if inherit then
   end
   local out = {#run_h .. ':' .. run_h}
   for _, e in ipairs(ents) do
-    local ch, x = e[2], e[4]
+    local ch, x = e[2], e[5]
     if e[1] then ch = '\0' .. ch end
     if string.sub(x, 1, 1) == '\0' then
       x = string.sub(x, 2)
