@@ -1,6 +1,10 @@
 """What several integration test modules share: scenario pieces for the scripted LM Studio stub,
 assertions on a finished ``lmsa`` process, the ``lmsa serve`` and ``langgraph dev``
-subprocesses, and small probes."""
+subprocesses, and small probes.
+
+The suite runs on several pytest-xdist workers: a test listens only on free ports
+(``free_port``, ``closed_port``), keeps Redis keys under ``fresh_key_prefix``, writes only under
+``tmp_path``, and a CPU-heavy group shares one ``xdist_group`` (tests/README.md)."""
 
 from __future__ import annotations
 
