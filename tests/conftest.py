@@ -46,6 +46,13 @@ def _group_names(item: pytest.Item) -> list[str]:
     )
 
 
+def _with_suffix(node_id: NodeId, suffix: str) -> NodeId:
+    """``node_id`` with ``suffix`` after its last name and parameters, in every form pytest
+    prints it (as one name: parameters would print after the suffix otherwise)."""
+    last = node_id.names[-1] + (f"[{node_id.params}]" if node_id.params is not None else "")
+    return NodeId(path=node_id.path, names=(*node_id.names[:-1], last + suffix))
+
+
 # trylast: after the conftests that mark their own groups (tests/e2e/conftest.py).
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -62,4 +69,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = _group_names(item) if getattr(config.option, "loadgroup", False) else []
         suffix = "@" + "_".join(names)
         if names and not item.nodeid.endswith(suffix):
-            item._id = NodeId.parse(item.nodeid + suffix)
+            item._id = _with_suffix(NodeId.parse(item.nodeid), suffix)
