@@ -27,6 +27,9 @@ from lmsa.config import Settings
 from tests.deps import missing
 
 E2E_TIMEOUT = 900  # seconds per test; a full turn is a few model calls on 2 CPU cores
+# Every e2e test runs on one pytest-xdist worker: two llama.cpp processes decoding at once
+# would share the 2 cores, and the session's model server is loaded once.
+XDIST_GROUP = "llama-cpp"
 
 
 @functools.cache
@@ -44,6 +47,7 @@ def _missing_reason() -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     e2e_items = [item for item in items if here in Path(str(item.fspath)).parents]
@@ -52,6 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in e2e_items:
         item.add_marker(pytest.mark.e2e)
         item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+        item.add_marker(pytest.mark.xdist_group(XDIST_GROUP))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,10 @@
 """What several integration test modules share: scenario pieces for the scripted LM Studio stub,
 assertions on a finished ``lmsa`` process, the ``lmsa serve`` and ``langgraph dev``
-subprocesses, and small probes."""
+subprocesses, and small probes.
+
+The suite runs on several pytest-xdist workers: a test listens only on free ports
+(``free_port``, ``closed_port``), keeps Redis keys under ``fresh_key_prefix``, writes only under
+``tmp_path``, and a CPU-heavy group shares one ``xdist_group`` (tests/README.md)."""
 
 from __future__ import annotations
 
@@ -124,7 +128,7 @@ CLARIFY_SCENARIO = {
 
 # ---- lmsa serve -----------------------------------------------------------------------------
 
-START_TIMEOUT = 60.0
+START_TIMEOUT = 90.0  # ~3 s alone; far longer beside parallel test workers on 2 cores
 
 
 class ServerProcess:
@@ -139,24 +143,38 @@ class ServerProcess:
         args: Sequence[str] = (),
         wait: bool = True,
     ) -> None:
-        self.port = closed_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = log_path.open("w", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port), *args),
-            env=dict(env),
-            cwd=cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        self._env = dict(env)
+        self._cwd = cwd
+        self._args = tuple(args)
+        self._spawn()
         if wait:
             self.wait_healthy()
 
+    def _spawn(self) -> None:
+        self.port = closed_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = self.log_path.open("w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            lmsa_command("serve", "--host", "127.0.0.1", "--port", str(self.port), *self._args),
+            env=self._env,
+            cwd=self._cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
     def wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
+        respawns = 2
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                # The free port was taken by another process (a parallel test worker) between
+                # choosing it and binding it: choose another.
+                if respawns and "already in use" in self.log():
+                    respawns -= 1
+                    self._log.close()
+                    self._spawn()
+                    continue
                 raise RuntimeError(f"lmsa serve exited {self.proc.returncode}:\n{self.log()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:

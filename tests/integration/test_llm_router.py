@@ -591,7 +591,9 @@ async def test_cost_strategy_prefers_the_cheaper_endpoint(stubs: Any) -> None:
 
 async def test_latency_strategy_prefers_the_faster_endpoint(stubs: Any) -> None:
     a, b = stubs
-    a.set_scenario({"text": ["slow"], "latency_ms": 250})
+    # 1 s: on a loaded machine (parallel test workers) the fast endpoint's first call, which
+    # also opens the connection, can take a few hundred milliseconds by itself.
+    a.set_scenario({"text": ["slow"], "latency_ms": 1000})
     provider = LLMProvider(
         settings(endpoint(a.base_url), endpoint(b.base_url), routing_strategy="latency")
     )

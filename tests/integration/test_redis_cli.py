@@ -109,7 +109,8 @@ class ChatProcess:
                 break
             self._chunks.put(chunk)
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+    # Generous: a CLI start-up takes ~3 s alone but far longer beside parallel test workers.
+    def wait_for(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output:
             remaining = deadline - time.monotonic()
