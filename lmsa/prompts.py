@@ -59,6 +59,12 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
         '{"steps":[{"id":"s1","tool":"write_file","args":{"path":"list.txt","content":"eggs\\n"}}]}',
     ),
     (
+        frozenset({"write_file"}),
+        "Put call Tom at the end of todo.md",
+        '{"steps":[{"id":"s1","tool":"write_file","args":{"path":"todo.md",'
+        '"content":"call Tom\\n","append":true}}]}',
+    ),
+    (
         frozenset({"edit_file"}),
         "In app.cfg (it says: retries = 3), set retries to 5",
         '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"app.cfg",'

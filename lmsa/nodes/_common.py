@@ -10,6 +10,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from lmsa.llm.replies import message_text
 from lmsa.llm.structured import dumps
 from lmsa.tools import ToolRegistry
+from lmsa.tools.tables import describe_table, table_delimiter
 
 CLARIFICATION_MARK = "lmsa_clarification"
 """Set in ``additional_kwargs`` of a clarification question and its answer: they belong to the
@@ -43,22 +44,68 @@ def render_results(
 ) -> str:
     """Tool results as the model sees them: each output cut to ``cap`` characters with a note
     (the full output stays in state for the user); with ``tools``, each call shows only the
-    arguments that differ from their defaults."""
-    lines = []
+    arguments that differ from their defaults. A table a file holds is also restated row by
+    row with its columns' totals and extremes (:mod:`lmsa.tools.tables`). The line before each
+    output names the call in words, not as code: a small model copies a ``name({...})`` line
+    into the file it writes."""
+    blocks = []
     for result in results:
         args = result["args"]
         if tools is not None and isinstance(args, dict):
             args = tools.explicit_args(result["tool"], args)
-        header = f"[{result['step_id']}] {result['tool']}({dumps(args)})"
+        header = f"Result of {result['tool']}{_described(args)}"
         if result["ok"]:
             output = str(result["output"])
             if len(output) > cap:
                 omitted = len(output) - cap
                 output = f"{output[:cap]}\n[... {omitted} more characters truncated ...]"
-            lines.append(f"{header} -> ok\n{output}")
+            table = _table_view(result)
+            if table:
+                output += "\n" + RESTATED_TABLE + "\n" + table
+            blocks.append(f"{header}:\n{output}")
         else:
-            lines.append(f"{header} -> error: {result['error']}")
-    return "\n\n".join(lines)
+            blocks.append(f"{header} failed: {result['error']}")
+    return "\n\n".join(blocks)
+
+
+RESTATED_TABLE = "The same table, one row per line (computed from the file):"
+
+
+def _described(args: Any) -> str:
+    if not isinstance(args, dict) or not args:
+        return ""
+    parts = []
+    for key, value in args.items():
+        shown = value if isinstance(value, str) else dumps(value)
+        if len(shown) > ARG_SHOWN:
+            shown = shown[: ARG_SHOWN - 1] + "…"
+        parts.append(f"{key} {shown}")
+    return " (" + ", ".join(parts) + ")"
+
+
+ARG_SHOWN = 80
+
+
+def _table_view(result: dict[str, Any]) -> str | None:
+    """The row-by-row view of a whole CSV/TSV file that ``read_file`` returned."""
+    if result.get("tool") != "read_file" or result.get("quarantined"):
+        return None
+    delimiter = table_delimiter(str((result.get("args") or {}).get("path", "")))
+    if delimiter is None:
+        return None
+    text = str(result.get("full_output") or result.get("output") or "")
+    header, _, body = text.partition("\n")
+    if not header.endswith(("line)", "lines)")) or " of " in header:
+        return None  # only part of the file was read: its columns' totals would be wrong
+    return describe_table(body, delimiter)
+
+
+def user_requests(messages: Sequence[AnyMessage], turns: int) -> str:
+    """What the user wrote in the last ``turns`` turns (clarification answers included): what
+    they named, as opposed to what the assistant mentioned."""
+    return "\n".join(
+        message_text(m) for m in recent_history(messages, turns) if isinstance(m, HumanMessage)
+    )
 
 
 def turn_request(messages: Sequence[AnyMessage]) -> str:

@@ -24,8 +24,14 @@ from pydantic import BaseModel, Field, create_model, model_validator
 
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
-from lmsa.nodes._common import recent_history, render_results
+from lmsa.nodes._common import recent_history, render_results, user_requests
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
+from lmsa.nodes.plan_checks import (
+    confirmation_question,
+    missing_creations,
+    unnamed_changes,
+    without_scaffolding,
+)
 from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_GROUNDED, PLAN_RETRY, PLAN_SYSTEM
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
@@ -334,10 +340,20 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             return {"error": str(error), "plan_attempts": attempts}
         proposal = tool_name_dependencies(unique_steps(proposal), services.tools)
         proposal = without_repeats(proposal, results, services.tools)
+        proposal = without_scaffolding(proposal, results, services.tools)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
+        if not errors and attempts == 1:
+            # Once: a model that cannot fix it should not lose the turn over it.
+            errors += missing_creations(proposal, services.tools, workspace)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
+            unnamed = unnamed_changes(
+                proposal, services.tools, user_requests(state["messages"], context.history_turns)
+            )
+            if unnamed and state.get("clarification_rounds", 0) < context.max_clarify_rounds:
+                question = confirmation_question(proposal, unnamed)
+                return {"plan": None, "plan_attempts": attempts, "question": question}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
         feedback = [dumps(proposal.model_dump()), *errors]
         update: dict[str, Any] = {

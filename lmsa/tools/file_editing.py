@@ -4,7 +4,9 @@ symlink acts on the link, never on what it points to."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 
 from langchain_core.tools import ToolException
@@ -20,6 +22,11 @@ class WriteFileArgs(BaseModel):
     content: str = Field(description="The complete new content of the file.")
     overwrite: bool = Field(
         default=True, description="Replace the file if it exists; if false, refuse instead."
+    )
+    append: bool = Field(
+        default=False,
+        description="Add the content at the end of the file (on a new line) instead of "
+        "replacing the file; creates the file if it does not exist.",
     )
 
 
@@ -59,7 +66,13 @@ def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
     shown = workspace.relative(real)
     if real.is_dir():
         raise ToolException(f"'{shown}' is a directory; give a file path to write.")
-    if not args.overwrite and os.path.lexists(real):
+    if args.append and real.is_file():
+        _, before = read_text_file(workspace, args.path, strict_utf8=True)
+        addition = args.content if args.content.endswith("\n") else args.content + "\n"
+        separator = "\n" if before and not before.endswith("\n") else ""
+        workspace.atomic_write(real, before + separator + addition)
+        return f"Appended {len(addition.encode('utf-8'))} bytes to the end of {shown}"
+    if not args.append and not args.overwrite and os.path.lexists(real):
         raise ToolException(
             f"'{shown}' already exists and overwrite is false; use edit_file or set overwrite=true."
         )
@@ -76,17 +89,80 @@ def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
         # The model saw the file with its line endings normalised; match it as written.
         search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
         found = text.count(search)
+    note = ""
     if found == 0:
-        raise ToolException(f"The search text was not found in '{shown}'; no changes were made.")
+        spans = _loose_matches(text, search)
+        if len(spans) != 1:
+            raise ToolException(
+                f"The search text was not found in '{shown}'; no changes were made."
+            )
+        # The text is there with other spacing ("debug":true for "debug": true): a model
+        # copying a line often changes only its spaces.
+        start, end = spans[0]
+        search, found = text[start:end], 1
+        note = " (matched with different spacing)"
     if args.count and found > args.count:
         expected = "once" if args.count == 1 else f"{args.count} times"
         raise ToolException(
             f"The search text occurs {found} times in '{shown}' but was expected {expected}; "
             "include more surrounding text to make it unique, or set count=0 to replace all."
         )
-    workspace.atomic_write(real, text.replace(search, replace))
+    edited = text.replace(search, replace)
+    _check_structure(shown, text, edited)
+    workspace.atomic_write(real, edited)
     noun = "occurrence" if found == 1 else "occurrences"
-    return f"Edited {shown}: replaced {found} {noun}."
+    return f"Edited {shown}: replaced {found} {noun}{note}."
+
+
+_PUNCTUATION = frozenset(":=,;{}[]()")
+
+
+def _loose_matches(text: str, search: str) -> list[tuple[int, int]]:
+    """Where ``search`` occurs in ``text`` if runs of spaces may differ, and spaces next to
+    ``:``, ``=``, ``,`` and brackets may be missing or added (at most two matches)."""
+    stripped = search.strip()
+    if not stripped:
+        return []
+    parts: list[str] = []
+    previous = ""
+    for char in stripped:
+        if char.isspace():
+            if previous != "space":
+                parts.append(r"\s+")
+            previous = "space"
+            continue
+        if char in _PUNCTUATION:
+            if parts and parts[-1] == r"\s+":
+                parts.pop()
+            parts.append(r"[ \t]*" + re.escape(char) + r"[ \t]*")
+            previous = "punctuation"
+            continue
+        parts.append(re.escape(char))
+        previous = "char"
+    pattern = re.compile("".join(parts))
+    spans = []
+    for match in pattern.finditer(text):
+        spans.append((match.start(), match.end()))
+        if len(spans) > 1:
+            break
+    return spans
+
+
+def _check_structure(shown: str, before: str, after: str) -> None:
+    """Refuses an edit that turns a valid JSON file into an invalid one."""
+    if not shown.lower().endswith(".json"):
+        return
+    try:
+        json.loads(before)
+    except ValueError:
+        return  # it was not valid before: nothing to protect
+    try:
+        json.loads(after)
+    except ValueError as error:
+        raise ToolException(
+            f"That edit would make '{shown}' invalid JSON ({error}); no changes were made. "
+            "Replace a whole line such as '\"key\": value,' including its comma."
+        ) from None
 
 
 def delete_file(workspace: Workspace, args: DeleteFileArgs) -> str:
