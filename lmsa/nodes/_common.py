@@ -40,12 +40,18 @@ def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessag
 
 
 def render_results(
-    results: Sequence[dict[str, Any]], cap: int, tools: ToolRegistry | None = None
+    results: Sequence[dict[str, Any]],
+    cap: int,
+    tools: ToolRegistry | None = None,
+    *,
+    raw_tables: bool = False,
 ) -> str:
     """Tool results as the model sees them: each output cut to ``cap`` characters with a note
     (the full output stays in state for the user); with ``tools``, each call shows only the
     arguments that differ from their defaults. A table a file holds is also restated row by
-    row with its columns' totals and extremes (:mod:`lmsa.tools.tables`). The line before each
+    row with its columns' totals and extremes (:mod:`lmsa.tools.tables`), in place of its raw
+    lines unless ``raw_tables`` (a planner copying text to replace needs them); a small model
+    reading both mixes up the columns again. The line before each
     output names the call in words, not as code: a small model copies a ``name({...})`` line
     into the file it writes."""
     blocks = []
@@ -60,8 +66,10 @@ def render_results(
                 omitted = len(output) - cap
                 output = f"{output[:cap]}\n[... {omitted} more characters truncated ...]"
             table = _table_view(result)
-            if table:
+            if table and raw_tables:
                 output += "\n" + RESTATED_TABLE + "\n" + table
+            elif table:
+                output = output.partition("\n")[0] + "\n" + table
             blocks.append(f"{header}:\n{output}")
         else:
             blocks.append(f"{header} failed: {result['error']}")

@@ -32,7 +32,14 @@ from lmsa.nodes.plan_checks import (
     unnamed_changes,
     without_scaffolding,
 )
-from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_GROUNDED, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.prompts import (
+    GROUNDED_HINTS,
+    PLAN_EXAMPLES,
+    PLAN_FEEDBACK,
+    PLAN_GROUNDED,
+    PLAN_RETRY,
+    PLAN_SYSTEM,
+)
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
@@ -160,7 +167,9 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
     """The plan without reads that already succeeded this turn (same tool, same arguments once
     defaults are filled in) and whose answer nothing has changed since: after grounding, a
     small model often plans the read it was just shown, and running it again would add
-    nothing. Writes, commands and reads after a write always run."""
+    nothing. Likewise without file changes that already succeeded this turn exactly as
+    planned: re-planning after a self-check, a small model plans its append or edit again,
+    which would apply it twice. Commands, other changes and reads after a write run."""
 
     def call(tool: str, args: Any) -> str:
         try:
@@ -171,16 +180,24 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
     def read_only(tool: str) -> bool:
         return tool in tools and tools.risk(tool) == "read"
 
+    def file_change(tool: str) -> bool:
+        return tool in tools and bool((tools.get(tool).metadata or {}).get("workspace_root"))
+
     done: set[str] = set()
+    changed: set[str] = set()
     for result in results:
         if not read_only(result["tool"]):
             done.clear()  # whatever was read before may have changed
+            if result.get("ok") and file_change(result["tool"]):
+                for args in (result.get("args"), result.get("planned_args")):
+                    if args is not None:
+                        changed.add(call(result["tool"], args))
         elif result.get("ok"):
             done.add(call(result["tool"], result.get("args")))
     dropped = {
         step.id
         for step in plan.steps
-        if read_only(step.tool) and call(step.tool, step.args) in done
+        if call(step.tool, step.args) in (done if read_only(step.tool) else changed)
     }
     if not dropped:
         return plan
@@ -395,14 +412,20 @@ def _planner_messages(
         system += "\n\n" + PLAN_RETRY.format(
             missing=validation.get("missing") or "unspecified",
             retry_with=validation.get("retry_with") or "none",
-            results=render_results(_redacted(results, services), output_cap, services.tools),
+            results=render_results(
+                _redacted(results, services), output_cap, services.tools, raw_tables=True
+            ),
         )
     elif results:
         # One budget for all the files read, however many the request names: a small model's
         # context is a few thousand tokens.
         cap = min(output_cap, max(MIN_GROUNDING_CHARS, GROUNDING_CHARS // len(results)))
+        hints = "".join(hint for tool, hint in GROUNDED_HINTS if tool in services.tools)
         system += "\n\n" + PLAN_GROUNDED.format(
-            results=render_results(_redacted(results, services), cap, services.tools)
+            hints=hints,
+            results=render_results(
+                _redacted(results, services), cap, services.tools, raw_tables=True
+            ),
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool, ToolException
 
 from lmsa.nodes._common import render_results
-from lmsa.nodes.plan import Plan, make_plan
+from lmsa.nodes.plan import Plan, make_plan, without_repeats
 from lmsa.nodes.plan_checks import missing_creations, unnamed_changes, without_scaffolding
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.tables import describe_table
@@ -50,8 +50,10 @@ def test_the_model_sees_a_read_csv_file_restated_and_calls_named_in_words() -> N
     }
     shown = render_results([result], 4000)
     assert shown.startswith("Result of read_file (path temps.csv):\ntemps.csv (4 lines)")
-    assert "highest 36 (Madrid)" in shown
+    assert "highest 36 (Madrid)" in shown and "Row 3: city: Madrid; max_temp_c: 36" in shown
     assert "read_file({" not in shown
+    assert "Madrid,36" not in shown  # restated instead of the raw lines
+    assert "Madrid,36" in render_results([result], 4000, raw_tables=True)  # for copying
     # Part of a file has no column totals worth showing.
     partial = {**result, "output": "temps.csv (lines 1-2 of 4)\ncity,max_temp_c\nLisbon,31"}
     assert "highest" not in render_results([partial], 4000)
@@ -173,3 +175,21 @@ async def test_a_named_file_is_changed_without_asking(tmp_path: Path) -> None:
     update = await make_plan(svc)(state, ctx())
     assert update["plan"]["steps"][0]["tool"] == "edit_file"
     assert not update.get("question")
+
+
+def test_a_file_change_that_already_succeeded_is_not_planned_again(tmp_path: Path) -> None:
+    registry = _registry(tmp_path)
+    append = {"path": "list.txt", "content": "oil\n", "append": True}
+    done = {"tool": "write_file", "args": registry.validate_call("write_file", append), "ok": True}
+    proposal = Plan.model_validate(
+        {
+            "steps": [
+                step("s1", "write_file", append),
+                step("s2", "write_file", {**append, "content": "salt\n"}),
+            ]
+        }
+    )
+    kept = without_repeats(proposal, [done], registry)
+    assert [s.id for s in kept.steps] == ["s2"]
+    failed = {**done, "ok": False}
+    assert len(without_repeats(proposal, [failed], registry).steps) == 2
