@@ -17,7 +17,7 @@ from lmsa.nodes.plan import Plan, make_plan, without_repeats
 from lmsa.nodes.plan_checks import missing_creations, unnamed_changes, without_scaffolding
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.tables import describe_table
-from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, thread
+from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, system_text, thread
 
 TEMPS = "city,max_temp_c\nLisbon,31\nOslo,19\nMadrid,36\n"
 
@@ -193,3 +193,22 @@ def test_a_file_change_that_already_succeeded_is_not_planned_again(tmp_path: Pat
     assert [s.id for s in kept.steps] == ["s2"]
     failed = {**done, "ok": False}
     assert len(without_repeats(proposal, [failed], registry).steps) == 2
+
+
+async def test_a_round_in_which_every_step_failed_is_never_complete(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# TODO later\n")
+    wrong = plan(step("s1", "find_files", {"pattern": "TODO", "path": "notes.md"}))
+    right = plan(step("s1", "search_files", {"pattern": "TODO"}))
+    script = {
+        "IntentResult": [intent("information_request")],
+        "Plan": [wrong, right],
+        "Validation": [{"complete": True, "missing": "", "retry_with": ""}],
+        "text": ["notes.md has a TODO."],
+    }
+    graph, llm = make_graph(tmp_path, script)
+    out = await graph.ainvoke(
+        {"messages": [HumanMessage(content="Which file has a TODO?")]}, thread()
+    )
+    assert out["answer"] == "notes.md has a TODO."
+    replan = llm.calls_for("Plan")[1]
+    assert "Every step failed" in system_text(replan) and "use search_files" in system_text(replan)
