@@ -3,9 +3,9 @@
 Shown ``name,email,phone`` and three rows, a small model answers with the wrong row's email, or
 with the phone number; asked for the largest value, it names the first. It copies well from a
 line that says everything about one row, and it cannot compare or add a column at all. So a
-CSV or TSV file the model reads is also shown one row per line, each value next to its column
-name, with each numeric column's total, lowest and highest value (and the row each is in)
-worked out here. Everything shown is derived from the file by code; nothing is guessed.
+CSV or TSV file the model reads is also shown with each numeric column's total, lowest and
+highest value (and the row each is in) worked out here, then one row per line, each value next
+to its column name. Everything shown is derived from the file by code; nothing is guessed.
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ def describe_table(text: str, delimiter: str) -> str | None:
     if len(header) < 2 or len(header) > MAX_COLUMNS:
         return None
     body = [[cell.strip() for cell in row] for row in rows[1:]]
+    # The columns' facts first: a small model answers from the first lines it finds relevant.
     lines = [f"A table with {len(body)} rows; columns: {', '.join(header)}."]
+    lines += _column_facts(header, body)
     for number, row in enumerate(body[:MAX_ROWS_SHOWN], 1):
         cells = [f"{name}: {value}" for name, value in zip(header, row, strict=False) if value]
         lines.append(f"Row {number}: " + "; ".join(cells))
     if len(body) > MAX_ROWS_SHOWN:
         lines.append(f"[{len(body) - MAX_ROWS_SHOWN} more rows not restated]")
-    lines += _column_facts(header, body)
     return "\n".join(lines)
 
 
