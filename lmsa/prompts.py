@@ -45,8 +45,8 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
     ),
     (
         frozenset({"find_files"}),
-        "How many Markdown files are in docs?",
-        '{"steps":[{"id":"s1","tool":"find_files","args":{"pattern":"*.md","path":"docs"}}]}',
+        "How many Markdown files are there?",
+        '{"steps":[{"id":"s1","tool":"find_files","args":{"pattern":"*.md"}}]}',
     ),
     (
         frozenset({"calculate"}),

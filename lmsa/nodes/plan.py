@@ -29,6 +29,7 @@ from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.nodes.plan_checks import (
     confirmation_question,
     missing_creations,
+    repeated_failures,
     unnamed_changes,
     without_scaffolding,
 )
@@ -363,6 +364,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)
+            errors += repeated_failures(proposal, results, services.tools)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
             unnamed = unnamed_changes(

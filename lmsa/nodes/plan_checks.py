@@ -12,7 +12,7 @@ from typing import Any
 from lmsa.llm.structured import dumps
 from lmsa.nodes._common import RESTATED_TABLE
 from lmsa.state import WorkspaceInfo
-from lmsa.tools import ToolRegistry
+from lmsa.tools import ToolCallRejected, ToolRegistry
 
 # ``lmsa.nodes.plan.Plan``, which imports this module (a plan: ``steps`` of ``tool``/``args``).
 Plan = Any
@@ -137,7 +137,15 @@ def missing_creations(
     changing = [s for s in plan.steps if s.tool in tools and tools.risk(s.tool) != "read"]
     if not changing:
         return []
-    text = dumps([step.args for step in plan.steps])
+    # Only where a path goes: a commit message that mentions the file does not create it.
+    text = dumps(
+        [
+            value
+            for step in plan.steps
+            for key, value in step.args.items()
+            if "path" in key or key in ("source", "destination")
+        ]
+    )
     root = root.resolve()
     return [
         f"The request names {word}, which does not exist yet, but no step creates it; "
@@ -145,3 +153,31 @@ def missing_creations(
         for word in workspace.get("mentioned_paths") or []
         if _existing(root, word) is None and word.rstrip("/") not in text
     ]
+
+
+def repeated_failures(
+    plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRegistry
+) -> list[str]:
+    """Reasons to re-plan steps that repeat a call which already failed this turn with the same
+    arguments: it would fail the same way, and a small model re-plans its mistake as it is."""
+
+    def call(tool: str, args: Any) -> str:
+        try:
+            return dumps([tool, tools.validate_call(tool, dict(args or {}))])
+        except (ToolCallRejected, TypeError, ValueError):
+            return dumps([tool, args])
+
+    failed = {
+        call(r["tool"], r.get("planned_args") or r.get("args")): str(r.get("error") or "")
+        for r in results
+        if not r.get("ok") and not r.get("refused")
+    }
+    reasons = []
+    for step in plan.steps:
+        error = failed.get(call(step.tool, step.args))
+        if error is not None:
+            reasons.append(
+                f"Step {step.id} repeats {step.tool} with the arguments that already failed "
+                f"({error[:160]}); use another tool or other arguments."
+            )
+    return reasons

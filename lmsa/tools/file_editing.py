@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+from typing import Any
 
 from langchain_core.tools import ToolException
 from pydantic import BaseModel, Field
@@ -81,6 +82,12 @@ def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
 
 
 def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
+    target = workspace.resolve(args.path)
+    if not os.path.lexists(target):
+        raise ToolException(
+            f"'{workspace.relative(target)}' does not exist; edit_file changes existing files. "
+            "To create it, use write_file."
+        )
     real, text = read_text_file(workspace, args.path, strict_utf8=True)
     shown = workspace.relative(real)
     search, replace = args.search, args.replace
@@ -90,6 +97,11 @@ def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
         search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
         found = text.count(search)
     note = ""
+    if found == 0 and shown.lower().endswith(".json"):
+        setting = _json_setting(text, search, replace)
+        if setting is not None:
+            search, replace = setting
+            found = text.count(search)
     if found == 0:
         spans = _loose_matches(text, search)
         if len(spans) != 1:
@@ -134,7 +146,9 @@ def _loose_matches(text: str, search: str) -> list[tuple[int, int]]:
         if char in _PUNCTUATION:
             if parts and parts[-1] == r"\s+":
                 parts.pop()
-            parts.append(r"[ \t]*" + re.escape(char) + r"[ \t]*")
+            # "port: 8080" for "port = 8080": either separator is the same assignment.
+            shown = "[:=]" if char in ":=" else re.escape(char)
+            parts.append(r"[ \t]*" + shown + r"[ \t]*")
             previous = "punctuation"
             continue
         parts.append(re.escape(char))
@@ -146,6 +160,34 @@ def _loose_matches(text: str, search: str) -> list[tuple[int, int]]:
         if len(spans) > 1:
             break
     return spans
+
+
+_ASSIGNMENT = re.compile(r"""^\s*["']?([\w.-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""")
+
+
+def _json_literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.strip("'\"")
+
+
+def _json_setting(text: str, search: str, replace: str) -> tuple[str, str] | None:
+    """The exact text of a JSON file's ``"key": value`` pair that ``search`` means when written
+    as a setting in another syntax (``debug = true``, ``debug: true``), and its replacement
+    with ``replace``'s value: a model changing one setting rarely copies JSON's quotes."""
+    old, new = _ASSIGNMENT.match(search), _ASSIGNMENT.match(replace)
+    if old is None or new is None or old.group(1) != new.group(1):
+        return None
+    key = old.group(1)
+    before = json.dumps(_json_literal(old.group(2)), ensure_ascii=False)
+    after = json.dumps(_json_literal(new.group(2)), ensure_ascii=False)
+    pattern = re.compile(rf'("{re.escape(key)}"\s*:\s*){re.escape(before)}')
+    matches = list(pattern.finditer(text))
+    if len(matches) != 1:
+        return None
+    found = matches[0]
+    return found.group(0), found.group(1) + after
 
 
 def _check_structure(shown: str, before: str, after: str) -> None:

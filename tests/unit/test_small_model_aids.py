@@ -14,7 +14,12 @@ from langchain_core.tools import BaseTool, ToolException
 
 from lmsa.nodes._common import render_results
 from lmsa.nodes.plan import Plan, make_plan, without_repeats
-from lmsa.nodes.plan_checks import missing_creations, unnamed_changes, without_scaffolding
+from lmsa.nodes.plan_checks import (
+    missing_creations,
+    repeated_failures,
+    unnamed_changes,
+    without_scaffolding,
+)
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.tables import describe_table
 from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, system_text, thread
@@ -71,11 +76,16 @@ def test_write_file_appends_on_a_new_line(tools: dict[str, BaseTool], tmp_path: 
 def test_an_edit_whose_spacing_differs_still_applies_once(
     tools: dict[str, BaseTool], tmp_path: Path
 ) -> None:
-    (tmp_path / "s.json").write_text('{\n  "debug": true,\n  "level": 2\n}\n')
+    (tmp_path / "app.cfg").write_text("[a]\nlimits = { soft: 1, hard: 2 }\n")
     out = tools["edit_file"].invoke(
-        {"path": "s.json", "search": '"debug":true', "replace": '"debug": false'}
+        {"path": "app.cfg", "search": "limits={soft:1,hard:2}", "replace": "limits = { soft: 3 }"}
     )
     assert "different spacing" in out
+    assert (tmp_path / "app.cfg").read_text() == "[a]\nlimits = { soft: 3 }\n"
+    (tmp_path / "s.json").write_text('{\n  "debug": true,\n  "level": 2\n}\n')
+    tools["edit_file"].invoke(
+        {"path": "s.json", "search": '"debug":true', "replace": '"debug": false'}
+    )
     assert json.loads((tmp_path / "s.json").read_text()) == {"debug": False, "level": 2}
 
 
@@ -212,3 +222,44 @@ async def test_a_round_in_which_every_step_failed_is_never_complete(tmp_path: Pa
     assert out["answer"] == "notes.md has a TODO."
     replan = llm.calls_for("Plan")[1]
     assert "Every step failed" in system_text(replan) and "use search_files" in system_text(replan)
+
+
+def test_a_json_setting_written_in_another_syntax_is_edited_as_json(
+    tools: dict[str, BaseTool], tmp_path: Path
+) -> None:
+    (tmp_path / "s.json").write_text('{\n  "debug": true,\n  "level": 2\n}\n')
+    tools["edit_file"].invoke(
+        {"path": "s.json", "search": "debug = true", "replace": "debug = false"}
+    )
+    assert (tmp_path / "s.json").read_text() == '{\n  "debug": false,\n  "level": 2\n}\n'
+    (tmp_path / "a.ini").write_text("[s]\nport = 8080\n")
+    tools["edit_file"].invoke({"path": "a.ini", "search": "port: 8080", "replace": "port = 9090"})
+    assert (tmp_path / "a.ini").read_text() == "[s]\nport = 9090\n"
+
+
+def test_editing_a_missing_file_points_to_write_file(tools: dict[str, BaseTool]) -> None:
+    with pytest.raises(ToolException, match="use write_file"):
+        tools["edit_file"].invoke({"path": "new.py", "search": "a", "replace": "b"})
+
+
+def test_a_plan_repeating_a_failed_call_or_naming_a_new_file_only_in_a_message_goes_back(
+    tmp_path: Path,
+) -> None:
+    registry = _registry(tmp_path)
+    call = {"pattern": "*.py", "path": "docs"}
+    failed = {
+        "tool": "find_files",
+        "args": registry.validate_call("find_files", call),
+        "ok": False,
+        "error": "No such file or directory in the workspace: 'docs'.",
+    }
+    again = Plan.model_validate({"steps": [step("s1", "find_files", call)]})
+    (reason,) = repeated_failures(again, [failed], registry)
+    assert "already failed" in reason and "'docs'" in reason
+    other = Plan.model_validate({"steps": [step("s1", "find_files", {"pattern": "*.py"})]})
+    assert repeated_failures(other, [failed], registry) == []
+    workspace: Any = {"overview": "", "named_files": [], "mentioned_paths": [".gitignore"]}
+    commit = Plan.model_validate(
+        {"steps": [step("s1", "delete_file", {"path": "x"}, purpose="update .gitignore")]}
+    )
+    assert missing_creations(commit, registry, workspace)
