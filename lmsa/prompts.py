@@ -88,7 +88,6 @@ TOOL_RESULTS>>>"""
 # head and right with the tool.
 GROUNDED_HINTS: tuple[tuple[str, str], ...] = (
     ("calculate", " To add up numbers taken from several places, use calculate."),
-    ("search_files", " To count the lines that contain a word, use search_files."),
 )
 
 PLAN_RETRY = """Earlier steps already ran, but the request is not yet satisfied.

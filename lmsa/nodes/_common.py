@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,6 +57,7 @@ def render_results(
     output names the call in words, not as code: a small model copies a ``name({...})`` line
     into the file it writes."""
     blocks = []
+    headers = _table_headers(results)
     for result in results:
         args = result["args"]
         if tools is not None and isinstance(args, dict):
@@ -65,6 +68,8 @@ def render_results(
             if len(output) > cap:
                 omitted = len(output) - cap
                 output = f"{output[:cap]}\n[... {omitted} more characters truncated ...]"
+            if result.get("tool") == "search_files":
+                output = _search_view(output, headers)
             table = _table_view(result)
             if table and raw_tables:
                 output += "\n" + RESTATED_TABLE + "\n" + table
@@ -74,6 +79,47 @@ def render_results(
         else:
             blocks.append(f"{header} failed: {result['error']}")
     return "\n\n".join(blocks)
+
+
+_FOOTER = re.compile(r"^\[(\d+) match(?:es)? in (.+)\]$")
+_HIT = re.compile(r"^(.+?):(\d+): (.*)$")
+
+
+def _table_headers(results: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The column names of the tables read this turn, by path."""
+    headers: dict[str, list[str]] = {}
+    for result in results:
+        path = str((result.get("args") or {}).get("path", ""))
+        delimiter = table_delimiter(path)
+        if result.get("tool") != "read_file" or not result.get("ok") or delimiter is None:
+            continue
+        lines = str(result.get("full_output") or result.get("output") or "").split("\n")
+        if len(lines) > 1:
+            headers[path] = next(csv.reader([lines[1]], delimiter=delimiter), [])
+    return headers
+
+
+def _search_view(output: str, headers: dict[str, list[str]]) -> str:
+    """``search_files`` output with its count first (a small model answers "how many" from
+    the first line it sees) and hits in a table that was read restated with the column names."""
+    lines = output.split("\n")
+    footer = _FOOTER.match(lines[-1]) if lines else None
+    if footer is not None:
+        count = int(footer.group(1))
+        noun = "line matches" if count == 1 else "lines match"
+        lines = [f"{count} {noun} in {footer.group(2)}:", *lines[:-1]]
+    shown = []
+    for line in lines:
+        hit = _HIT.match(line)
+        header = headers.get(hit.group(1)) if hit else None
+        delimiter = table_delimiter(hit.group(1)) if hit else None
+        if hit is None or not header or delimiter is None:
+            shown.append(line)
+            continue
+        cells = next(csv.reader([hit.group(3)], delimiter=delimiter), [])
+        pairs = [f"{name}: {value}" for name, value in zip(header, cells, strict=False)]
+        shown.append(f"{hit.group(1)} line {hit.group(2)}: " + "; ".join(pairs))
+    return "\n".join(shown)
 
 
 RESTATED_TABLE = "The same table, one row per line (computed from the file):"

@@ -263,3 +263,23 @@ def test_a_plan_repeating_a_failed_call_or_naming_a_new_file_only_in_a_message_g
         {"steps": [step("s1", "delete_file", {"path": "x"}, purpose="update .gitignore")]}
     )
     assert missing_creations(commit, registry, workspace)
+
+
+def test_search_hits_are_counted_first_and_table_hits_named_by_column() -> None:
+    read = {
+        "step_id": "read1",
+        "tool": "read_file",
+        "args": {"path": "people.csv"},
+        "ok": True,
+        "output": "people.csv (3 lines)\nname,email\nAna,ana@x.org\nBen,ben@x.org",
+    }
+    search = {
+        "step_id": "s1",
+        "tool": "search_files",
+        "args": {"pattern": "Ben"},
+        "ok": True,
+        "output": "people.csv:3: Ben,ben@x.org\nnotes.md:1: ask Ben\n[2 matches in '.']",
+    }
+    shown = render_results([read, search], 4000)
+    assert "2 lines match in '.':\npeople.csv line 3: name: Ben; email: ben@x.org" in shown
+    assert "notes.md:1: ask Ben" in shown and "[2 matches" not in shown
