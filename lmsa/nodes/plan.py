@@ -14,6 +14,7 @@ number of times, because small models often fix a plan once they see the schema 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -325,9 +326,21 @@ def _has_cycle(steps: Sequence[PlanStep]) -> bool:
 
 
 def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    tool_catalogue = services.tools.describe_briefly()
-    examples = plan_examples(services.tools)
-    grammar = constrained_plan_schema(services.tools)
+    offers: dict[frozenset[str], tuple[str, str, type[BaseModel]]] = {}
+
+    def offer(tools: ToolRegistry) -> tuple[str, str, type[BaseModel]]:
+        """The catalogue, examples and grammar for the tools available this turn (built once
+        per set: building a grammar schema costs milliseconds)."""
+        key = frozenset(tools.names())
+        if key not in offers:
+            offers[key] = (
+                tools.describe_briefly(),
+                plan_examples(tools),
+                constrained_plan_schema(tools),
+            )
+        return offers[key]
+
+    offer(services.tools)
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
@@ -337,6 +350,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if grounding is not None:
             return {"plan": grounding, "workspace": workspace}
         attempts = state.get("plan_attempts", 0) + 1
+        tool_catalogue, examples, grammar = offer(await asyncio.to_thread(services.tools.available))
         messages = _planner_messages(
             state,
             tool_catalogue,

@@ -283,3 +283,16 @@ def test_search_hits_are_counted_first_and_table_hits_named_by_column() -> None:
     shown = render_results([read, search], 4000)
     assert "2 lines match in '.':\npeople.csv line 3: name: Ben; email: ben@x.org" in shown
     assert "notes.md:1: ask Ben" in shown and "[2 matches" not in shown
+
+
+async def test_the_planner_is_offered_git_tools_only_inside_a_repository(tmp_path: Path) -> None:
+    from lmsa.tools import make_git_tools
+
+    workspace = Workspace(tmp_path)
+    registry = ToolRegistry([*make_file_tools(workspace), *make_git_tools(workspace)])
+    assert "git_commit" in registry and "git_commit" not in registry.available()
+    svc, llm = services(tmp_path, {"Plan": [plan()]}, tools=registry)
+    await make_plan(svc)({"messages": [HumanMessage(content="add a .gitignore")]}, ctx())
+    assert "git_commit" not in json.dumps(llm.calls[0]["kwargs"]["response_format"])
+    (tmp_path / ".git").mkdir()
+    assert "git_commit" in registry.available()
