@@ -35,7 +35,6 @@ from lmsa.nodes.plan_checks import (
     without_scaffolding,
 )
 from lmsa.prompts import (
-    GROUNDED_HINTS,
     PLAN_EXAMPLES,
     PLAN_FEEDBACK,
     PLAN_GROUNDED,
@@ -436,9 +435,7 @@ def _planner_messages(
         # One budget for all the files read, however many the request names: a small model's
         # context is a few thousand tokens.
         cap = min(output_cap, max(MIN_GROUNDING_CHARS, GROUNDING_CHARS // len(results)))
-        hints = "".join(hint for tool, hint in GROUNDED_HINTS if tool in services.tools)
         system += "\n\n" + PLAN_GROUNDED.format(
-            hints=hints,
             results=render_results(
                 _redacted(results, services), cap, services.tools, raw_tables=True
             ),
