@@ -28,6 +28,7 @@ from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results, user_requests
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.nodes.plan_checks import (
+    call_key,
     confirmation_question,
     missing_creations,
     repeated_failures,
@@ -173,10 +174,7 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
     which would apply it twice. Commands, other changes and reads after a write run."""
 
     def call(tool: str, args: Any) -> str:
-        try:
-            return dumps([tool, tools.validate_call(tool, dict(args or {}))])
-        except ToolCallRejected:
-            return dumps([tool, args])
+        return call_key(tools, tool, args)
 
     def read_only(tool: str) -> bool:
         return tool in tools and tools.risk(tool) == "read"

@@ -20,6 +20,14 @@ Plan = Any
 GROUNDING_READER = "read_file"
 
 
+def call_key(tools: ToolRegistry, tool: str, args: Any) -> str:
+    """One call as a comparable key: the tool and its arguments with defaults filled in."""
+    try:
+        return dumps([tool, tools.validate_call(tool, dict(args or {}))])
+    except (ToolCallRejected, TypeError, ValueError):
+        return dumps([tool, args])
+
+
 _OLD_HEADER = re.compile(r"^\s*\[[\w-]+\] \w+\(.*\)( -> .*)?$")
 _CONTENT_ARGS = ("content", "replace", "text")
 
@@ -162,10 +170,7 @@ def repeated_failures(
     arguments: it would fail the same way, and a small model re-plans its mistake as it is."""
 
     def call(tool: str, args: Any) -> str:
-        try:
-            return dumps([tool, tools.validate_call(tool, dict(args or {}))])
-        except (ToolCallRejected, TypeError, ValueError):
-            return dumps([tool, args])
+        return call_key(tools, tool, args)
 
     failed = {
         call(r["tool"], r.get("planned_args") or r.get("args")): str(r.get("error") or "")
