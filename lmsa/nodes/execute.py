@@ -37,7 +37,7 @@ from lmsa.context import Context, Services
 from lmsa.nodes._approval import ApprovalGate, StepVerdict
 from lmsa.observability.metrics import TOOL_RUNS, TOOL_SECONDS
 from lmsa.state import AssistantState
-from lmsa.tools import ToolResultCache, WorkspaceEscape
+from lmsa.tools import ToolResultCache
 
 _DELIMITERS = ("<<<TOOL_RESULTS", "TOOL_RESULTS>>>")
 _GRACE_SECONDS = 5.0
@@ -158,8 +158,6 @@ class StepRunner:
         except Exception as error:  # a tool failure is an observation, not a crash
             message = str(error) or type(error).__name__
             result["error"] = to_observation(step["tool"], message, context.tool_output_chars).text
-            if isinstance(error, WorkspaceEscape) or isinstance(error.__cause__, WorkspaceEscape):
-                result["refused"] = True  # a boundary, not a mistake to retry around
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
         TOOL_RUNS.labels(tool=step["tool"], outcome=outcome).inc()
         if outcome != "cached":

@@ -31,7 +31,6 @@ from lmsa.nodes.plan_checks import (
     call_key,
     confirmation_question,
     missing_creations,
-    repeated_failures,
     unnamed_changes,
     without_scaffolding,
 )
@@ -375,7 +374,6 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)
-            errors += repeated_failures(proposal, results, services.tools)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
             unnamed = unnamed_changes(

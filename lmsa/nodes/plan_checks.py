@@ -161,28 +161,3 @@ def missing_creations(
         for word in workspace.get("mentioned_paths") or []
         if _existing(root, word) is None and word.rstrip("/") not in text
     ]
-
-
-def repeated_failures(
-    plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRegistry
-) -> list[str]:
-    """Reasons to re-plan steps that repeat a call which already failed this turn with the same
-    arguments: it would fail the same way, and a small model re-plans its mistake as it is."""
-
-    def call(tool: str, args: Any) -> str:
-        return call_key(tools, tool, args)
-
-    failed = {
-        call(r["tool"], r.get("planned_args") or r.get("args")): str(r.get("error") or "")
-        for r in results
-        if not r.get("ok") and not r.get("refused")
-    }
-    reasons = []
-    for step in plan.steps:
-        error = failed.get(call(step.tool, step.args))
-        if error is not None:
-            reasons.append(
-                f"Step {step.id} repeats {step.tool} with the arguments that already failed "
-                f"({error[:160]}); use another tool or other arguments."
-            )
-    return reasons

@@ -26,25 +26,6 @@ class Validation(BaseModel):
     )
 
 
-def _checked(verdict: Validation, state: AssistantState) -> Validation:
-    """The model's verdict, unless it calls a round complete in which every step failed (none
-    refused): then nothing it could answer from was found, and a small model that says
-    "complete" goes on to invent the answer. The errors usually name the fix ("a file, not a
-    directory; use search_files"), so the planner gets them instead."""
-    if not verdict.complete:
-        return verdict
-    current = state.get("iteration", 0)
-    latest = [r for r in state.get("results") or [] if r.get("iteration", 0) == current]
-    if not latest or any(r.get("ok") or r.get("refused") for r in latest):
-        return verdict
-    errors = "; ".join(f"{r['tool']}: {r.get('error')}" for r in latest)
-    return Validation(
-        complete=False,
-        missing=f"Every step failed, so nothing was found yet ({errors})"[:SHORT_TEXT],
-        retry_with="Follow what the errors say: another tool, or other arguments.",
-    )
-
-
 def make_validate(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def validate(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
@@ -69,7 +50,6 @@ def make_validate(services: Services) -> Callable[..., Awaitable[dict[str, Any]]
                 "validation": None,
                 "notes": [*state.get("notes", []), f"Self-check skipped: {error}"],
             }
-        verdict = _checked(verdict, state)
         update: dict[str, Any] = {"iteration": iteration, "validation": verdict.model_dump()}
         if not verdict.complete:
             if iteration < context.max_iterations:
