@@ -600,6 +600,7 @@ def start_embedded(model: str | None) -> Any:
         context_length=settings.local_context_length,
         threads=settings.local_threads,
         default_max_tokens=settings.local_max_tokens,
+        cpu_mode=settings.local_cpu_mode,
     )
 
 

@@ -53,6 +53,7 @@ class AssistantState(InputState, total=False):
     notes: list[str]
     error: str | None
     workspace: WorkspaceInfo | None
+    question: str | None  # set by the planner: ask this before running its plan
 
 
 def fresh_turn() -> dict[str, Any]:
@@ -71,4 +72,5 @@ def fresh_turn() -> dict[str, Any]:
         "notes": [],
         "error": None,
         "workspace": None,
+        "question": None,
     }

@@ -46,9 +46,13 @@ class Routes:
             return "respond"
         return "plan"
 
-    async def after_plan(self, state: AssistantState) -> Literal["execute", "plan", "respond"]:
+    async def after_plan(
+        self, state: AssistantState
+    ) -> Literal["clarify", "execute", "plan", "respond"]:
         if state.get("error"):
             return "respond"
+        if state.get("question"):
+            return "clarify"  # the plan would change files the user did not name
         plan = state.get("plan")
         if plan is None:
             return "plan"

@@ -105,6 +105,7 @@ def model_params(*, safe: bool) -> Iterator[None]:
             bindings.llama_model_default_params = original
 
 
+PROBE_PROMPT_WORDS = 64
 DEFAULT_CONTEXT_LENGTH = 8192
 DEFAULT_THREADS = 2
 
@@ -227,9 +228,13 @@ class LlamaEngine:
             self._parsed_grammars.add(grammar._grammar)
 
     def probe_decode(self, tokens: int = 4) -> None:
-        """Decodes a few tokens: the first decode is where a CPU feature the OS refuses traps."""
+        """Decodes a prompt of some length and a few tokens: the first decode is where a CPU
+        feature the OS refuses traps. A one-word prompt is not enough: llama.cpp takes the
+        repacked (AMX) matrix path only for batches of more than a few tokens."""
         with self._lock:
-            self._llama.create_completion("Hello", max_tokens=tokens, temperature=0.0)
+            self._llama.create_completion(
+                "Hello, " * PROBE_PROMPT_WORDS, max_tokens=tokens, temperature=0.0
+            )
 
     # -- predictions ---------------------------------------------------------------------------
 

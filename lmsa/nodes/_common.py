@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +12,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from lmsa.llm.replies import message_text
 from lmsa.llm.structured import dumps
 from lmsa.tools import ToolRegistry
+from lmsa.tools.tables import describe_table, table_delimiter
 
 CLARIFICATION_MARK = "lmsa_clarification"
 """Set in ``additional_kwargs`` of a clarification question and its answer: they belong to the
@@ -42,26 +45,124 @@ def recent_history(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessag
 
 
 def render_results(
-    results: Sequence[dict[str, Any]], cap: int, tools: ToolRegistry | None = None
+    results: Sequence[dict[str, Any]],
+    cap: int,
+    tools: ToolRegistry | None = None,
+    *,
+    raw_tables: bool = False,
 ) -> str:
     """Tool results as the model sees them: each output cut to ``cap`` characters with a note
     (the full output stays in state for the user); with ``tools``, each call shows only the
-    arguments that differ from their defaults."""
-    lines = []
+    arguments that differ from their defaults. A table a file holds is also restated row by
+    row with its columns' totals and extremes (:mod:`lmsa.tools.tables`), in place of its raw
+    lines unless ``raw_tables`` (a planner copying text to replace needs them); a small model
+    reading both mixes up the columns again. The line before each
+    output names the call in words, not as code: a small model copies a ``name({...})`` line
+    into the file it writes."""
+    blocks = []
+    headers = _table_headers(results)
     for result in results:
         args = result["args"]
         if tools is not None and isinstance(args, dict):
             args = tools.explicit_args(result["tool"], args)
-        header = f"[{result['step_id']}] {result['tool']}({dumps(args)})"
+        header = f"Result of {result['tool']}{_described(args)}"
         if result["ok"]:
             output = str(result["output"])
             if len(output) > cap:
                 omitted = len(output) - cap
                 output = f"{output[:cap]}\n[... {omitted} more characters truncated ...]"
-            lines.append(f"{header} -> ok\n{output}")
+            if result.get("tool") == "search_files":
+                output = _search_view(output, headers)
+            table = _table_view(result)
+            if table and raw_tables:
+                output += "\n" + RESTATED_TABLE + "\n" + table
+            elif table:
+                output = output.partition("\n")[0] + "\n" + table
+            blocks.append(f"{header}:\n{output}")
         else:
-            lines.append(f"{header} -> error: {result['error']}")
-    return "\n\n".join(lines)
+            blocks.append(f"{header} failed: {result['error']}")
+    return "\n\n".join(blocks)
+
+
+_FOOTER = re.compile(r"^\[(\d+) match(?:es)? in (.+)\]$")
+_HIT = re.compile(r"^(.+?):(\d+): (.*)$")
+
+
+def _table_headers(results: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The column names of the tables read this turn, by path."""
+    headers: dict[str, list[str]] = {}
+    for result in results:
+        path = str((result.get("args") or {}).get("path", ""))
+        delimiter = table_delimiter(path)
+        if result.get("tool") != "read_file" or not result.get("ok") or delimiter is None:
+            continue
+        lines = str(result.get("full_output") or result.get("output") or "").split("\n")
+        if len(lines) > 1:
+            headers[path] = next(csv.reader([lines[1]], delimiter=delimiter), [])
+    return headers
+
+
+def _search_view(output: str, headers: dict[str, list[str]]) -> str:
+    """``search_files`` output with its count first (a small model answers "how many" from
+    the first line it sees) and hits in a table that was read restated with the column names."""
+    lines = output.split("\n")
+    footer = _FOOTER.match(lines[-1]) if lines else None
+    if footer is not None:
+        count = int(footer.group(1))
+        noun = "line matches" if count == 1 else "lines match"
+        lines = [f"{count} {noun} in {footer.group(2)}:", *lines[:-1]]
+    shown = []
+    for line in lines:
+        hit = _HIT.match(line)
+        header = headers.get(hit.group(1)) if hit else None
+        delimiter = table_delimiter(hit.group(1)) if hit else None
+        if hit is None or not header or delimiter is None:
+            shown.append(line)
+            continue
+        cells = next(csv.reader([hit.group(3)], delimiter=delimiter), [])
+        pairs = [f"{name}: {value}" for name, value in zip(header, cells, strict=False)]
+        shown.append(f"{hit.group(1)} line {hit.group(2)}: " + "; ".join(pairs))
+    return "\n".join(shown)
+
+
+RESTATED_TABLE = "The same table, one row per line (computed from the file):"
+
+
+def _described(args: Any) -> str:
+    if not isinstance(args, dict) or not args:
+        return ""
+    parts = []
+    for key, value in args.items():
+        shown = value if isinstance(value, str) else dumps(value)
+        if len(shown) > ARG_SHOWN:
+            shown = shown[: ARG_SHOWN - 1] + "…"
+        parts.append(f"{key} {shown}")
+    return " (" + ", ".join(parts) + ")"
+
+
+ARG_SHOWN = 80
+
+
+def _table_view(result: dict[str, Any]) -> str | None:
+    """The row-by-row view of a whole CSV/TSV file that ``read_file`` returned."""
+    if result.get("tool") != "read_file" or result.get("quarantined"):
+        return None
+    delimiter = table_delimiter(str((result.get("args") or {}).get("path", "")))
+    if delimiter is None:
+        return None
+    text = str(result.get("full_output") or result.get("output") or "")
+    header, _, body = text.partition("\n")
+    if not header.endswith(("line)", "lines)")) or " of " in header:
+        return None  # only part of the file was read: its columns' totals would be wrong
+    return describe_table(body, delimiter)
+
+
+def user_requests(messages: Sequence[AnyMessage], turns: int) -> str:
+    """What the user wrote in the last ``turns`` turns (clarification answers included): what
+    they named, as opposed to what the assistant mentioned."""
+    return "\n".join(
+        message_text(m) for m in recent_history(messages, turns) if isinstance(m, HumanMessage)
+    )
 
 
 def turn_request(messages: Sequence[AnyMessage]) -> str:

@@ -40,8 +40,9 @@ def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
         context = services.context_of(runtime.context)
         intent = state.get("intent") or {}
         rounds = state.get("clarification_rounds", 0)
-        # Routing comes here only with the model's own question (``is_unsure``).
-        question = str(intent.get("clarifying_question") or "").strip()
+        # Routing comes here with the planner's question (a change to files the user did not
+        # name) or the model's own (``is_unsure``).
+        question = str(state.get("question") or intent.get("clarifying_question") or "").strip()
         request = ClarificationRequest(
             question=question, round=rounds + 1, max_rounds=context.max_clarify_rounds
         )
@@ -63,6 +64,7 @@ def make_clarify(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]
                 ),
             ],
             "clarification_rounds": rounds + 1,
+            "question": None,
             "clarifications": [
                 *state.get("clarifications", []),
                 {"question": question, "answer": answer},

@@ -14,6 +14,7 @@ number of times, because small models often fix a plan once they see the schema 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -24,9 +25,22 @@ from pydantic import BaseModel, Field, create_model, model_validator
 
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
-from lmsa.nodes._common import recent_history, render_results
+from lmsa.nodes._common import recent_history, render_results, user_requests
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
-from lmsa.prompts import PLAN_EXAMPLES, PLAN_FEEDBACK, PLAN_GROUNDED, PLAN_RETRY, PLAN_SYSTEM
+from lmsa.nodes.plan_checks import (
+    call_key,
+    confirmation_question,
+    missing_creations,
+    unnamed_changes,
+    without_scaffolding,
+)
+from lmsa.prompts import (
+    PLAN_EXAMPLES,
+    PLAN_FEEDBACK,
+    PLAN_GROUNDED,
+    PLAN_RETRY,
+    PLAN_SYSTEM,
+)
 from lmsa.state import AssistantState, WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
@@ -154,27 +168,34 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
     """The plan without reads that already succeeded this turn (same tool, same arguments once
     defaults are filled in) and whose answer nothing has changed since: after grounding, a
     small model often plans the read it was just shown, and running it again would add
-    nothing. Writes, commands and reads after a write always run."""
+    nothing. Likewise without file changes that already succeeded this turn exactly as
+    planned: re-planning after a self-check, a small model plans its append or edit again,
+    which would apply it twice. Commands, other changes and reads after a write run."""
 
     def call(tool: str, args: Any) -> str:
-        try:
-            return dumps([tool, tools.validate_call(tool, dict(args or {}))])
-        except ToolCallRejected:
-            return dumps([tool, args])
+        return call_key(tools, tool, args)
 
     def read_only(tool: str) -> bool:
         return tool in tools and tools.risk(tool) == "read"
 
+    def file_change(tool: str) -> bool:
+        return tool in tools and bool((tools.get(tool).metadata or {}).get("workspace_root"))
+
     done: set[str] = set()
+    changed: set[str] = set()
     for result in results:
         if not read_only(result["tool"]):
             done.clear()  # whatever was read before may have changed
+            if result.get("ok") and file_change(result["tool"]):
+                for args in (result.get("args"), result.get("planned_args")):
+                    if args is not None:
+                        changed.add(call(result["tool"], args))
         elif result.get("ok"):
             done.add(call(result["tool"], result.get("args")))
     dropped = {
         step.id
         for step in plan.steps
-        if read_only(step.tool) and call(step.tool, step.args) in done
+        if call(step.tool, step.args) in (done if read_only(step.tool) else changed)
     }
     if not dropped:
         return plan
@@ -301,9 +322,21 @@ def _has_cycle(steps: Sequence[PlanStep]) -> bool:
 
 
 def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
-    tool_catalogue = services.tools.describe_briefly()
-    examples = plan_examples(services.tools)
-    grammar = constrained_plan_schema(services.tools)
+    offers: dict[frozenset[str], tuple[str, str, type[BaseModel]]] = {}
+
+    def offer(tools: ToolRegistry) -> tuple[str, str, type[BaseModel]]:
+        """The catalogue, examples and grammar for the tools available this turn (built once
+        per set: building a grammar schema costs milliseconds)."""
+        key = frozenset(tools.names())
+        if key not in offers:
+            offers[key] = (
+                tools.describe_briefly(),
+                plan_examples(tools),
+                constrained_plan_schema(tools),
+            )
+        return offers[key]
+
+    offer(services.tools)
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)
@@ -313,6 +346,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if grounding is not None:
             return {"plan": grounding, "workspace": workspace}
         attempts = state.get("plan_attempts", 0) + 1
+        tool_catalogue, examples, grammar = offer(await asyncio.to_thread(services.tools.available))
         messages = _planner_messages(
             state,
             tool_catalogue,
@@ -334,10 +368,20 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
             return {"error": str(error), "plan_attempts": attempts}
         proposal = tool_name_dependencies(unique_steps(proposal), services.tools)
         proposal = without_repeats(proposal, results, services.tools)
+        proposal = without_scaffolding(proposal, results, services.tools)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
+        if not errors and attempts == 1:
+            # Once: a model that cannot fix it should not lose the turn over it.
+            errors += missing_creations(proposal, services.tools, workspace)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
+            unnamed = unnamed_changes(
+                proposal, services.tools, user_requests(state["messages"], context.history_turns)
+            )
+            if unnamed and state.get("clarification_rounds", 0) < context.max_clarify_rounds:
+                question = confirmation_question(proposal, unnamed)
+                return {"plan": None, "plan_attempts": attempts, "question": question}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}
         feedback = [dumps(proposal.model_dump()), *errors]
         update: dict[str, Any] = {
@@ -379,14 +423,18 @@ def _planner_messages(
         system += "\n\n" + PLAN_RETRY.format(
             missing=validation.get("missing") or "unspecified",
             retry_with=validation.get("retry_with") or "none",
-            results=render_results(_redacted(results, services), output_cap, services.tools),
+            results=render_results(
+                _redacted(results, services), output_cap, services.tools, raw_tables=True
+            ),
         )
     elif results:
         # One budget for all the files read, however many the request names: a small model's
         # context is a few thousand tokens.
         cap = min(output_cap, max(MIN_GROUNDING_CHARS, GROUNDING_CHARS // len(results)))
         system += "\n\n" + PLAN_GROUNDED.format(
-            results=render_results(_redacted(results, services), cap, services.tools)
+            results=render_results(
+                _redacted(results, services), cap, services.tools, raw_tables=True
+            ),
         )
     messages: list[AnyMessage] = [
         SystemMessage(content=system),

@@ -4,8 +4,11 @@ symlink acts on the link, never on what it points to."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+from typing import Any
 
 from langchain_core.tools import ToolException
 from pydantic import BaseModel, Field
@@ -20,6 +23,11 @@ class WriteFileArgs(BaseModel):
     content: str = Field(description="The complete new content of the file.")
     overwrite: bool = Field(
         default=True, description="Replace the file if it exists; if false, refuse instead."
+    )
+    append: bool = Field(
+        default=False,
+        description="Add the content at the end of the file (on a new line) instead of "
+        "replacing the file; creates the file if it does not exist.",
     )
 
 
@@ -59,7 +67,13 @@ def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
     shown = workspace.relative(real)
     if real.is_dir():
         raise ToolException(f"'{shown}' is a directory; give a file path to write.")
-    if not args.overwrite and os.path.lexists(real):
+    if args.append and real.is_file():
+        _, before = read_text_file(workspace, args.path, strict_utf8=True)
+        addition = args.content if args.content.endswith("\n") else args.content + "\n"
+        separator = "\n" if before and not before.endswith("\n") else ""
+        workspace.atomic_write(real, before + separator + addition)
+        return f"Appended {len(addition.encode('utf-8'))} bytes to the end of {shown}"
+    if not args.append and not args.overwrite and os.path.lexists(real):
         raise ToolException(
             f"'{shown}' already exists and overwrite is false; use edit_file or set overwrite=true."
         )
@@ -68,6 +82,12 @@ def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
 
 
 def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
+    target = workspace.resolve(args.path)
+    if not os.path.lexists(target):
+        raise ToolException(
+            f"'{workspace.relative(target)}' does not exist; edit_file changes existing files. "
+            "To create it, use write_file."
+        )
     real, text = read_text_file(workspace, args.path, strict_utf8=True)
     shown = workspace.relative(real)
     search, replace = args.search, args.replace
@@ -76,17 +96,115 @@ def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
         # The model saw the file with its line endings normalised; match it as written.
         search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
         found = text.count(search)
+    note = ""
+    if found == 0 and shown.lower().endswith(".json"):
+        setting = _json_setting(text, search, replace)
+        if setting is not None:
+            search, replace = setting
+            found = text.count(search)
     if found == 0:
-        raise ToolException(f"The search text was not found in '{shown}'; no changes were made.")
+        spans = _loose_matches(text, search)
+        if len(spans) != 1:
+            raise ToolException(
+                f"The search text was not found in '{shown}'; no changes were made."
+            )
+        # The text is there with other spacing ("debug":true for "debug": true): a model
+        # copying a line often changes only its spaces.
+        start, end = spans[0]
+        search, found = text[start:end], 1
+        note = " (matched with different spacing)"
     if args.count and found > args.count:
         expected = "once" if args.count == 1 else f"{args.count} times"
         raise ToolException(
             f"The search text occurs {found} times in '{shown}' but was expected {expected}; "
             "include more surrounding text to make it unique, or set count=0 to replace all."
         )
-    workspace.atomic_write(real, text.replace(search, replace))
+    edited = text.replace(search, replace)
+    _check_structure(shown, text, edited)
+    workspace.atomic_write(real, edited)
     noun = "occurrence" if found == 1 else "occurrences"
-    return f"Edited {shown}: replaced {found} {noun}."
+    return f"Edited {shown}: replaced {found} {noun}{note}."
+
+
+_PUNCTUATION = frozenset(":=,;{}[]()")
+
+
+def _loose_matches(text: str, search: str) -> list[tuple[int, int]]:
+    """Where ``search`` occurs in ``text`` if runs of spaces may differ, and spaces next to
+    ``:``, ``=``, ``,`` and brackets may be missing or added (at most two matches)."""
+    stripped = search.strip()
+    if not stripped:
+        return []
+    parts: list[str] = []
+    previous = ""
+    for char in stripped:
+        if char.isspace():
+            if previous != "space":
+                parts.append(r"\s+")
+            previous = "space"
+            continue
+        if char in _PUNCTUATION:
+            if parts and parts[-1] == r"\s+":
+                parts.pop()
+            # "port: 8080" for "port = 8080": either separator is the same assignment.
+            shown = "[:=]" if char in ":=" else re.escape(char)
+            parts.append(r"[ \t]*" + shown + r"[ \t]*")
+            previous = "punctuation"
+            continue
+        parts.append(re.escape(char))
+        previous = "char"
+    pattern = re.compile("".join(parts))
+    spans = []
+    for match in pattern.finditer(text):
+        spans.append((match.start(), match.end()))
+        if len(spans) > 1:
+            break
+    return spans
+
+
+_ASSIGNMENT = re.compile(r"""^\s*["']?([\w.-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""")
+
+
+def _json_literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.strip("'\"")
+
+
+def _json_setting(text: str, search: str, replace: str) -> tuple[str, str] | None:
+    """The exact text of a JSON file's ``"key": value`` pair that ``search`` means when written
+    as a setting in another syntax (``debug = true``, ``debug: true``), and its replacement
+    with ``replace``'s value: a model changing one setting rarely copies JSON's quotes."""
+    old, new = _ASSIGNMENT.match(search), _ASSIGNMENT.match(replace)
+    if old is None or new is None or old.group(1) != new.group(1):
+        return None
+    key = old.group(1)
+    before = json.dumps(_json_literal(old.group(2)), ensure_ascii=False)
+    after = json.dumps(_json_literal(new.group(2)), ensure_ascii=False)
+    pattern = re.compile(rf'("{re.escape(key)}"\s*:\s*){re.escape(before)}')
+    matches = list(pattern.finditer(text))
+    if len(matches) != 1:
+        return None
+    found = matches[0]
+    return found.group(0), found.group(1) + after
+
+
+def _check_structure(shown: str, before: str, after: str) -> None:
+    """Refuses an edit that turns a valid JSON file into an invalid one."""
+    if not shown.lower().endswith(".json"):
+        return
+    try:
+        json.loads(before)
+    except ValueError:
+        return  # it was not valid before: nothing to protect
+    try:
+        json.loads(after)
+    except ValueError as error:
+        raise ToolException(
+            f"That edit would make '{shown}' invalid JSON ({error}); no changes were made. "
+            "Replace a whole line such as '\"key\": value,' including its comma."
+        ) from None
 
 
 def delete_file(workspace: Workspace, args: DeleteFileArgs) -> str:

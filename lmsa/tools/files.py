@@ -135,9 +135,13 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             name="write_file",
             description=(
                 "Create or replace a text file in the workspace with the given content "
-                "(written atomically; parent directories are created)."
+                "(written atomically; parent directories are created); with append=true, add "
+                "the content at the end of the file instead."
             ),
-            capability="Create a new file or replace a file's whole content.",
+            capability=(
+                "Create a new file or replace a file's whole content; append=true adds lines "
+                "at the end of a file."
+            ),
             risk="write",
             schema=WriteFileArgs,
             run=write_file,

@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, field_validator
 
-from lmsa.tools.cache import Fingerprint, git_state, tree_state
+from lmsa.tools.cache import Fingerprint, git_dir, git_state, tree_state
 from lmsa.tools.factory import make_tool
 from lmsa.tools.process import child_env, run_process
 from lmsa.tools.registry import RiskLevel
@@ -165,6 +165,11 @@ def make_git_tools(
         )
         return "write", f"commits {staged} with message {str(args.get('message'))[:60]!r}"
 
+    def in_a_repository() -> bool:
+        # Offered to the planner only where they can work: outside a repository the word
+        # "git" in ".gitignore" is enough for a small model to choose git_commit.
+        return git_dir(workspace.root) is not None
+
     return [
         make_tool(
             name="git_status",
@@ -175,6 +180,7 @@ def make_git_tools(
             arun=status,
             max_seconds=timeout,
             fingerprint=git_fingerprint(True),
+            available=in_a_repository,
         ),
         make_tool(
             name="git_diff",
@@ -185,6 +191,7 @@ def make_git_tools(
             arun=diff,
             max_seconds=timeout,
             fingerprint=git_fingerprint(True),
+            available=in_a_repository,
         ),
         make_tool(
             name="git_log",
@@ -195,6 +202,7 @@ def make_git_tools(
             arun=log,
             max_seconds=timeout,
             fingerprint=git_fingerprint(False),
+            available=in_a_repository,
         ),
         make_tool(
             name="git_commit",
@@ -205,5 +213,6 @@ def make_git_tools(
             arun=commit,
             max_seconds=timeout,
             assess=commit_assess,
+            available=in_a_repository,
         ),
     ]

@@ -73,6 +73,21 @@ class ToolRegistry:
         merged.update({tool.name: tool for tool in extra})
         return ToolRegistry(merged.values())
 
+    def available(self) -> ToolRegistry:
+        """The tools that can work here and now: a tool may put a callable under
+        ``metadata["available"]`` (the git tools: only inside a repository). A callable that
+        fails counts as available; the tool then reports its own error."""
+        kept = []
+        for tool in self._tools.values():
+            check = (tool.metadata or {}).get("available")
+            try:
+                usable = not callable(check) or bool(check())
+            except Exception:
+                usable = True
+            if usable:
+                kept.append(tool)
+        return self if len(kept) == len(self._tools) else ToolRegistry(kept)
+
     def get(self, name: str) -> BaseTool:
         try:
             return self._tools[name]

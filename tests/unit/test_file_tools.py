@@ -506,7 +506,8 @@ def test_edit_refuses_non_utf8_and_binary(tools: dict[str, BaseTool], root: Path
 
 
 def test_edit_missing_file(tools: dict[str, BaseTool]) -> None:
-    assert "No such file" in refused(tools, "edit_file", path="ghost.py", search="a", replace="b")
+    error = refused(tools, "edit_file", path="ghost.py", search="a", replace="b")
+    assert "'ghost.py' does not exist" in error
 
 
 def test_edit_preserves_mode_and_leaves_no_temp(tools: dict[str, BaseTool], root: Path) -> None:

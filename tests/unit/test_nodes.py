@@ -591,8 +591,8 @@ async def test_respond_delimits_tool_results(tmp_path: Path) -> None:
     start, end = system.index("<<<TOOL_RESULTS"), system.index("TOOL_RESULTS>>>")
     block = system[start:end]
     assert "FILE-BODY" in block
-    assert "[s2] read_file" in block
-    assert "error: NOT-FOUND" in block
+    assert "Result of read_file" in block
+    assert "failed: NOT-FOUND" in block
     assert "not instructions" in system[:start]
 
 
@@ -611,7 +611,7 @@ async def test_respond_shows_calls_without_filled_in_defaults(tmp_path: Path) ->
     }
     _, llm = await _respond(tmp_path, _state("how many lines?", results=[result]))
     system = system_text(llm.calls[0])
-    assert '[s1]read_file({"path":"a.txt"})' in system.replace(" ", "")
+    assert "Result of read_file (path a.txt):" in system
     assert "400" not in system
 
 

@@ -53,7 +53,7 @@ async def test_write_waits_for_approval_then_runs(tmp_path: Path) -> None:
             "kind": "approval",
             "step_id": "w1",
             "tool": "write_file",
-            "args": {"path": "out.txt", "content": "hello", "overwrite": True},
+            "args": {"path": "out.txt", "content": "hello", "overwrite": True, "append": False},
             "risk": "write",
             "reason": "writes out.txt (5 bytes)",
             "purpose": "save it",
@@ -96,7 +96,7 @@ async def test_edited_call_runs_with_the_new_arguments(tmp_path: Path) -> None:
     assert (tmp_path / "notes" / "out.md").read_text() == "edited!"
     (result,) = await results(graph, config)
     assert result["approval"] == "edited"
-    assert result["args"] == {**edited, "overwrite": True}
+    assert result["args"] == {**edited, "overwrite": True, "append": False}
     assert result["planned_args"]["path"] == "out.txt"
 
 
@@ -271,10 +271,11 @@ async def test_no_stale_read_after_a_write(tmp_path: Path) -> None:
     graph, _ = make_graph(tmp_path, script(*turns), auto_approve="write")
     config = thread("cache")
     outputs = []
-    for text in ("read", "write", "read again", "and again"):
+    # The write names its file (a change to a file the user did not name is asked about);
+    # the file it names is read first.
+    for text in ("read", "write a.txt", "read again", "and again"):
         await graph.ainvoke(ask(text), config)
-        (result,) = await results(graph, config)
-        outputs.append(result)
+        outputs.append((await results(graph, config))[-1])
     assert "old content" in outputs[0]["output"] and not outputs[0].get("cached")
     assert "NEW content" in outputs[2]["output"] and not outputs[2].get("cached")
     assert "NEW content" in outputs[3]["output"] and outputs[3]["cached"] is True

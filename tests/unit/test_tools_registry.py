@@ -174,7 +174,12 @@ def test_validate_call_normalises_lax_values(registry: ToolRegistry) -> None:
 
 def test_validate_call_result_is_json_serialisable(registry: ToolRegistry) -> None:
     args = registry.validate_call("write_file", {"path": "a", "content": "x"})
-    assert json.loads(json.dumps(args)) == {"path": "a", "content": "x", "overwrite": True}
+    assert json.loads(json.dumps(args)) == {
+        "path": "a",
+        "content": "x",
+        "overwrite": True,
+        "append": False,
+    }
 
 
 def test_missing_field_is_named_with_what_is_expected(registry: ToolRegistry) -> None:

@@ -1,0 +1,163 @@
+"""Checks on a plan the model proposed that need no model: text copied from the prompt's
+scaffolding into files, changes to files the user never named (asked about instead), and a
+file the request wants created that the plan ignores (sent back once)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lmsa.llm.structured import dumps
+from lmsa.nodes._common import RESTATED_TABLE
+from lmsa.state import WorkspaceInfo
+from lmsa.tools import ToolCallRejected, ToolRegistry
+
+# ``lmsa.nodes.plan.Plan``, which imports this module (a plan: ``steps`` of ``tool``/``args``).
+Plan = Any
+
+GROUNDING_READER = "read_file"
+
+
+def call_key(tools: ToolRegistry, tool: str, args: Any) -> str:
+    """One call as a comparable key: the tool and its arguments with defaults filled in."""
+    try:
+        return dumps([tool, tools.validate_call(tool, dict(args or {}))])
+    except (ToolCallRejected, TypeError, ValueError):
+        return dumps([tool, args])
+
+
+_OLD_HEADER = re.compile(r"^\s*\[[\w-]+\] \w+\(.*\)( -> .*)?$")
+_CONTENT_ARGS = ("content", "replace", "text")
+
+
+def scaffold_lines(results: Sequence[dict[str, Any]]) -> set[str]:
+    """Lines the model was shown around tool outputs rather than in them: the line naming each
+    call, ``read_file``'s own header (``notes.txt (2 lines)``), the restated-table lines."""
+    lines = {RESTATED_TABLE}
+    for result in results:
+        lines.add(f"Result of {result.get('tool')}")
+        output = result.get("output")
+        if result.get("ok") and result.get("tool") == GROUNDING_READER and isinstance(output, str):
+            lines.add(output.partition("\n")[0].strip())
+    return {line for line in lines if line}
+
+
+def without_scaffolding(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRegistry) -> Plan:
+    """The plan with the scaffolding lines the model copied from its prompt taken out of the
+    text it writes into files: merging two files it has read, a small model writes
+    ``Result of read_file (path part1.txt):`` or ``part1.txt (2 lines)`` into the merged file."""
+    shown = scaffold_lines(results)
+
+    def is_scaffold(line: str) -> bool:
+        text = line.strip()
+        return bool(text) and (
+            text in shown
+            or text.startswith("Result of ")
+            or "TOOL_RESULTS" in text
+            or bool(_OLD_HEADER.match(text))
+        )
+
+    steps = []
+    changed = False
+    for step in plan.steps:
+        if step.tool not in tools or tools.risk(step.tool) == "read":
+            steps.append(step)
+            continue
+        args = dict(step.args)
+        for key in _CONTENT_ARGS:
+            value = args.get(key)
+            if isinstance(value, str) and any(is_scaffold(line) for line in value.split("\n")):
+                args[key] = "\n".join(line for line in value.split("\n") if not is_scaffold(line))
+                changed = True
+        steps.append(step.model_copy(update={"args": args}))
+    return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
+def _existing(root: Path, value: Any) -> str | None:
+    """``value`` as a workspace-relative path when it names something that exists there."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        real = (root / value.strip()).resolve()
+    except (OSError, ValueError):
+        return None
+    if real == root or not real.is_relative_to(root) or not real.exists():
+        return None
+    return real.relative_to(root).as_posix()
+
+
+def _named_in(path: str, text: str) -> bool:
+    """Whether ``text`` names ``path``: its file name, or its name without the extension as a
+    word ("the readme" names README.md)."""
+    lowered = text.lower()
+    name = path.rsplit("/", 1)[-1].lower()
+    if name in lowered or path.lower() in lowered:
+        return True
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return (
+        len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", lowered) is not None
+    )
+
+
+def unnamed_changes(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
+    """Existing workspace files the plan would change, delete or move although the user's
+    messages never name them. A request that says what to do but not to what ("fix it",
+    "delete the old one") leaves the choice of file to the model, which then edits or deletes
+    whichever file it saw first; such a change is asked about instead of made."""
+    root = tools.workspace_root
+    if root is None:
+        return []
+    root = root.resolve()
+    unnamed: list[str] = []
+    for step in plan.steps:
+        if step.tool not in tools or tools.risk(step.tool) == "read":
+            continue
+        if not (tools.get(step.tool).metadata or {}).get("workspace_root"):
+            continue
+        for key in ("path", "source"):
+            path = _existing(root, step.args.get(key))
+            if path is not None and not _named_in(path, requests) and path not in unnamed:
+                unnamed.append(path)
+    return unnamed
+
+
+def confirmation_question(plan: Plan, unnamed: list[str]) -> str:
+    """What to ask before changing files the user did not name: the files and the tools the
+    plan chose for them, so the user can say yes, or name the right file."""
+    actions = sorted({step.tool.replace("_", " ") for step in plan.steps})
+    return (
+        f"Your request does not name the file to change. Do you mean {', '.join(unnamed)} "
+        f"({', '.join(actions)})? Please name the file and say exactly what to change."
+    )
+
+
+def missing_creations(
+    plan: Plan, tools: ToolRegistry, workspace: WorkspaceInfo | None
+) -> list[str]:
+    """The reasons to re-plan a plan that changes something but never touches a file the
+    request names and that does not exist yet ("add a .gitignore that ..."): such a file is
+    almost always the one to create, and a plan without it did something else."""
+    root = tools.workspace_root
+    if workspace is None or root is None:
+        return []
+    changing = [s for s in plan.steps if s.tool in tools and tools.risk(s.tool) != "read"]
+    if not changing:
+        return []
+    # Only where a path goes: a commit message that mentions the file does not create it.
+    text = dumps(
+        [
+            value
+            for step in plan.steps
+            for key, value in step.args.items()
+            if "path" in key or key in ("source", "destination")
+        ]
+    )
+    root = root.resolve()
+    return [
+        f"The request names {word}, which does not exist yet, but no step creates it; "
+        "create it with write_file, or do what the request asks with it."
+        for word in workspace.get("mentioned_paths") or []
+        if _existing(root, word) is None and word.rstrip("/") not in text
+    ]
