@@ -9,7 +9,10 @@
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
   out, see the file's header), ``fresh`` and ``fresh2`` (rows with templates found nowhere else,
   written after the detector was frozen; ``fresh`` was then looked at and fixed for, ``fresh2``
-  never was), and per language and attack family.
+  never was), and per language and attack family;
+* the same latency and per-split figures with the optional learned scorer on
+  (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
+  ``benchmarks/train_guard_model.py``).
 
 Latency depends on the machine and its load (this project's machine has 2 cores shared with
 other jobs); the figures are for comparing changes, the target is < 2 ms for 2 KB.
@@ -27,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from lmsa.security import check_input
+from lmsa.security import SecurityPolicy, check_input
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "injection_corpus.csv"
@@ -63,15 +66,20 @@ def _inputs(rows: list[dict[str, str]]) -> dict[str, str]:
     }
 
 
-def _latency(text: str, runs: int) -> dict[str, float]:
+CUES = SecurityPolicy()
+LEARNED = SecurityPolicy(injection_model="ngram")
+"""The cues plus the optional learned scorer (``LMSA_INJECTION_MODEL=ngram``)."""
+
+
+def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, float]:
     for _ in range(20):
-        check_input(text)
+        check_input(text, policy=policy)
     samples = []
     gc.disable()
     try:
         for _ in range(runs):
             start = time.perf_counter()
-            check_input(text)
+            check_input(text, policy=policy)
             samples.append((time.perf_counter() - start) * 1000)
     finally:
         gc.enable()
@@ -100,8 +108,8 @@ def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, An
     }
 
 
-def _detection(rows: list[dict[str, str]]) -> dict[str, Any]:
-    flagged = {r["id"]: not check_input(r["text"]).allowed for r in rows}
+def _detection(rows: list[dict[str, str]], policy: SecurityPolicy = CUES) -> dict[str, Any]:
+    flagged = {r["id"]: not check_input(r["text"], policy=policy).allowed for r in rows}
     out: dict[str, Any] = {
         split: _rates([r for r in rows if split == "all" or r["split"] == split], flagged)
         for split in SPLITS
@@ -134,20 +142,46 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = load_corpus()
-    latency = {name: _latency(text, args.runs) for name, text in _inputs(rows).items()}
+    inputs = _inputs(rows)
+    latency = {name: _latency(text, args.runs) for name, text in inputs.items()}
+    learned_latency = {name: _latency(text, args.runs, LEARNED) for name, text in inputs.items()}
     detection = _detection(rows)
+    learned = _detection(rows, LEARNED)
     if args.json:
-        print(json.dumps({"latency": latency, "detection": detection}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "latency": latency,
+                    "detection": detection,
+                    "learned_latency": learned_latency,
+                    "learned_detection": learned,
+                },
+                indent=2,
+            )
+        )
         return
     print(f"check_input latency, LLM judge off ({args.runs} runs each)")
-    print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10}")
+    print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10} {'+ngram median':>14} {'p95':>8}")
     for name, figures in latency.items():
-        print(f"{name:<20} {figures['median_ms']:>10.3f} {figures['p95_ms']:>10.3f}")
+        more = learned_latency[name]
+        print(
+            f"{name:<20} {figures['median_ms']:>10.3f} {figures['p95_ms']:>10.3f} "
+            f"{more['median_ms']:>14.3f} {more['p95_ms']:>8.3f}"
+        )
     print()
     print(f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts)")
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
     for split in SPLITS:
         d = detection[split]
+        missed = "" if split == "all" else f"  {d['missed']} / {d['false_alarms']}"
+        print(
+            f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
+            f"{d['false_positive_rate']:>6.3f}{missed}"
+        )
+    print()
+    print("cues + learned n-gram scorer (LMSA_INJECTION_MODEL=ngram)")
+    for split in SPLITS:
+        d = learned[split]
         missed = "" if split == "all" else f"  {d['missed']} / {d['false_alarms']}"
         print(
             f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "

@@ -20,6 +20,7 @@ DEFAULT_POLICY = SecurityPolicy()
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 INJECTION = "prompt_injection"
+LEARNED = "learned_scorer"
 INDIRECT = "indirect_injection"
 SECRET = "secret"
 PII = "pii"
@@ -107,6 +108,21 @@ def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> V
             "I can't act on this message: it reads like an attempt to "
             f"{_describe(categories)}. If that was not your intent, please rephrase the request.",
         )
+    if policy.injection_model == "ngram":
+        from lmsa.security.ngram_model import default_model
+
+        model = default_model()
+        probability = model.score(text)
+        if probability >= model.threshold:
+            return Verdict(
+                False,
+                max(injection.score, probability),
+                [INJECTION, LEARNED, *categories],
+                text,
+                [*reasons, f"learned scorer: p={probability:.2f} >= {model.threshold:.2f}"],
+                "I can't act on this message: it reads like an attempt to manipulate the "
+                "assistant. If that was not your intent, please rephrase the request.",
+            )
     if injection.score >= policy.judge_floor:
         categories.insert(0, SUSPECT)
     redacted = text

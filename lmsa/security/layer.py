@@ -43,6 +43,10 @@ class SecurityLayer:
         # Imports happen here, at graph build time, not on the event loop during a turn
         # (``langgraph dev`` fails blocking calls made on its loop).
         find_secrets("")
+        if layer.policy.injection_model == "ngram":
+            from lmsa.security.ngram_model import default_model
+
+            default_model()
         if layer.policy.engine == "guardrails":
             from lmsa.security.guardrails_guard import input_guard
 

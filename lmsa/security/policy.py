@@ -18,6 +18,8 @@ class SecurityPolicy:
     judge_floor: float = 0.3
     """Scores in [judge_floor, injection_threshold) are "unsure": the LLM judge decides if on."""
     llm_judge: bool = False
+    injection_model: Literal["off", "ngram"] = "off"
+    """"ngram": the learned scorer may block what the cues let through (see ngram_model.py)."""
     pii_action: PiiAction = "warn"
     canary: str = ""
     engine: Literal["native", "guardrails"] = "native"
@@ -33,6 +35,7 @@ class SecurityPolicy:
             injection_threshold=get("injection_threshold", 0.6),
             judge_floor=get("injection_judge_floor", 0.3),
             llm_judge=get("injection_llm_judge", False),
+            injection_model=get("injection_model", "off"),
             pii_action=get("pii_action", "warn"),
             canary=canary or get("canary_token", None) or "",
             engine=get("security_engine", "native"),
