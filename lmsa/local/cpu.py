@@ -109,7 +109,7 @@ def verdict_key(model: Path) -> str:
 
 # Part of the cache key, so verdicts of a weaker probe are not trusted: a probe that decodes too
 # short a prompt never reaches llama.cpp's repacked (AMX) path and passes where real use dies.
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 
 
 def cpu_flags() -> str:
