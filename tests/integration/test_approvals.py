@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +18,12 @@ from tests.deps import require_module
 from tests.integration.conftest import RunLmsa
 from tests.integration.helpers import (
     COMPLETE,
-    LANGGRAPH_CONFIG,
-    STARTUP_TIMEOUT,
-    StudioServer,
     assert_ok,
-    free_port,
     intent,
     keys_of,
     langgraph_dev_env,
     plan,
+    start_langgraph_dev,
     step,
 )
 from tests.redis_support import REDIS_URL, require_redis
@@ -155,12 +150,9 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
     }
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
     prefix = f"lmsa-approval-test-{uuid.uuid4().hex}"
     client = redis.Redis.from_url(REDIS_URL)
     with LMStudioStub(scenario=scenario) as stub:
-        port = free_port()
         env = langgraph_dev_env(
             LMSA_BASE_URL=stub.base_url,
             LMSA_MODEL="test-model",
@@ -168,33 +160,8 @@ def approval_server(tmp_path: Path) -> Iterator[tuple[Any, LMStudioStub, Path]]:
             LMSA_REDIS_URL=REDIS_URL,
             LMSA_REDIS_KEY_PREFIX=prefix,
         )
-        log_path = tmp_path / "langgraph-dev.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "langgraph_cli",
-                    "dev",
-                    "--config",
-                    str(LANGGRAPH_CONFIG),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-browser",
-                    "--no-reload",
-                ],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = StudioServer(process=process, log_path=log_path)
+        server = start_langgraph_dev(env, tmp_path)
         try:
-            server.wait_until_ready(port, STARTUP_TIMEOUT)
             yield server, stub, workspace
         finally:
             server.stop()
