@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -52,6 +53,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
 
 from benchmarks.checkpoint_long_thread import long_thread_main
 from lmsa.checkpoint.redis import AsyncRedisSaver
