@@ -44,6 +44,11 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
         '{"steps":[{"id":"s1","tool":"search_files","args":{"pattern":"timeout"}}]}',
     ),
     (
+        frozenset({"search_files"}),
+        "How many times does ERROR appear in app.log?",
+        '{"steps":[{"id":"s1","tool":"search_files","args":{"pattern":"ERROR","path":"app.log"}}]}',
+    ),
+    (
         frozenset({"find_files"}),
         "How many Markdown files are there?",
         '{"steps":[{"id":"s1","tool":"find_files","args":{"pattern":"*.md"}}]}',
@@ -69,6 +74,12 @@ PLAN_EXAMPLES: tuple[tuple[frozenset[str], str, str], ...] = (
         "In app.cfg (it says: retries = 3), set retries to 5",
         '{"steps":[{"id":"s1","tool":"edit_file","args":{"path":"app.cfg",'
         '"search":"retries = 3","replace":"retries = 5"}}]}',
+    ),
+    (
+        frozenset({"combine_files"}),
+        "Put intro.md and body.md together in draft.md",
+        '{"steps":[{"id":"s1","tool":"combine_files","args":{"paths":["intro.md","body.md"],'
+        '"destination":"draft.md"}}]}',
     ),
     (frozenset(), "Thanks, that is all!", '{"steps":[]}'),
 )

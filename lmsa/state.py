@@ -8,7 +8,7 @@ checkpointer show and store them without custom serialisation.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -35,6 +35,7 @@ class WorkspaceInfo(TypedDict):
     overview: str
     named_files: list[str]
     mentioned_paths: list[str]
+    named_dirs: NotRequired[list[str]]  # absent in checkpoints written before folders were named
 
 
 class AssistantState(InputState, total=False):

@@ -61,7 +61,7 @@ class Routes:
     async def after_execute(
         self, state: AssistantState, runtime: Runtime
     ) -> Literal["plan", "validate", "respond"]:
-        """A plan of read-only steps that all succeeded has the answer in its results: checking
+        """A round of read-only steps that all succeeded has the answer in its results: checking
         it would cost a model call and cannot change what was read (``validate_reads`` turns
         the check on anyway). A request labelled as an action is checked even then, since
         reading may be only its first step; so is anything that wrote, failed or was refused.
@@ -70,7 +70,10 @@ class Routes:
         plans next, whatever they returned."""
         if (state.get("plan") or {}).get("grounding"):
             return "plan"  # the files the request names were read; now the model plans
-        results = state.get("results") or []
+        iteration = state.get("iteration", 0)
+        results = [
+            r for r in state.get("results") or [] if r.get("iteration", iteration) == iteration
+        ]
         tools = self._services.tools
         if self._services.context_of(runtime.context).validate_reads:
             return "validate"

@@ -78,10 +78,33 @@ def render_results(
                 output += "\n" + RESTATED_TABLE + "\n" + table
             elif table:
                 output = output.partition("\n")[0] + "\n" + table
+            if result.get("tool") == "read_file":
+                output = header_as_footer(output)
             blocks.append(f"{header}:\n{output}")
         else:
             blocks.append(f"{header} failed: {result['error']}")
     return "\n\n".join(blocks)
+
+
+_READ_HEADER = re.compile(r"^(?P<path>.+) \((?P<span>\d+ lines?|lines \d+-\d+ of \d+)\)$")
+
+
+def read_footer(output: str) -> str | None:
+    """The line :func:`header_as_footer` puts after a ``read_file`` output, or ``None``."""
+    match = _READ_HEADER.match(output.partition("\n")[0])
+    return f"[end of {match['path']}: {match['span']}]" if match else None
+
+
+def header_as_footer(output: str) -> str:
+    """``read_file``'s first line (``notes.txt (2 lines)``) moved after the contents, as
+    ``[end of notes.txt: 2 lines]``: a small model asked what a file says answers with the
+    first line it sees, which was the header itself or its line count ("2" for "at what
+    time ..."); after the contents, the count is still there for "how many lines"."""
+    _, newline, body = output.partition("\n")
+    footer = read_footer(output)
+    if not newline or footer is None:
+        return output
+    return f"{body}\n{footer}"
 
 
 _FOOTER = re.compile(r"^\[(\d+) match(?:es)? in (.+)\]$")

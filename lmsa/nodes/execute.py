@@ -231,6 +231,7 @@ def _skipped(step: dict[str, Any], blocked: list[str], iteration: int) -> dict[s
         "ok": False,
         "output": None,
         "error": f"skipped because step(s) {', '.join(blocked)} failed",
+        "skipped": True,
         "duration_ms": 0.0,
     }
 

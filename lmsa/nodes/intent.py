@@ -105,6 +105,7 @@ async def workspace_info(
         "overview": view.render(),
         "named_files": view.named_files,
         "mentioned_paths": view.mentioned,
+        "named_dirs": view.named_dirs,
     }
 
 

@@ -28,9 +28,12 @@ from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results, user_requests
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.nodes.plan_checks import (
+    GUESSED_FILE_QUESTION,
     call_key,
     confirmation_question,
     missing_creations,
+    missing_edit_targets,
+    scoped_to_named_folder,
     unnamed_changes,
     without_scaffolding,
 )
@@ -170,7 +173,9 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
     small model often plans the read it was just shown, and running it again would add
     nothing. Likewise without file changes that already succeeded this turn exactly as
     planned: re-planning after a self-check, a small model plans its append or edit again,
-    which would apply it twice. Commands, other changes and reads after a write run."""
+    which would apply it twice. Nor calls that failed this turn exactly as planned, unless
+    something changed since: they would fail the same way. Commands, other changes and reads
+    after a write run."""
 
     def call(tool: str, args: Any) -> str:
         return call_key(tools, tool, args)
@@ -183,19 +188,27 @@ def without_repeats(plan: Plan, results: Sequence[dict[str, Any]], tools: ToolRe
 
     done: set[str] = set()
     changed: set[str] = set()
+    failed: set[str] = set()
     for result in results:
+        calls = {
+            call(result["tool"], args)
+            for args in (result.get("args"), result.get("planned_args"))
+            if args is not None
+        }
+        if not result.get("ok"):
+            failed |= calls
+            continue
         if not read_only(result["tool"]):
             done.clear()  # whatever was read before may have changed
-            if result.get("ok") and file_change(result["tool"]):
-                for args in (result.get("args"), result.get("planned_args")):
-                    if args is not None:
-                        changed.add(call(result["tool"], args))
-        elif result.get("ok"):
+            failed.clear()
+            if file_change(result["tool"]):
+                changed |= calls
+        else:
             done.add(call(result["tool"], result.get("args")))
     dropped = {
         step.id
         for step in plan.steps
-        if call(step.tool, step.args) in (done if read_only(step.tool) else changed)
+        if call(step.tool, step.args) in (done if read_only(step.tool) else changed) | failed
     }
     if not dropped:
         return plan
@@ -369,17 +382,22 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         proposal = tool_name_dependencies(unique_steps(proposal), services.tools)
         proposal = without_repeats(proposal, results, services.tools)
         proposal = without_scaffolding(proposal, results, services.tools)
+        proposal = scoped_to_named_folder(proposal, services.tools, workspace)
+        requests = user_requests(state["messages"], context.history_turns)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
+        guessed, missing = missing_edit_targets(proposal, services.tools, requests)
+        errors += missing
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
-            unnamed = unnamed_changes(
-                proposal, services.tools, user_requests(state["messages"], context.history_turns)
-            )
-            if unnamed and state.get("clarification_rounds", 0) < context.max_clarify_rounds:
+            unnamed = unnamed_changes(proposal, services.tools, requests)
+            may_ask = state.get("clarification_rounds", 0) < context.max_clarify_rounds
+            if guessed and may_ask:
+                return {"plan": None, "plan_attempts": attempts, "question": GUESSED_FILE_QUESTION}
+            if unnamed and may_ask:
                 question = confirmation_question(proposal, unnamed)
                 return {"plan": None, "plan_attempts": attempts, "question": question}
             return {"plan": accepted, "plan_attempts": attempts, "plan_feedback": []}

@@ -1,6 +1,7 @@
 """Checks on a plan the model proposed that need no model: text copied from the prompt's
-scaffolding into files, changes to files the user never named (asked about instead), and a
-file the request wants created that the plan ignores (sent back once)."""
+scaffolding into files, changes to files the user never named (asked about instead), a file
+the request wants created that the plan ignores (sent back once), edits of files that do not
+exist, and listings of the whole workspace when the request names one folder."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lmsa.llm.structured import dumps
-from lmsa.nodes._common import RESTATED_TABLE
+from lmsa.nodes._common import RESTATED_TABLE, read_footer
 from lmsa.state import WorkspaceInfo
 from lmsa.tools import ToolCallRejected, ToolRegistry
 
@@ -34,13 +35,15 @@ _CONTENT_ARGS = ("content", "replace", "text")
 
 def scaffold_lines(results: Sequence[dict[str, Any]]) -> set[str]:
     """Lines the model was shown around tool outputs rather than in them: the line naming each
-    call, ``read_file``'s own header (``notes.txt (2 lines)``), the restated-table lines."""
+    call, ``read_file``'s own header (``notes.txt (2 lines)``) and the footer it is shown as
+    (``[end of notes.txt: 2 lines]``), the restated-table lines."""
     lines = {RESTATED_TABLE}
     for result in results:
         lines.add(f"Result of {result.get('tool')}")
         output = result.get("output")
         if result.get("ok") and result.get("tool") == GROUNDING_READER and isinstance(output, str):
             lines.add(output.partition("\n")[0].strip())
+            lines.add(read_footer(output) or "")
     return {line for line in lines if line}
 
 
@@ -161,3 +164,65 @@ def missing_creations(
         for word in workspace.get("mentioned_paths") or []
         if _existing(root, word) is None and word.rstrip("/") not in text
     ]
+
+
+def scoped_to_named_folder(
+    plan: Plan, tools: ToolRegistry, workspace: WorkspaceInfo | None
+) -> Plan:
+    """Listing and search steps aimed at the whole workspace, narrowed to the one folder the
+    request names ("how many Python files are in src?"): a small model copies the root ``.``
+    from its examples and counts the whole tree. Tools say which argument is their folder
+    (``scope_arg`` in their metadata); a request naming files or several folders is left as
+    planned."""
+    if workspace is None:
+        return plan
+    folders = workspace.get("named_dirs") or []
+    if len(folders) != 1 or workspace["named_files"]:
+        return plan
+    steps = []
+    changed = False
+    for step in plan.steps:
+        arg = _metadata(tools, step.tool, "scope_arg")
+        if arg and str(step.args.get(arg, ".")).strip().rstrip("/") in ("", "."):
+            step = step.model_copy(update={"args": {**step.args, arg: folders[0]}})
+            changed = True
+        steps.append(step)
+    return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
+def missing_edit_targets(
+    plan: Plan, tools: ToolRegistry, requests: str
+) -> tuple[list[str], list[str]]:
+    """Steps that would edit a file that does not exist, split by whether the user's messages
+    name it: an unnamed one was guessed (often from an example), so the user is asked which
+    file they mean; a named one is to be created, which an edit cannot do, so the plan goes
+    back with the reason (running it would only fail)."""
+    root = tools.workspace_root
+    if root is None:
+        return [], []
+    root = root.resolve()
+    guessed: list[str] = []
+    errors: list[str] = []
+    for step in plan.steps:
+        arg = _metadata(tools, step.tool, "edits_existing")
+        value = step.args.get(arg) if arg else None
+        if not isinstance(value, str) or not value.strip() or _existing(root, value) is not None:
+            continue
+        if _named_in(value.strip(), requests):
+            errors.append(
+                f"Step {step.id}: {value} does not exist and {step.tool} only changes existing "
+                "files; to create it, use write_file with the file's whole content."
+            )
+        elif value not in guessed:
+            guessed.append(value)
+    return guessed, errors
+
+
+def _metadata(tools: ToolRegistry, name: str, key: str) -> Any:
+    return (tools.get(name).metadata or {}).get(key) if name in tools else None
+
+
+GUESSED_FILE_QUESTION = (
+    "Your request does not say which file to change. Which file do you mean, and what exactly "
+    "should change in it?"
+)

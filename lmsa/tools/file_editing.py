@@ -31,6 +31,13 @@ class WriteFileArgs(BaseModel):
     )
 
 
+class CombineFilesArgs(BaseModel):
+    paths: list[str] = Field(
+        min_length=1, max_length=20, description="The files to join, in the order wanted."
+    )
+    destination: str = Field(description="The file to write the joined text to.")
+
+
 class EditFileArgs(BaseModel):
     path: str = Field(description="File path, relative to the workspace root.")
     search: str = Field(
@@ -79,6 +86,26 @@ def write_file(workspace: Workspace, args: WriteFileArgs) -> str:
         )
     workspace.atomic_write(real, args.content)
     return f"Wrote {len(args.content.encode('utf-8'))} bytes to {shown}"
+
+
+def combine_files(workspace: Workspace, args: CombineFilesArgs) -> str:
+    """Every source read before anything is written, so the destination may be one of them
+    ("add b.txt to the end of a.txt"); each part ends with a line break, so the next one starts
+    on a line of its own."""
+    parts = []
+    for path in args.paths:
+        _, text = read_text_file(workspace, path, strict_utf8=True)
+        parts.append(text if not text or text.endswith("\n") else text + "\n")
+    real = workspace.resolve(args.destination)
+    if real.is_dir():
+        raise ToolException(f"'{workspace.relative(real)}' is a directory; give a file path.")
+    joined = "".join(parts)
+    workspace.atomic_write(real, joined)
+    return (
+        f"Wrote {len(joined.encode('utf-8'))} bytes to {workspace.relative(real)}: "
+        + ", ".join(args.paths)
+        + " joined in that order"
+    )
 
 
 def edit_file(workspace: Workspace, args: EditFileArgs) -> str:

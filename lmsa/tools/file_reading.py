@@ -192,6 +192,12 @@ def find_files(workspace: Workspace, args: FindFilesArgs) -> str:
             break
         found.append(workspace.relative(Path(entry.path)))
     where = "the workspace" if shown_base == "." else f"'{shown_base}'"
+    if not found and _plain_word(args.pattern):
+        # "Find TODO", "find parse_date": a word with no wildcard and no extension is rarely a
+        # file name, and "find" in a request covers both; the files holding it answer better
+        # than "no files", whichever tool the planner picked.
+        within = search_files(workspace, SearchFilesArgs(pattern=args.pattern, path=args.path))
+        return f"No file is named {args.pattern!r} in {where}; lines containing it:\n{within}"
     if not found:
         return f"No files named {args.pattern!r} in {where}."
     if truncated:
@@ -204,6 +210,11 @@ def find_files(workspace: Workspace, args: FindFilesArgs) -> str:
         )
     noun = "file" if len(found) == 1 else "files"
     return "\n".join([f"{len(found)} {noun} named {args.pattern!r} in {where}:", *found])
+
+
+def _plain_word(pattern: str) -> bool:
+    """A find pattern that is a bare word: no wildcard, no path, no extension."""
+    return not any(c in pattern for c in "*?[]/\\.") and bool(pattern.strip())
 
 
 def search_files(workspace: Workspace, args: SearchFilesArgs) -> str:

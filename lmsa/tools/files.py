@@ -2,6 +2,10 @@
 (names, descriptions, argument schemas) and what the cache and the approval gate read from their
 metadata. The tools themselves are in :mod:`.file_reading` and :mod:`.file_editing`.
 
+Two metadata keys serve the planner's checks (:mod:`lmsa.nodes.plan_checks`): ``scope_arg``
+names the argument that says which folder a listing or search covers, ``edits_existing`` the
+argument that must name a file that already exists.
+
 Every tool is bound to one workspace, so no call can reach outside it, and carries the root in
 its metadata (``workspace_root``), so a registry holding them can show the planner the folder
 (:meth:`ToolRegistry.view_workspace`).
@@ -19,10 +23,12 @@ from lmsa.tools.cache import path_state, tree_state
 from lmsa.tools.factory import Args, make_tool
 from lmsa.tools.file_common import bind
 from lmsa.tools.file_editing import (
+    CombineFilesArgs,
     DeleteFileArgs,
     EditFileArgs,
     MoveFileArgs,
     WriteFileArgs,
+    combine_files,
     delete_file,
     edit_file,
     move_file,
@@ -65,6 +71,8 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
     def writes(verb: str, *fields: str) -> Callable[[dict[str, Any]], tuple[RiskLevel, str]]:
         def assess(args: dict[str, Any]) -> tuple[RiskLevel, str]:
             named = " -> ".join(str(args.get(f, "")) for f in fields)
+            if isinstance(args.get("paths"), list):
+                named = ", ".join(str(p) for p in args["paths"]) + " -> " + named
             if "content" in args:
                 named += f" ({len(str(args['content']).encode('utf-8'))} bytes)"
             if args.get("recursive"):
@@ -100,6 +108,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             schema=ListDirArgs,
             run=list_dir,
             fingerprint=listing_of,
+            scope_arg="path",
         ),
         tool(
             name="find_files",
@@ -115,6 +124,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             schema=FindFilesArgs,
             run=find_files,
             fingerprint=tree_of,
+            scope_arg="path",
         ),
         tool(
             name="search_files",
@@ -130,6 +140,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             schema=SearchFilesArgs,
             run=search_files,
             fingerprint=tree_of,
+            scope_arg="path",
         ),
         tool(
             name="write_file",
@@ -148,6 +159,19 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             assess=writes("writes", "path"),
         ),
         tool(
+            name="combine_files",
+            description=(
+                "Join whole text files into one file (merge, concatenate), in the order "
+                "given, each part starting on a new line. The destination may be new or one "
+                "of the files."
+            ),
+            capability="Join (merge) whole files into one file, in the order given.",
+            risk="write",
+            schema=CombineFilesArgs,
+            run=combine_files,
+            assess=writes("joins", "destination"),
+        ),
+        tool(
             name="edit_file",
             description=(
                 "Replace an exact piece of text in an existing file. The search text must "
@@ -158,6 +182,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             schema=EditFileArgs,
             run=edit_file,
             assess=writes("edits", "path"),
+            edits_existing="path",
         ),
         tool(
             name="delete_file",

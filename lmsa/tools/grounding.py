@@ -84,7 +84,27 @@ def view_workspace(root: Path, request: str, limit: int = LISTING_LIMIT) -> Work
             view.named_files.append(shown)
         elif real.is_dir() and real != workspace.root and shown not in view.named_dirs:
             view.named_dirs.append(shown)
+    _name_listed_folders(view, request)
     return view
+
+
+_WORD = re.compile(r"[\w.-]+")
+
+
+def _name_listed_folders(view: WorkspaceView, request: str) -> None:
+    """Folders the request names by their bare name ("the src folder", "im Ordner docs"): a
+    word equal to the name of a listed directory. Path-like words (``src/``) are found with the
+    files; a bare word is matched only against folders that exist, so an ordinary word names
+    a folder only where the user has one by that name."""
+    folders: dict[str, str] = {}
+    for entry in view.listing:
+        if entry.endswith("/"):
+            folders.setdefault(entry.rstrip("/").rsplit("/", 1)[-1], entry.rstrip("/"))
+    for word in dict.fromkeys(_WORD.findall(request)):
+        path = folders.get(word)
+        if path is not None and len(word) >= 2 and path not in view.named_dirs:
+            view.named_dirs.append(path)
+            view.mentioned.append(path + "/")
 
 
 def _looks_like_a_file(word: str) -> bool:

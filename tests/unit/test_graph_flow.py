@@ -97,12 +97,31 @@ async def test_validate_reads_checks_a_successful_read_too(workspace: Path) -> N
     assert [call["key"] for call in llm.calls] == ["IntentResult", "Plan", "Validation", "text"]
 
 
-async def test_a_failed_read_is_checked(workspace: Path) -> None:
+async def test_a_failed_step_goes_back_to_the_planner_without_a_verdict_call(
+    workspace: Path,
+) -> None:
+    # A tool error needs no model to say the work is not done: the planner gets the error at
+    # once (a small model asked instead often calls the failed step complete).
+    script = {
+        **READ_SCRIPT,
+        "Plan": [read_plan("missing.txt"), plan(step("s1", "list_dir", {"path": "."}))],
+        "text": ["No such file."],
+    }
+    graph, llm = make_graph(workspace, script, max_iterations=2)
+    updates = await _updates(graph, ask("what is in missing.txt?"), thread())
+    assert _nodes(updates)[2:] == ["plan", "execute", "validate", "plan", "execute", "respond"]
+    assert llm.calls_for("Validation") == []
+    replan_system = system_text(llm.calls_for("Plan")[1])
+    assert "read_file failed" in replan_system and "missing.txt" in replan_system
+
+
+async def test_a_failed_step_in_the_last_round_is_reported(workspace: Path) -> None:
     script = {**READ_SCRIPT, "Plan": [read_plan("missing.txt")], "text": ["No such file."]}
     graph, llm = make_graph(workspace, script, max_iterations=1)
     updates = await _updates(graph, ask("what is in missing.txt?"), thread())
-    assert "validate" in _nodes(updates)
-    assert len(llm.calls_for("Validation")) == 1
+    assert _nodes(updates)[-2:] == ["validate", "respond"]
+    assert llm.calls_for("Validation") == []
+    assert "Stopped after 1 attempts" in system_text(llm.calls_for("text")[0])
 
 
 async def test_a_write_is_checked(workspace: Path) -> None:

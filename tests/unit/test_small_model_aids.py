@@ -53,7 +53,8 @@ def test_the_model_sees_a_read_csv_file_restated_and_calls_named_in_words() -> N
         "output": "temps.csv (4 lines)\n" + TEMPS.rstrip("\n"),
     }
     shown = render_results([result], 4000)
-    assert shown.startswith("Result of read_file (path temps.csv):\ntemps.csv (4 lines)")
+    assert shown.startswith("Result of read_file (path temps.csv):\n")
+    assert shown.endswith("\n[end of temps.csv: 4 lines]")  # the count after the contents
     assert "highest 36 (Madrid)" in shown and "Row 3: city: Madrid; max_temp_c: 36" in shown
     assert "read_file({" not in shown
     assert "Madrid,36" not in shown  # restated instead of the raw lines
@@ -200,8 +201,12 @@ def test_a_file_change_that_already_succeeded_is_not_planned_again(tmp_path: Pat
     )
     kept = without_repeats(proposal, [done], registry)
     assert [s.id for s in kept.steps] == ["s2"]
+    # A call that failed exactly as planned would fail the same way again.
     failed = {**done, "ok": False}
-    assert len(without_repeats(proposal, [failed], registry).steps) == 2
+    assert [s.id for s in without_repeats(proposal, [failed], registry).steps] == ["s2"]
+    # Unless something changed since.
+    wrote = {"tool": "write_file", "args": {"path": "other.txt", "content": "x"}, "ok": True}
+    assert len(without_repeats(proposal, [failed, wrote], registry).steps) == 2
 
 
 def test_a_json_setting_written_in_another_syntax_is_edited_as_json(

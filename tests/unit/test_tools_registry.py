@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from lmsa.tools import ToolCallRejected, ToolRegistry, file_tools_registry
 
 FILE_TOOLS = [
+    "combine_files",
     "delete_file",
     "edit_file",
     "file_info",
@@ -107,6 +108,7 @@ def test_with_tools_returns_new_registry_and_overrides(registry: ToolRegistry) -
 def test_risk_levels_of_file_tools(registry: ToolRegistry) -> None:
     risks = {name: registry.risk(name) for name in registry.names()}
     assert risks == {
+        "combine_files": "write",
         "delete_file": "write",
         "file_info": "read",
         "move_file": "write",

@@ -1,0 +1,182 @@
+"""Mistakes small models make, mended or turned into a question without another model call: a
+file's line count given as the answer to a question about its contents, a folder named by its
+bare name, a listing of the whole tree when one folder was meant, a text searched for by file
+name, an edit of a file that does not exist, and files merged by writing their names instead
+of joining them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from lmsa.nodes._common import render_results
+from lmsa.nodes.plan import Plan, make_plan
+from lmsa.nodes.plan_checks import (
+    GUESSED_FILE_QUESTION,
+    missing_edit_targets,
+    scoped_to_named_folder,
+    without_scaffolding,
+)
+from lmsa.state import WorkspaceInfo
+from lmsa.tools import ToolRegistry, Workspace, make_file_tools
+from lmsa.tools.grounding import view_workspace
+from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, thread
+
+
+def _tree(root: Path) -> Path:
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text("def parse_date(text):\n    return text\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "guide.md").write_text("# Guide\n")
+    (root / "main.py").write_text("# TODO: tidy up\nprint('hi')\n")
+    (root / "config.ini").write_text("[worker]\nretries = 3\ntimeout = 30\n")
+    return root
+
+
+def _registry(root: Path) -> ToolRegistry:
+    return ToolRegistry(make_file_tools(Workspace(root)))
+
+
+def _info(root: Path, request: str) -> WorkspaceInfo:
+    view = view_workspace(root, request)
+    return {
+        "overview": view.render(),
+        "named_files": view.named_files,
+        "mentioned_paths": view.mentioned,
+        "named_dirs": view.named_dirs,
+    }
+
+
+def test_a_folder_named_by_its_bare_name_is_a_named_path(tmp_path: Path) -> None:
+    view = view_workspace(_tree(tmp_path), "How many Python files are in the src folder?")
+    assert view.named_dirs == ["src"]
+    assert "src/" in view.mentioned
+    assert "The request names these existing paths: src/." in view.render()
+    # An ordinary word names nothing unless a folder of that name exists.
+    assert view_workspace(tmp_path, "Which Python files are in this folder?").named_dirs == []
+    assert view_workspace(tmp_path, "Was steht im Ordner docs?").named_dirs == ["docs"]
+
+
+def test_a_listing_of_the_whole_workspace_is_narrowed_to_the_named_folder(tmp_path: Path) -> None:
+    registry = _registry(_tree(tmp_path))
+    proposal = Plan.model_validate(
+        {
+            "steps": [
+                step("s1", "find_files", {"pattern": "*.py", "path": "."}),
+                step("s2", "search_files", {"pattern": "TODO"}),
+                step("s3", "list_dir", {"path": "docs"}),
+                step("s4", "read_file", {"path": "main.py"}),
+            ]
+        }
+    )
+    mended = scoped_to_named_folder(
+        proposal, registry, _info(tmp_path, "How many Python files are in the src folder?")
+    )
+    assert [s.args.get("path") for s in mended.steps] == ["src", "src", "docs", "main.py"]
+    # Two folders named, or none: the plan stays as it was.
+    both = _info(tmp_path, "Compare the src folder with docs")
+    assert scoped_to_named_folder(proposal, registry, both) is proposal
+    assert scoped_to_named_folder(proposal, registry, _info(tmp_path, "List it")) is proposal
+
+
+def test_finding_a_bare_word_by_file_name_reports_the_files_that_contain_it(
+    tmp_path: Path,
+) -> None:
+    tools = {tool.name: tool for tool in make_file_tools(Workspace(_tree(tmp_path)))}
+    found = tools["find_files"].invoke({"pattern": "parse_date"})
+    assert "No file is named 'parse_date'" in found
+    assert "src/app.py:1: def parse_date(text):" in found
+    assert "main.py:1" in tools["find_files"].invoke({"pattern": "TODO"})
+    # A name pattern stays a name search.
+    assert tools["find_files"].invoke({"pattern": "*.txt"}) == (
+        "No files named '*.txt' in the workspace."
+    )
+
+
+def test_edits_of_files_that_do_not_exist_are_split_by_whether_the_user_named_them(
+    tmp_path: Path,
+) -> None:
+    registry = _registry(_tree(tmp_path))
+    proposal = Plan.model_validate(
+        {
+            "steps": [
+                step("s1", "edit_file", {"path": "app.cfg", "search": "a", "replace": "b"}),
+                step("s2", "edit_file", {"path": "greet.py", "search": "a", "replace": "b"}),
+                step("s3", "edit_file", {"path": "config.ini", "search": "3", "replace": "5"}),
+            ]
+        }
+    )
+    guessed, errors = missing_edit_targets(proposal, registry, "Create greet.py with a greeting")
+    assert guessed == ["app.cfg"]
+    assert len(errors) == 1 and "greet.py does not exist" in errors[0]
+    assert "write_file" in errors[0]
+
+
+async def test_an_edit_of_a_file_nobody_named_that_does_not_exist_is_asked_about(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path)
+    edit = plan(step("s1", "edit_file", {"path": "app.cfg", "search": "x = 3", "replace": "x = 5"}))
+    graph, llm = make_graph(tmp_path, {"IntentResult": [intent("file_operation")], "Plan": [edit]})
+    config = thread()
+    await graph.ainvoke({"messages": [HumanMessage(content="Change the value to 5.")]}, config)
+    (pending,) = (await graph.aget_state(config)).interrupts
+    assert pending.value["kind"] == "clarification"
+    assert pending.value["question"] == GUESSED_FILE_QUESTION
+    assert not (tmp_path / "app.cfg").exists()
+    assert llm.calls_for("text") == []
+
+
+async def test_an_edit_of_a_named_file_that_does_not_exist_goes_back_to_the_planner(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path)
+    edit = plan(step("s1", "edit_file", {"path": "greet.py", "search": "x", "replace": "y"}))
+    svc, _ = services(tmp_path, {"Plan": [edit]})
+    state: dict[str, Any] = {"messages": [HumanMessage(content="Create greet.py saying hi")]}
+    update = await make_plan(svc)(state, ctx())
+    assert update["plan"] is None
+    assert any("greet.py does not exist" in line for line in update["plan_feedback"])
+
+
+def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
+    tools = {tool.name: tool for tool in make_file_tools(Workspace(tmp_path))}
+    (tmp_path / "a.txt").write_text("chapter 1\nquiet")  # no final line break
+    (tmp_path / "b.txt").write_text("chapter 2\n")
+    out = tools["combine_files"].invoke({"paths": ["a.txt", "b.txt"], "destination": "all.txt"})
+    assert (tmp_path / "all.txt").read_text() == "chapter 1\nquiet\nchapter 2\n"
+    assert "all.txt" in out and "a.txt, b.txt" in out
+    # The destination may be one of the sources: everything is read before writing.
+    tools["combine_files"].invoke({"paths": ["b.txt", "a.txt"], "destination": "a.txt"})
+    assert (tmp_path / "a.txt").read_text() == "chapter 2\nchapter 1\nquiet\n"
+    registry = _registry(tmp_path)
+    assert registry.risk("combine_files") == "write"
+
+
+def test_a_read_file_shows_its_line_count_after_the_contents(tmp_path: Path) -> None:
+    read = {
+        "step_id": "read1",
+        "tool": "read_file",
+        "args": {"path": "termine.txt"},
+        "ok": True,
+        "output": "termine.txt (2 lines)\nTeammeeting: Dienstag, 9:15 Uhr\nKunde: Freitag",
+    }
+    shown = render_results([read], 4000)
+    assert shown == (
+        "Result of read_file (path termine.txt):\nTeammeeting: Dienstag, 9:15 Uhr\n"
+        "Kunde: Freitag\n[end of termine.txt: 2 lines]"
+    )
+    partial = {**read, "output": "big.txt (lines 1-2 of 90)\na\nb\n[88 more lines; ...]"}
+    assert render_results([partial], 4000).endswith("[end of big.txt: lines 1-2 of 90]")
+    # Copied into a file the plan writes, the footer is taken out like the header was.
+    write = step(
+        "s1",
+        "write_file",
+        {"path": "all.txt", "content": "Teammeeting\n[end of termine.txt: 2 lines]"},
+    )
+    cleaned = without_scaffolding(
+        Plan.model_validate({"steps": [write]}), [read], _registry(tmp_path)
+    )
+    assert cleaned.steps[0].args["content"] == "Teammeeting"
