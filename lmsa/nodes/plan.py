@@ -33,7 +33,7 @@ from lmsa.nodes.plan_checks import (
     confirmation_question,
     missing_creations,
     missing_edit_targets,
-    scoped_to_named_folder,
+    scoped_searches,
     unnamed_changes,
     without_scaffolding,
 )
@@ -84,19 +84,22 @@ class Plan(BaseModel):
 
 def tool_name_dependencies(plan: Plan, tools: ToolRegistry) -> Plan:
     """``depends_on`` entries that name a tool instead of a step, read as the steps that use
-    that tool (none, if no other step does): small models write ``"depends_on":
-    ["read_file"]`` for "after the read", and rejecting that costs a whole planning round."""
+    that tool (none, if no other step does), and entries that name nothing in the plan
+    dropped: small models write ``"depends_on": ["read_file"]`` for "after the read", or
+    ``["s2"]`` copied from an example into a one-step plan, and rejecting either costs a whole
+    planning round without changing what runs."""
     ids = {step.id for step in plan.steps}
     changed = False
     steps = []
     for step in plan.steps:
         depends: list[str] = []
         for dependency in step.depends_on:
-            if dependency in ids or dependency not in tools:
+            if dependency in ids:
                 depends.append(dependency)
                 continue
             changed = True
-            depends += [s.id for s in plan.steps if s.tool == dependency and s.id != step.id]
+            if dependency in tools:
+                depends += [s.id for s in plan.steps if s.tool == dependency and s.id != step.id]
         steps.append(step.model_copy(update={"depends_on": list(dict.fromkeys(depends))}))
     return plan.model_copy(update={"steps": steps}) if changed else plan
 
@@ -382,8 +385,8 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         proposal = tool_name_dependencies(unique_steps(proposal), services.tools)
         proposal = without_repeats(proposal, results, services.tools)
         proposal = without_scaffolding(proposal, results, services.tools)
-        proposal = scoped_to_named_folder(proposal, services.tools, workspace)
         requests = user_requests(state["messages"], context.history_turns)
+        proposal = scoped_searches(proposal, services.tools, workspace, requests)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
         guessed, missing = missing_edit_targets(proposal, services.tools, requests)

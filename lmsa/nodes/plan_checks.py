@@ -166,25 +166,28 @@ def missing_creations(
     ]
 
 
-def scoped_to_named_folder(
-    plan: Plan, tools: ToolRegistry, workspace: WorkspaceInfo | None
+def scoped_searches(
+    plan: Plan, tools: ToolRegistry, workspace: WorkspaceInfo | None, requests: str
 ) -> Plan:
-    """Listing and search steps aimed at the whole workspace, narrowed to the one folder the
-    request names ("how many Python files are in src?"): a small model copies the root ``.``
-    from its examples and counts the whole tree. Tools say which argument is their folder
-    (``scope_arg`` in their metadata); a request naming files or several folders is left as
-    planned."""
+    """Where listing and search steps look, mended: a step aimed at the whole workspace looks
+    in the one folder the request names ("how many Python files are in src?": a small model
+    copies the root ``.`` from its examples and counts the whole tree), and a step aimed at a
+    place the user never named looks at the whole workspace, or that folder, instead (a small
+    model picks a file from the listing, searches it for the TODO and finds none; a wider
+    read-only search loses nothing). Tools say which argument is their folder (``scope_arg``
+    in their metadata)."""
     if workspace is None:
         return plan
     folders = workspace.get("named_dirs") or []
-    if len(folders) != 1 or workspace["named_files"]:
-        return plan
+    target = folders[0] if len(folders) == 1 and not workspace["named_files"] else "."
     steps = []
     changed = False
     for step in plan.steps:
         arg = _metadata(tools, step.tool, "scope_arg")
-        if arg and str(step.args.get(arg, ".")).strip().rstrip("/") in ("", "."):
-            step = step.model_copy(update={"args": {**step.args, arg: folders[0]}})
+        where = str(step.args.get(arg, ".")).strip().rstrip("/") or "." if arg else ""
+        named = where in folders or (where != "." and _named_in(where, requests))
+        if arg and not named and where != target:
+            step = step.model_copy(update={"args": {**step.args, arg: target}})
             changed = True
         steps.append(step)
     return plan.model_copy(update={"steps": steps}) if changed else plan

@@ -124,7 +124,14 @@ def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
         search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
         found = text.count(search)
     note = ""
-    if found == 0 and shown.lower().endswith(".json"):
+    value_of_key = _bare_key_setting(
+        text, search, replace, json_file=shown.lower().endswith(".json")
+    )
+    if value_of_key is not None:
+        search, replace = value_of_key
+        found = text.count(search)
+        note = f" (set the value of {args.search.strip()})"
+    elif found == 0 and shown.lower().endswith(".json"):
         setting = _json_setting(text, search, replace)
         if setting is not None:
             search, replace = setting
@@ -133,7 +140,9 @@ def edit_file(workspace: Workspace, args: EditFileArgs) -> str:
         spans = _loose_matches(text, search)
         if len(spans) != 1:
             raise ToolException(
-                f"The search text was not found in '{shown}'; no changes were made."
+                f"The search text was not found in '{shown}'; no changes were made. Copy the "
+                "exact text to replace from the file; to add lines at its end, use write_file "
+                "with append=true."
             )
         # The text is there with other spacing ("debug":true for "debug": true): a model
         # copying a line often changes only its spaces.
@@ -215,6 +224,39 @@ def _json_setting(text: str, search: str, replace: str) -> tuple[str, str] | Non
         return None
     found = matches[0]
     return found.group(0), found.group(1) + after
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z_][\w.-]*$")
+_SCALAR = re.compile(r"^(?:true|false|yes|no|on|off|null|none|-?\d+(?:\.\d+)?)$", re.IGNORECASE)
+
+
+def _bare_key_setting(
+    text: str, search: str, replace: str, *, json_file: bool
+) -> tuple[str, str] | None:
+    """The setting line that ``search`` names by its bare key, and that line with ``replace``
+    as its value, when ``replace`` is a plain value (a boolean, null or number): "turn off
+    debug" planned as search ``debug``, replace ``false`` means the value, and replacing the
+    key's name would leave ``"false": true``. Only a key that occurs once as a setting
+    (``"key": value`` in JSON, ``key = value`` or ``key: value`` elsewhere) is changed; a
+    rename to another name is left to the plain replacement."""
+    key, value = search.strip(), replace.strip()
+    if not _BARE_KEY.match(key) or not _SCALAR.match(value) or key == value:
+        return None
+    if json_file:
+        pattern = re.compile(
+            rf'("{re.escape(key)}"\s*:\s*)(true|false|null|-?\d+(?:\.\d+)?|"[^"]*")'
+        )
+        literal = json.dumps(
+            _json_literal(value.lower() if value.lower() in ("true", "false", "null") else value)
+        )
+    else:
+        pattern = re.compile(rf"(?m)^(\s*{re.escape(key)}\s*[=:]\s*)([^\n#;]*?)(?=\s*(?:[#;].*)?$)")
+        literal = value
+    matches = list(pattern.finditer(text))
+    if len(matches) != 1:
+        return None
+    found = matches[0]
+    return found.group(0), found.group(1) + literal
 
 
 def _check_structure(shown: str, before: str, after: str) -> None:

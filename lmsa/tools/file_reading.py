@@ -143,6 +143,7 @@ def list_dir(workspace: Workspace, args: ListDirArgs) -> str:
     if not real.is_dir():
         raise ToolException(f"'{shown}' is a file, not a directory; use read_file to read it.")
     lines: list[str] = []
+    files: list[str] = []
     truncated = False
     for entry in walk(real, recursive=args.recursive):
         if len(lines) >= args.max_entries:
@@ -159,6 +160,7 @@ def list_dir(workspace: Workspace, args: ListDirArgs) -> str:
             except OSError:
                 size = "size unknown"
             lines.append(f"{rel}  ({size})")
+            files.append(rel)
     title = "." if shown == "." else f"{shown}/"
     if not lines:
         return f"{title} is empty."
@@ -168,7 +170,38 @@ def list_dir(workspace: Workspace, args: ListDirArgs) -> str:
         lines.append(
             f"[truncated at {args.max_entries} entries; list a subdirectory or raise max_entries]"
         )
+    if len(files) > 1:
+        lines.append(by_type(files))
     return "\n".join([header, *lines])
+
+
+# File kinds by extension, as people name them when they ask ("the Python files"). A listing
+# grouped this way lets a small model answer "which X files" without matching extensions itself.
+KINDS = {
+    ".py": "Python", ".md": "Markdown", ".txt": "text", ".csv": "CSV", ".tsv": "TSV",
+    ".json": "JSON", ".yaml": "YAML", ".yml": "YAML", ".toml": "TOML", ".ini": "INI",
+    ".cfg": "config", ".js": "JavaScript", ".ts": "TypeScript", ".html": "HTML", ".css": "CSS",
+    ".sh": "shell script", ".png": "PNG image", ".jpg": "JPEG image", ".jpeg": "JPEG image",
+    ".pdf": "PDF", ".log": "log", ".xml": "XML", ".sql": "SQL", ".rs": "Rust", ".go": "Go",
+    ".java": "Java", ".c": "C", ".h": "C header", ".cpp": "C++", ".rb": "Ruby", ".php": "PHP",
+}  # fmt: skip
+BY_TYPE_NAMES = 20
+
+
+def by_type(files: list[str]) -> str:
+    """One line grouping ``files`` by kind: ``By type: Python (.py): a.py, b.py; text ...``."""
+    groups: dict[str, list[str]] = {}
+    for path in files:
+        suffix = Path(path).suffix.lower()
+        groups.setdefault(suffix, []).append(path)
+    parts = []
+    for suffix, paths in groups.items():
+        kind = f"{KINDS[suffix]} ({suffix})" if suffix in KINDS else (suffix or "no extension")
+        shown = ", ".join(paths[:BY_TYPE_NAMES])
+        if len(paths) > BY_TYPE_NAMES:
+            shown += f" and {len(paths) - BY_TYPE_NAMES} more"
+        parts.append(f"{kind}: {shown}")
+    return "By type: " + "; ".join(parts)
 
 
 def find_files(workspace: Workspace, args: FindFilesArgs) -> str:

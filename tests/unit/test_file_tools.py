@@ -234,6 +234,7 @@ def test_list_dir_entries_sorted_with_sizes(tools: dict[str, BaseTool], root: Pa
         "docs/",
         "empty.txt  (0 B)",
         "src/",
+        "By type: .bin: a.bin; text (.txt): b.txt, empty.txt",
     ]
 
 
@@ -253,6 +254,8 @@ def test_list_dir_recursive_skips_git(tools: dict[str, BaseTool]) -> None:
         "src/main.py  (43 B)",
         "src/pkg/",
         "src/pkg/util.py  (21 B)",
+        "By type: Markdown (.md): docs/readme.md; text (.txt): empty.txt; "
+        "Python (.py): src/main.py, src/pkg/util.py",
     ]
     assert ".git/config" not in "\n".join(lines)
 
@@ -461,8 +464,11 @@ def test_edit_replaces_unique_match(tools: dict[str, BaseTool], root: Path) -> N
 
 def test_edit_not_found_says_so_only(tools: dict[str, BaseTool], root: Path) -> None:
     message = refused(tools, "edit_file", path="src/main.py", search="print('Hay')", replace="")
-    assert message == "The search text was not found in 'src/main.py'; no changes were made."
-    assert "import os" not in message
+    assert message.startswith(
+        "The search text was not found in 'src/main.py'; no changes were made. Copy the exact "
+    )
+    assert "append=true" in message  # the way to add lines, which small models try as edits
+    assert "import os" not in message  # no file contents in the error
 
 
 def test_edit_ambiguous_asks_for_more_context(tools: dict[str, BaseTool], root: Path) -> None:

@@ -16,7 +16,7 @@ from lmsa.nodes.plan import Plan, make_plan
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
     missing_edit_targets,
-    scoped_to_named_folder,
+    scoped_searches,
     without_scaffolding,
 )
 from lmsa.state import WorkspaceInfo
@@ -59,7 +59,7 @@ def test_a_folder_named_by_its_bare_name_is_a_named_path(tmp_path: Path) -> None
     assert view_workspace(tmp_path, "Was steht im Ordner docs?").named_dirs == ["docs"]
 
 
-def test_a_listing_of_the_whole_workspace_is_narrowed_to_the_named_folder(tmp_path: Path) -> None:
+def test_searches_look_where_the_request_points(tmp_path: Path) -> None:
     registry = _registry(_tree(tmp_path))
     proposal = Plan.model_validate(
         {
@@ -67,18 +67,26 @@ def test_a_listing_of_the_whole_workspace_is_narrowed_to_the_named_folder(tmp_pa
                 step("s1", "find_files", {"pattern": "*.py", "path": "."}),
                 step("s2", "search_files", {"pattern": "TODO"}),
                 step("s3", "list_dir", {"path": "docs"}),
-                step("s4", "read_file", {"path": "main.py"}),
+                step("s4", "search_files", {"pattern": "TODO", "path": "docs/guide.md"}),
+                step("s5", "read_file", {"path": "main.py"}),
             ]
         }
     )
-    mended = scoped_to_named_folder(
-        proposal, registry, _info(tmp_path, "How many Python files are in the src folder?")
-    )
-    assert [s.args.get("path") for s in mended.steps] == ["src", "src", "docs", "main.py"]
-    # Two folders named, or none: the plan stays as it was.
-    both = _info(tmp_path, "Compare the src folder with docs")
-    assert scoped_to_named_folder(proposal, registry, both) is proposal
-    assert scoped_to_named_folder(proposal, registry, _info(tmp_path, "List it")) is proposal
+
+    def paths(request: str) -> list[Any]:
+        mended = scoped_searches(proposal, registry, _info(tmp_path, request), request)
+        return [s.args.get("path") for s in mended.steps]
+
+    # The one folder named: whole-workspace and unnamed places narrowed to it.
+    assert paths("How many Python files are in the src folder?") == [
+        "src", "src", "src", "src", "main.py"
+    ]  # fmt: skip
+    # No folder named: a place the user never named widens to the whole workspace.
+    assert paths("Which file has a TODO?") == [".", None, ".", ".", "main.py"]
+    # Places the user named stay.
+    assert paths("Look for TODO in docs/guide.md and the docs folder") == [
+        ".", None, "docs", "docs/guide.md", "main.py"
+    ]  # fmt: skip
 
 
 def test_finding_a_bare_word_by_file_name_reports_the_files_that_contain_it(
@@ -180,3 +188,16 @@ def test_a_read_file_shows_its_line_count_after_the_contents(tmp_path: Path) -> 
         Plan.model_validate({"steps": [write]}), [read], _registry(tmp_path)
     )
     assert cleaned.steps[0].args["content"] == "Teammeeting"
+
+
+def test_an_edit_naming_a_settings_key_and_a_plain_value_sets_that_value(tmp_path: Path) -> None:
+    tools = {tool.name: tool for tool in make_file_tools(Workspace(tmp_path))}
+    (tmp_path / "s.json").write_text('{\n  "debug": true,\n  "max_items": 250\n}\n')
+    tools["edit_file"].invoke({"path": "s.json", "search": "debug", "replace": "false"})
+    assert (tmp_path / "s.json").read_text() == '{\n  "debug": false,\n  "max_items": 250\n}\n'
+    (tmp_path / "a.ini").write_text("[server]\nport = 8080 ; main\ntimeout: 30\n")
+    tools["edit_file"].invoke({"path": "a.ini", "search": "port", "replace": "9090"})
+    assert (tmp_path / "a.ini").read_text() == "[server]\nport = 9090 ; main\ntimeout: 30\n"
+    # A new name for the key is a rename, done as written.
+    tools["edit_file"].invoke({"path": "a.ini", "search": "timeout", "replace": "wait"})
+    assert (tmp_path / "a.ini").read_text() == "[server]\nport = 9090 ; main\nwait: 30\n"
