@@ -49,7 +49,7 @@ from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
 from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
-from lmsa.security.structure import combine, is_discussion, structural_hits
+from lmsa.security.structure import combine, is_discussion, is_template_talk, structural_hits
 
 # Categories (also used as verdict categories and metric labels).
 OVERRIDE = "instruction_override"
@@ -632,8 +632,11 @@ def score_injection(text: str) -> InjectionScore:
     }:
         # A file sent to a URL is an ordinary request unless what is sent is a secret.
         hits["exfil_file_url"] = hits.pop("exfil_url")
-    if "native_exfil" in hits and not shape.keys() & {"s_exfil", "s_exfil_covert"}:
-        hits["exfil_file_url"] = hits.pop("native_exfil")
+    for loose in ("native_exfil", "exfil_destination"):
+        # The older cues pair a sending verb and a secret anywhere in the text; the structural
+        # reading also asks that the secret be what is sent.
+        if loose in hits and not shape.keys() & {"s_exfil", "s_exfil_covert"}:
+            hits["exfil_file_url"] = hits.pop(loose)
 
     if not hits and not shape:
         return InjectionScore(0.0)
@@ -654,8 +657,14 @@ def score_injection(text: str) -> InjectionScore:
         reasons.append(f"{category}: {snippet!r}")
     score = 1.0 - keep
     if _MENTION_CUE.search(plain) and _QUOTES.search(text):
-        score *= 0.5
+        # A quoted text that speaks to the assistant about its own rules and asks for more than
+        # one thing is a wrapped injection, not a phrase being explained.
+        wrapped = "s_self_ref" in shape and len(categories) > 1
+        score *= 0.75 if wrapped else 0.5
         reasons.append("mention: the phrase is quoted in a request to translate or explain it")
+    elif is_template_talk(categories, raw):
+        score *= 0.5
+        reasons.append("mention: chat-template tokens in a question about templates or code")
     elif _META_QUESTION.search(plain) and text.rstrip().endswith("?"):
         score *= 0.5
         reasons.append("question: asks whether or how, does not order")

@@ -149,7 +149,7 @@ def _end_marker(raw: str) -> re.Match[str] | None:
 _TEMPLATE_TALK = re.compile(
     r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
     r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
-    r"|\bfunction\b|\bstrip|\bescap|\bsanitiz"
+    r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"
 )
 
 WEIGHTS: dict[str, float] = {
@@ -163,6 +163,7 @@ WEIGHTS: dict[str, float] = {
     "s_exfil_weak": 0.3,
     "s_exfil_covert": 0.6,
     "s_covert": 0.3,
+    "s_covert_ai": 0.6,
     "s_authority": 0.45,
     "s_mode": 0.35,
     "s_mode_you": 0.55,
@@ -195,6 +196,7 @@ CATEGORIES: dict[str, str] = {
     "s_exfil_weak": "exfiltration",
     "s_exfil_covert": "exfiltration",
     "s_covert": "indirect_marker",
+    "s_covert_ai": "indirect_instruction",
     "s_authority": "authority_claim",
     "s_mode": "role_hijack",
     "s_mode_you": "role_hijack",
@@ -231,6 +233,7 @@ GROUPS: dict[str, str] = {
     "s_lawless_ai": "s_persona",
     "s_template_talk": "s_template_token",
     "s_tool_json_code": "s_tool_json",
+    "s_covert_ai": "s_reader_order",
 }
 
 
@@ -300,6 +303,51 @@ class _Near:
         return None
 
 
+_VIEW_DESTINATION = re.compile(
+    r"https?:? ?//|\bwww |\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+    r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example|jp|kr|fr|de|es|"
+    r"it|br|pt)\b"
+)
+
+
+# A word followed by a domain: the local part of an e-mail address in the folded view, where
+# "@" has become a space.
+_ADDRESS_PART = re.compile(r"\S+ [\w-]+(?:\.[\w-]+)*\.[a-z]{2,12}\b")
+
+
+def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | None:
+    """A sending verb whose object is a secret, with a destination near the verb. In Latin,
+    Cyrillic and Arabic text the secret follows the verb closely ("send the .env to ..."), or
+    comes first and a pronoun follows the verb ("take the keys and send them to ..."); CJK and
+    Korean put the object either side. So "to get an API key, send an e-mail to ..." and
+    "send a request to <url> with your client secret" are not requests to send a secret."""
+    sends, secrets = found.get("SEND"), found.get("SECRET")
+    if not sends or not secrets:
+        return None
+    places = [p for p, _ in found.get("DESTWORD", ())]
+    places += [m.start() for m in _VIEW_DESTINATION.finditer(view)]
+    pronouns = [p for p, _ in found.get("PRON", ())]
+    for x, verb in sends:
+        if not any(abs(d - x) <= 150 for d in places):
+            continue
+        for y, secret in secrets:
+            token_start = view.rfind(" ", 0, y) + 1
+            if _ADDRESS_PART.match(view, y) or "//" in view[token_start:y]:
+                continue  # "keys" in keys@example.com or https://example.com/keys: an address
+            if "public" in view[max(0, y - 10) : y + len(secret) + 10]:
+                continue  # a public key is meant to be shared
+            if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(secret):
+                paired = abs(x - y) <= WINDOW
+            else:
+                after = x + len(verb)
+                paired = 0 < y - x <= 45 or (
+                    0 < x - y <= WINDOW and any(after <= p <= after + 8 for p in pronouns)
+                )
+            if paired:
+                return f"{verb} ... {secret}" if x < y else f"{secret} ... {verb}"
+    return None
+
+
 def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     """Structural signals in one view of the text (``raw`` is the lower-cased original, where
     URLs and e-mail addresses survive)."""
@@ -337,11 +385,12 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if "SECRET" in found:
         destination = DESTINATION.search(raw) or "DESTWORD" in found
         if destination:
-            add("s_exfil", near("SEND", "SECRET", WINDOW + 20))
+            add("s_exfil", _sends_secret(found, view))
             add("s_exfil_weak", found["SECRET"][0][1])
         add("s_exfil_link", near("ENCODE", "LINK"))
     if "COVERT" in found:
         add("s_covert", found["COVERT"][0][1])
+        add("s_covert_ai", near("AI", "COVERT", 2 * WINDOW))
         if "SEND" in found and (DESTINATION.search(raw) or "DESTWORD" in found):
             add("s_exfil_covert", near("SEND", "COVERT", 2 * WINDOW))
     add("s_authority", near("AUTH", "CLAIM", 30))
@@ -372,6 +421,12 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if "TALK" in found:
         hits["talk"] = min(word for _, word in found["TALK"])
     return hits
+
+
+def is_template_talk(categories: list[str], raw: str) -> bool:
+    """Chat-template tokens named in a request about templates or code ("explain the [INST]
+    format", "escape <|im_start|> in sanitize()"), with no other kind of signal."""
+    return set(categories) == {"fake_delimiter"} and bool(_TEMPLATE_TALK.search(raw))
 
 
 def is_discussion(shape: dict[str, str], text: str) -> bool:
