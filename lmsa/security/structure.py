@@ -73,7 +73,7 @@ def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[st
             (exact_classes if exact else prefix_classes).add(name)
             (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
     return (
-        re.compile(r"(?<!\w)" + _trie_regex(sorted(bounded))),
+        re.compile(r"(?<!\w)(?<!\bj')" + _trie_regex(sorted(bounded))),  # not "ai" in "j'ai"
         re.compile(_trie_regex(sorted(unbounded))),
         lookup,
     )
@@ -105,6 +105,13 @@ _ROLE_LINE = re.compile(
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
     r"|^\s*(?:system|developer|admin|operator|assistant|human)\s*(?:message|note|prompt|notice|"
     r"override)?\s*:",
+    re.MULTILINE,
+)
+# A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
+_VOCATIVE = re.compile(
+    r"(?:^|[>\].!?:\n]\s*)(?:dear |hey |attention |note to )?(?:the |any )?(?:ai|llm|assistant|"
+    r"ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|asistente|assistent|ии|"
+    r"ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*\S",
     re.MULTILINE,
 )
 _TOOL_JSON = re.compile(
@@ -170,6 +177,8 @@ WEIGHTS: dict[str, float] = {
     "s_self_ref": 0.25,
     "s_self_modify": 0.7,
     "s_auto_approve": 0.55,
+    "s_auto_approve_weak": 0.3,
+    "s_vocative": 0.35,
     "s_persona": 0.7,
     "s_frame_prompt": 0.6,
     "s_lawless": 0.3,
@@ -203,6 +212,8 @@ CATEGORIES: dict[str, str] = {
     "s_self_ref": "instruction_override",
     "s_self_modify": "self_modification",
     "s_auto_approve": "tool_manipulation",
+    "s_auto_approve_weak": "tool_manipulation",
+    "s_vocative": "indirect_instruction",
     "s_persona": "persona_jailbreak",
     "s_frame_prompt": "prompt_extraction",
     "s_lawless": "persona_jailbreak",
@@ -234,6 +245,8 @@ GROUPS: dict[str, str] = {
     "s_template_talk": "s_template_token",
     "s_tool_json_code": "s_tool_json",
     "s_covert_ai": "s_reader_order",
+    "s_vocative": "s_reader_order",
+    "s_auto_approve_weak": "s_auto_approve",
 }
 
 
@@ -367,7 +380,9 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     )
     add(
         "s_override",
-        near.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR")) or near("VOID", "TOLD"),
+        near.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR"))
+        or near("VOID", "TOLD")
+        or near.three("NEG", "TOLD", ("WHOLE",)),
     )
     add("s_override_weak", near("NEG", ("TGT", "AITGT", "CONF")))
     add(
@@ -406,6 +421,8 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         or near.three("CHANGE", "AITGT", ("YOUR",)),
     )
     add("s_auto_approve", near("CHANGE", "AUTOAPP") or near("NEG", "AUTOAPP"))
+    if "AUTOAPP" in found:
+        add("s_auto_approve_weak", found["AUTOAPP"][0][1])
     add("s_persona", near("FRAME", "LAWLESS", 100))
     lawless = {word for _, word in found.get("LAWLESS", ())}
     if lawless:
@@ -453,6 +470,8 @@ def raw_hits(raw: str) -> dict[str, str]:
         hits["s_tool_json_code" if _TEMPLATE_TALK.search(raw) else "s_tool_json"] = match.group(0)[
             :40
         ]
+    if match := _VOCATIVE.search(raw):
+        hits["s_vocative"] = match.group(0).strip()[:40]
     if match := _end_marker(raw):
         hits["s_end_marker"] = match.group(0)[:40]
     return hits
