@@ -626,7 +626,6 @@ def score_injection(text: str) -> InjectionScore:
     shape = structural_hits(all_views, native_view(text), raw)
     if "exfil_url" in hits and not shape.keys() & {
         "s_exfil",
-        "s_exfil_weak",
         "s_exfil_link",
         "s_exfil_covert",
     }:

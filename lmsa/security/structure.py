@@ -109,9 +109,9 @@ _ROLE_LINE = re.compile(
 )
 # A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
 _VOCATIVE = re.compile(
-    r"(?:^|[>\].!?:\n]\s*)(?:dear |hey |attention |note to )?(?:the |any )?(?:ai|llm|assistant|"
+    r"(?:^|[>\]]|[.!?:]\s)\s*(?:dear |hey |attention |note to )?(?:the |any )?(?:ai|llm|assistant|"
     r"ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|asistente|assistent|ии|"
-    r"ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*\S",
+    r"ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]",
     re.MULTILINE,
 )
 _TOOL_JSON = re.compile(
@@ -167,9 +167,7 @@ WEIGHTS: dict[str, float] = {
     "s_told": 0.45,
     "s_exfil": 0.85,
     "s_exfil_link": 0.65,
-    "s_exfil_weak": 0.3,
     "s_exfil_covert": 0.6,
-    "s_covert": 0.3,
     "s_covert_ai": 0.6,
     "s_authority": 0.45,
     "s_mode": 0.35,
@@ -202,9 +200,7 @@ CATEGORIES: dict[str, str] = {
     "s_told": "prompt_extraction",
     "s_exfil": "exfiltration",
     "s_exfil_link": "exfiltration",
-    "s_exfil_weak": "exfiltration",
     "s_exfil_covert": "exfiltration",
-    "s_covert": "indirect_marker",
     "s_covert_ai": "indirect_instruction",
     "s_authority": "authority_claim",
     "s_mode": "role_hijack",
@@ -237,7 +233,6 @@ GROUPS: dict[str, str] = {
     "s_repeat_above": "s_extraction",
     "s_told": "s_extraction",
     "s_exfil_link": "s_exfil",
-    "s_exfil_weak": "s_exfil",
     "s_exfil_covert": "s_exfil",
     "s_mode_you": "s_mode",
     "s_lawless": "s_persona",
@@ -270,9 +265,29 @@ def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, st
     return found
 
 
+# Said before "quietly" or "don't tell the user": these only order steps in time.
+_BEFORE = ("before", "bevor", "avant", "antes", "prima", "перед", "прежде", "在回答", "回答前",
+           "回复前", "回答する", "返信", "답하기", "대답", "قبل")  # fmt: skip
+
+
 class _Near:
-    def __init__(self, found: dict[str, list[tuple[int, str]]]) -> None:
+    def __init__(self, found: dict[str, list[tuple[int, str]]], *, ordered: bool = True) -> None:
         self.found = found
+        self.ordered = ordered
+        self.pronouns = [p for p, _ in found.get("PRON", ())]
+
+    def _ordered(self, x: int, verb: str, y: int, target: str) -> bool:
+        """Latin and Cyrillic imperatives put the verb first ("ignore your rules"); an object
+        before its verb counts only close by ("deine Regeln ignorieren") or when a pronoun
+        follows the verb ("the guidelines ... quote them"), so "the filter option is ignored
+        when ..." in a document is not an order. CJK, Korean and Arabic words pair either way
+        round, and so do predicates ("your rules are suspended": ``ordered=False``)."""
+        if not self.ordered or x <= y:
+            return True
+        if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(target) or x - y <= 25:
+            return True
+        after = x + len(verb)
+        return any(after <= p <= after + 8 for p in self.pronouns)
 
     def __call__(
         self, a: str, b: str | tuple[str, ...], width: int = WINDOW, *, itself: bool = False
@@ -287,7 +302,7 @@ class _Near:
         for name in names:
             for y, w2 in self.found.get(name, ()):
                 for x, w1 in left:
-                    if (x != y or itself) and abs(x - y) <= width:
+                    if (x != y or itself) and abs(x - y) <= width and self._ordered(x, w1, y, w2):
                         return f"{w1} ... {w2}" if x < y else f"{w2} ... {w1}"
         return None
 
@@ -306,6 +321,7 @@ class _Near:
                     if (
                         x != y
                         and abs(x - y) <= WINDOW
+                        and self._ordered(x, w1, y, w2)
                         and any(
                             abs(z - x) <= WINDOW or abs(z - y) <= WINDOW
                             for z in thirds
@@ -361,6 +377,21 @@ def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | N
     return None
 
 
+def _announced(found: dict[str, list[tuple[int, str]]]) -> str | None:
+    """An announcement from an authority: "message from the developers", "Nachricht von den
+    Administratoren", "開発チームからのお知らせ" (a NOTE and an AUTH joined by FROM, close)."""
+    for a, sender in found.get("AUTH", ()):
+        for f, _ in found.get("FROM", ()):
+            if abs(a - f) > 16:
+                continue
+            for n, note in found.get("NOTE", ()):
+                # "message from the developers"; "開発チームからのお知らせ" names the sender first
+                backwards = a < f < n and _UNBOUNDED_START.match(note)
+                if abs(n - a) <= 30 and (n < f < a or backwards):
+                    return f"{note} ... {sender}" if n < a else f"{sender} ... {note}"
+    return None
+
+
 def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     """Structural signals in one view of the text (``raw`` is the lower-cased original, where
     URLs and e-mail addresses survive)."""
@@ -368,6 +399,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if not found:
         return {}
     near = _Near(found)
+    predicate = _Near(found, ordered=False)
     hits: dict[str, str] = {}
 
     def add(name: str, cue: str | None) -> None:
@@ -380,8 +412,8 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     )
     add(
         "s_override",
-        near.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR"))
-        or near("VOID", "TOLD")
+        predicate.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR"))
+        or predicate("VOID", "TOLD")
         or near.three("NEG", "TOLD", ("WHOLE",)),
     )
     add("s_override_weak", near("NEG", ("TGT", "AITGT", "CONF")))
@@ -389,7 +421,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         "s_extraction",
         near("REVEAL", "AITGT")
         or near.three("REVEAL", "TGT", ("YOUR",))
-        or near.three("REVEAL", "CONF", ("YOUR", "AI")),
+        or near.three("REVEAL", "CONF", ("YOUR",)),
     )
     add("s_frame_prompt", near("FRAME", "AITGT", 100))
     add("s_repeat_above", near.three("REPEAT", "ABOVE", ("WHOLE", "TGT", "AITGT")))
@@ -401,14 +433,13 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         destination = DESTINATION.search(raw) or "DESTWORD" in found
         if destination:
             add("s_exfil", _sends_secret(found, view))
-            add("s_exfil_weak", found["SECRET"][0][1])
-        add("s_exfil_link", near("ENCODE", "LINK"))
-    if "COVERT" in found:
-        add("s_covert", found["COVERT"][0][1])
-        add("s_covert_ai", near("AI", "COVERT", 2 * WINDOW))
-        if "SEND" in found and (DESTINATION.search(raw) or "DESTWORD" in found):
-            add("s_exfil_covert", near("SEND", "COVERT", 2 * WINDOW))
-    add("s_authority", near("AUTH", "CLAIM", 30))
+        add("s_exfil_link", near.three("ENCODE", "LINK", ("SECRET",)))
+    if "COVERT" in found and "SEND" in found and (DESTINATION.search(raw) or "DESTWORD" in found):
+        add("s_exfil_covert", near("SEND", "COVERT", 2 * WINDOW))
+    hidden = [(p, w) for p, w in found.get("COVERT", ()) if not w.startswith(_BEFORE)]
+    if hidden:
+        add("s_covert_ai", _Near({"AI": found.get("AI", []), "HIDDEN": hidden})("AI", "HIDDEN"))
+    add("s_authority", near("AUTH", "CLAIM", 30) or _announced(found))
     mode = near("MODE", "ACT", 40)
     add("s_mode", mode)
     if mode and ("YOU" in found or "YOUR" in found or "AI" in found):
@@ -430,11 +461,13 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         add("s_lawless_ai", near("LAWLESS", "AI"))
         if len(lawless) > 1:
             add("s_lawless_multi", " / ".join(sorted(lawless))[:60])
-    reader = near("AI", "READS", 30)
+    reader = near.three("AI", "READS", ("DEIXIS",)) if near("AI", "READS", 30) else None
     add("s_reader", reader)
-    if reader and (_MODAL.search(view) or found.keys() & {"NEG", "SEND", "REVEAL", "ORDER"}):
+    if reader and (
+        _MODAL.search(view) or near("READS", ("NEG", "SEND", "REVEAL", "ORDER"), 2 * WINDOW)
+    ):
         add("s_reader_order", reader)
-    add("s_decode_exec", near("DECODE", "EXEC", 80))
+    add("s_decode_exec", near("DECODE", "EXEC", 50))
     if "TALK" in found:
         hits["talk"] = min(word for _, word in found["TALK"])
     return hits
