@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lmsa.security.delimiters import is_template_talk
 from lmsa.security.families import (
     LATIN_FAMILIES,
     RAW_CATEGORIES,
@@ -49,7 +50,7 @@ from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
 from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
-from lmsa.security.structure import combine, is_discussion, is_template_talk, structural_hits
+from lmsa.security.structure import combine, is_discussion, structural_hits
 
 # Categories (also used as verdict categories and metric labels).
 OVERRIDE = "instruction_override"
