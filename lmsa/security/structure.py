@@ -37,6 +37,11 @@ from lmsa.security.kind_lexicon import UNBOUNDED, classes
 _UNBOUNDED_START = re.compile(UNBOUNDED)
 
 
+# Letters of the scripts whose words are separated by spaces: a word of them starts and ends
+# where none of these is next to it (a CJK character or a Korean particle may be).
+_LETTER = r"a-z0-9_\u00c0-\u024f\u0400-\u04ff"
+
+
 def _trie_regex(entries: Iterable[tuple[str, bool]]) -> str:
     """One alternation shaped as a trie (longest entry first at every branch), so the engine
     tries a handful of first characters per position instead of every entry."""
@@ -54,7 +59,7 @@ def _trie_regex(entries: Iterable[tuple[str, bool]]) -> str:
         if "" in node:
             alternatives.append("")
         elif "=" in node:
-            alternatives.append(r"(?!\w)")
+            alternatives.append(rf"(?![{_LETTER}])")
         if len(alternatives) == 1:
             return alternatives[0]
         return "(?:" + "|".join(alternatives) + ")"
@@ -74,7 +79,7 @@ def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[st
             (exact_classes if exact else prefix_classes).add(name)
             (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
     return (
-        re.compile(r"(?<!\w)(?<!\bj')" + _trie_regex(sorted(bounded))),  # not "ai" in "j'ai"
+        re.compile(rf"(?<![{_LETTER}])(?<!\bj')" + _trie_regex(sorted(bounded))),  # not j'ai
         re.compile(_trie_regex(sorted(unbounded))),
         lookup,
     )
@@ -82,6 +87,7 @@ def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[st
 
 _BOUNDED, _UNBOUNDED, _LOOKUP = _compile()
 _HAS_UNBOUNDED = re.compile(UNBOUNDED)
+_LETTER_AT = re.compile(f"[{_LETTER}]")
 _QUESTION = re.compile(r"[?？؟](?:\s|$)")  # not the "?" of a URL
 WINDOW = 60  # characters between two words that belong to one request
 
@@ -195,7 +201,8 @@ def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, st
                 continue
             prefix_classes, exact_classes = _LOOKUP[word]
             end = match.end()
-            whole = end >= len(view) or not view[end].isalnum()
+            # "AIは", "AI는": a particle in another script ends an ASCII word
+            whole = end >= len(view) or not _LETTER_AT.match(view, end)
             for name in prefix_classes | exact_classes if whole else prefix_classes:
                 found.setdefault(name, []).append((match.start(), word))
     return found
