@@ -23,12 +23,27 @@ _ROLE_LINE = re.compile(
     re.MULTILINE,
 )
 # A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
+# Found name first (a scan that starts with a literal alternation is fast), then the text
+# before the name is checked: a line start, a closing tag or bracket, or the end of a sentence.
 _VOCATIVE = re.compile(
-    r"(?:^|[>\]]|[.!?:]\s)\s*(?:dear |hey |attention |note to )?(?:the |any )?(?:ai|llm|assistant|"
-    r"ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|asistente|assistent|ии|"
-    r"ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]",
-    re.MULTILINE,
+    r"(?:ai|llm|assistant|ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|"
+    r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
 )
+_VOCATIVE_BEFORE = re.compile(
+    r"(?:^|[>\]]|[.!?:]\s)\s*(?:dear |hey |attention |note to )?(?:the |any )?$", re.MULTILINE
+)
+
+
+def _vocative(raw: str) -> re.Match[str] | None:
+    for match in _VOCATIVE.finditer(raw):
+        at = match.start()
+        if at and raw[at - 1].isalnum():
+            continue
+        if _VOCATIVE_BEFORE.search(raw, max(0, at - 40), at):
+            return match
+    return None
+
+
 _TOOL_JSON = re.compile(
     r"[\"']role[\"']\s*:\s*[\"'](?:system|tool|developer|function)[\"']"
     r"|[\"'](?:tool_result|tool_output|function_result|tool_response|tool_call_id)[\"']\s*:"
@@ -95,7 +110,7 @@ def delimiter_hits(raw: str) -> dict[str, str]:
         hits["s_tool_json_code" if _TEMPLATE_TALK.search(raw) else "s_tool_json"] = match.group(0)[
             :40
         ]
-    if match := _VOCATIVE.search(raw):
+    if match := _vocative(raw):
         hits["s_vocative"] = match.group(0).strip()[:40]
     if match := _end_marker(raw):
         hits["s_end_marker"] = match.group(0)[:40]
