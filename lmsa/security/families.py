@@ -307,7 +307,7 @@ _QUOTED = re.compile(
 
 def without_quotes(text: str) -> str:
     """``text`` with every quoted passage replaced by a placeholder."""
-    return _QUOTED.sub(" (quote) ", text)
+    return _QUOTED.sub(" \u2026 ", text)
 
 
 def persona_cues(plain: str) -> int:

@@ -13,11 +13,19 @@ Patterns here cover English, German, French and Spanish; :mod:`lmsa.security.fam
 authority claims, persona jailbreaks, self-modification, URL exfiltration and Italian/Portuguese,
 and :mod:`lmsa.security.lexicon` the non-Latin scripts (ru, zh, ja, ko, ar). Accents are stripped
 by the normaliser, so Latin patterns are written without them. All of it is a hand-written list
-of cues: it catches the phrasings it names and their near variants, not paraphrases.
+of cues: it catches the phrasings it names and their near variants, not paraphrases. Paraphrases
+are what :mod:`lmsa.security.structure` is for: it looks for *kinds* of words close together (a
+verb that switches something off near the assistant's rules, a sending verb near a secret with a
+URL in the text, an authority claim, chat-template delimiters) in all eleven languages. Its
+signals join the same noisy-OR, but a structural signal counts only above the strongest cue of
+its category, so one finding seen both ways is not counted twice.
 
 Mentions are not attacks: a request to translate, explain or define a quoted phrase has its score
 halved (``mention`` reason), which keeps "what does 'ignore previous instructions' mean?" below
-the blocking threshold while the same words used as an order are not.
+the blocking threshold while the same words used as an order are not; so has a question about
+attacks that aims nothing at the assistant's own rules, prompt or data (``discussion``). A file
+sent to a URL counts as exfiltration only when what is sent is a secret, private data or the
+whole workspace, or the sending is to happen unseen ("before you answer", "quietly").
 
 Over 500 lines because the pattern families are data: each family's phrasing in every supported
 language sits beside its weight, and splitting them would scatter one table.
@@ -28,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lmsa.security.delimiters import is_template_talk
 from lmsa.security.families import (
     LATIN_FAMILIES,
     RAW_CATEGORIES,
@@ -36,9 +45,12 @@ from lmsa.security.families import (
     raw_hits,
     without_quotes,
 )
-from lmsa.security.lexicon import READ_FAMILY, native_hits
+from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
+from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
+from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
+from lmsa.security.structure import combine, is_discussion, structural_hits
 
 # Categories (also used as verdict categories and metric labels).
 OVERRIDE = "instruction_override"
@@ -375,6 +387,7 @@ WEIGHTS: dict[str, float] = {
     "exfil_destination": 0.85,
     "exfil_sensitive": 0.6,
     "md_image_exfil": 0.8,
+    "exfil_file_url": 0.35,
     "disclose_all": 0.6,
     "sensitive_path": 0.35,
     "indirect": 0.5,
@@ -399,6 +412,7 @@ _CATEGORY_OF = {
     "exfil_sensitive": EXFIL,
     "md_image_exfil": EXFIL,
     "disclose_all": EXFIL,
+    "exfil_file_url": EXFIL,
     "sensitive_path": EXFIL,
     "indirect": INDIRECT,
     "indirect_modal": INDIRECT,
@@ -502,7 +516,8 @@ for _name, _weight in NATIVE_WEIGHTS.items():
     }[_name]
 WEIGHTS.update(RAW_WEIGHTS, persona_multi=0.4)
 _CATEGORY_OF["persona_multi"] = ROLE
-_CATEGORY_OF.update(RAW_CATEGORIES)
+_CATEGORY_OF.update(RAW_CATEGORIES, **STRUCTURE_CATEGORIES)
+WEIGHTS.update(STRUCTURE_WEIGHTS)
 
 
 _REACH = 160  # characters a family's pattern may span on either side of its trigger word
@@ -609,25 +624,53 @@ def score_injection(text: str) -> InjectionScore:
             hits["native_" + name] = cue
         elif "sensitive_path" in hits:
             hits["exfil_sensitive"] = cue  # "read ~/.ssh/id_rsa" in a script we read natively
+    shape = structural_hits(all_views, native_view(text), raw)
+    if "exfil_url" in hits and not shape.keys() & {
+        "s_exfil",
+        "s_exfil_link",
+        "s_exfil_covert",
+    }:
+        # A file sent to a URL is an ordinary request unless what is sent is a secret.
+        hits["exfil_file_url"] = hits.pop("exfil_url")
+    for loose in ("native_exfil", "exfil_destination"):
+        # The older cues pair a sending verb and a secret anywhere in the text; the structural
+        # reading also asks that the secret be what is sent.
+        if loose in hits and not shape.keys() & {"s_exfil", "s_exfil_covert"}:
+            hits["exfil_file_url"] = hits.pop(loose)
 
+    if not hits and not shape:
+        return InjectionScore(0.0)
+    strongest: dict[str, float] = {}
+    for name in hits:
+        strongest[_CATEGORY_OF[name]] = max(WEIGHTS[name], strongest.get(_CATEGORY_OF[name], 0.0))
+    keep, counted = combine(shape, strongest)
+    hits.update(counted)
     if not hits:
         return InjectionScore(0.0)
-    keep = 1.0
     categories: list[str] = []
     reasons: list[str] = []
     for name, snippet in hits.items():
-        keep *= 1.0 - WEIGHTS[name]
+        keep *= 1.0 - WEIGHTS[name] if name not in counted else 1.0
         category = _CATEGORY_OF[name]
         if category not in categories:
             categories.append(category)
         reasons.append(f"{category}: {snippet!r}")
     score = 1.0 - keep
     if _MENTION_CUE.search(plain) and _QUOTES.search(text):
-        score *= 0.5
+        # A quoted text that speaks to the assistant about its own rules and asks for more than
+        # one thing is a wrapped injection, not a phrase being explained.
+        wrapped = "s_self_ref" in shape and len(categories) > 1
+        score *= 0.75 if wrapped else 0.5
         reasons.append("mention: the phrase is quoted in a request to translate or explain it")
+    elif is_template_talk(categories, raw):
+        score *= 0.5
+        reasons.append("mention: chat-template tokens in a question about templates or code")
     elif _META_QUESTION.search(plain) and text.rstrip().endswith("?"):
         score *= 0.5
         reasons.append("question: asks whether or how, does not order")
+    elif is_discussion(shape, text):
+        score *= 0.5
+        reasons.append("discussion: a question about attacks, not one aimed at the assistant")
     elif (
         _QUESTION_MARK.search(text)
         and (unquoted := without_quotes(text)) != text

@@ -12,8 +12,10 @@ Views produced by :func:`views`:
   Latin, accents stripped, lower-cased, punctuation runs turned into single spaces.
 - ``joined``: ``plain`` with spaced-out letters (``i g n o r e``) and hyphenated words rejoined;
   only made when the text shows such patterns.
+- ``joined`` also rejoins letters split by dots, stars, underscores or slashes (``i.g.n.o.r.e``).
 - ``leet``: ``plain`` with digit/symbol substitutions (``1gn0r3``) undone; only made when words mix
-  letters and digits.
+  letters and digits; a second leet view undoes symbols inside words (``@ll``, ``rul3$``), read
+  before punctuation is dropped.
 - ``decoded``: base64, hex and rot13 payloads decoded to text; base64/hex spans are found by shape,
   rot13 only when the text names it (a blind rot13 pass would double the cost for nothing).
 """
@@ -50,6 +52,11 @@ _HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
 # A word of four or more characters with a digit between letters ("1gn0r3", "pr0mpt"); short
 # tokens such as "q3" or "mp3" are names, and rewriting them would score the text twice.
 _LEET_WORD = re.compile(r"\b(?=\w*[a-z][0-9])(?=\w{4,})\w+\b|\b(?=\w*[0-9][a-z])(?=\w{4,})\w+\b")
+# Letters split by dots, stars, underscores or slashes ("i.g.n.o.r.e", "r*u*l*e*s").
+_SEPARATED = re.compile(r"(?<!\w)(?:\w[._*/|~+\\]){3,}\w(?!\w)")
+_SEPARATORS = re.compile(r"[._*/|~+\\]")
+# Symbols standing for letters inside a word ("@ll", "rul3$", "pr!nt").
+_SYMBOL_LEET = re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[@$!|])[\w@$!|]{3,}")
 _BASE64_SPAN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _HEX_SPAN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
 _ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)
@@ -116,6 +123,16 @@ def _joined(prefolded: str, plain: str) -> str | None:
         spans = [m.span() for m in _HYPHENATED.finditer(prefolded)]
         if spans:
             parts.append(_rewrite(prefolded, spans, lambda s: _clean(_HYPHENATED.sub("", s))))
+    if any(ch in prefolded for ch in "._*/|~+\\"):
+        spans = [m.span() for m in _SEPARATED.finditer(prefolded)]
+        if spans:
+            parts.append(
+                _rewrite(
+                    prefolded,
+                    spans,
+                    lambda s: _clean(_SEPARATED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), s)),
+                )
+            )
     if sum(len(token) == 1 for token in plain.split()) >= 4:
         spans = [m.span() for m in _SPACED_LETTERS.finditer(plain)]
         if spans:
@@ -129,6 +146,21 @@ def _joined(prefolded: str, plain: str) -> str | None:
                 )
             )
     return " | ".join(parts) if parts else None
+
+
+def _symbol_leet(prefolded: str) -> str | None:
+    if not any(ch in prefolded for ch in "@$!|"):
+        return None
+    spans = [m.span() for m in _SYMBOL_LEET.finditer(prefolded)]
+    if not spans:
+        return None
+    return _rewrite(
+        prefolded,
+        spans,
+        lambda s: _clean(
+            _SYMBOL_LEET.sub(lambda m: m.group(0).translate(_LEET), s).translate(_LEET)
+        ),
+    )
 
 
 def _leet(plain: str) -> str | None:
@@ -187,7 +219,7 @@ def views(text: str) -> list[str]:
     prefolded = _prefold(text)
     plain = _clean(prefolded)
     result = [plain]
-    for extra in (_joined(prefolded, plain), _leet(plain)):
+    for extra in (_joined(prefolded, plain), _leet(plain), _symbol_leet(prefolded)):
         if extra and extra != plain:
             result.append(extra)
     for decoded in decoded_spans(text):

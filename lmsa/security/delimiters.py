@@ -1,0 +1,117 @@
+"""Delimiter spoofing, read from the raw (lower-cased) text where brackets survive:
+chat-template tokens (``<|im_start|>``, ``[INST]``, ``<<SYS>>``, ``<start_of_turn>``), role
+headers (``### System``, ``[ADMIN]``, ``SYSTEM:`` at a line start), sentences addressed to an AI
+by name, fake tool-result JSON and fake end-of-input markers. Signal names and weights are in
+:mod:`structure`, which combines these with the word-class signals.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Chat-template and role-header delimiters read from the raw (lower-cased) text.
+_TEMPLATE_TOKEN = re.compile(
+    r"<\|[a-z_]{2,24}\|>|<(?:start|end)_of_turn>|\[/?inst\]|<</?sys>>|<\|?(?:begin|end)_of_text\|?>"
+    r"|<s>\s*\[|</s>\s*<s>|\[/?(?:system|sys)_?(?:prompt)?\]\s*\n"
+)
+_ROLE_LINE = re.compile(
+    r"^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:system|developer|admin(?:istrator)?|operator|root|"
+    r"instructions?|new instructions|system prompt|system message|system override)\b[^\n]{0,30}"
+    r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
+    r"|^\s*(?:system|developer|admin|operator|assistant|human)\s*(?:message|note|prompt|notice|"
+    r"override)?\s*:",
+    re.MULTILINE,
+)
+# A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
+# Found name first (a scan that starts with a literal alternation is fast), then the text
+# before the name is checked: a line start, a closing tag or bracket, or the end of a sentence.
+_VOCATIVE = re.compile(
+    r"(?:ai|llm|assistant|ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|"
+    r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
+)
+_VOCATIVE_BEFORE = re.compile(
+    r"(?:^|[>\]]|[.!?:]\s)\s*(?:dear |hey |attention |note to )?(?:the |any )?$", re.MULTILINE
+)
+
+
+def _vocative(raw: str) -> re.Match[str] | None:
+    for match in _VOCATIVE.finditer(raw):
+        at = match.start()
+        if at and raw[at - 1].isalnum():
+            continue
+        if _VOCATIVE_BEFORE.search(raw, max(0, at - 40), at):
+            return match
+    return None
+
+
+_TOOL_JSON = re.compile(
+    r"[\"']role[\"']\s*:\s*[\"'](?:system|tool|developer|function)[\"']"
+    r"|[\"'](?:tool_result|tool_output|function_result|tool_response|tool_call_id)[\"']\s*:"
+    r"|</?(?:tool_result|tool_output|function_results?|tool_response|search_results)>"
+)
+_END_MARKER = re.compile(
+    r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+)?"
+    r"(?:the\s+)?(?:user(?:'s)?\s+)?(?:input|message|prompt|document|context|conversation|"
+    r"instructions|text|data|email|eingabe|nachricht|entree|saisie|mensaje|documento|texto|"
+    r"messaggio|testo|mensagem|entrada)\b"
+    r"|</(?:user|user_input|input|document|context|data|email|message|query|untrusted)>"
+    r"|(?:={3,}|-{3,}|\*{3,})\s*(?:end|begin|start)\b|\[(?:end|eof|eos)\]|end_of_input"
+    r"|конец (?:ввода|сообщения|документа|текста)|输入结束|輸入結束|用户输入结束|入力終了|"
+    r"入力ここまで|입력 끝|입력 종료|نهاية (?:الإدخال|المدخلات|الرسالة|المستند|النص)"
+)
+# Substrings without which the patterns above cannot match: a substring test is far cheaper
+# than a regex scan, so ordinary text skips the scans.
+_ROLE_WORDS = ("system", "developer", "admin", "operator", "root", "instruction", "assistant",
+               "human")  # fmt: skip
+# Where an end marker can start; the full pattern is tried only there (one regex scan of the
+# whole text costs more than the rest of this module, str.find does not).
+_END_STARTS = (
+    *("end", "fin", "fim", "</", "===", "---", "***", "[e"),
+    *("конец", "输入", "輸入", "用户", "入力", "입력", "نهاية"),
+)
+
+
+def _end_marker(raw: str) -> re.Match[str] | None:
+    for needle in _END_STARTS:
+        at = raw.find(needle)
+        while at != -1:
+            # "spend", "define": a Latin letter before it means it is not a word of its own
+            inside_word = at and raw[at - 1].isalnum() and needle.isascii() and needle[0].isalpha()
+            if not inside_word and (match := _END_MARKER.match(raw, at)):
+                return match
+            at = raw.find(needle, at + 1)
+    return None
+
+
+_TEMPLATE_TALK = re.compile(
+    r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
+    r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
+    r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"
+)
+
+
+def is_template_talk(categories: list[str], raw: str) -> bool:
+    """Chat-template tokens named in a request about templates or code ("explain the [INST]
+    format", "escape <|im_start|> in sanitize()"), with no other kind of signal."""
+    return set(categories) == {"fake_delimiter"} and bool(_TEMPLATE_TALK.search(raw))
+
+
+def delimiter_hits(raw: str) -> dict[str, str]:
+    """Delimiter signals read from the raw (lower-cased) text."""
+    hits: dict[str, str] = {}
+    if ("<" in raw or "[" in raw) and (match := _TEMPLATE_TOKEN.search(raw)):
+        talk = _TEMPLATE_TALK.search(raw)
+        hits["s_template_talk" if talk else "s_template_token"] = match.group(0)[:40]
+    if any(word in raw for word in _ROLE_WORDS) and (match := _ROLE_LINE.search(raw)):
+        hits["s_role_line"] = match.group(0).strip()[:40]
+    if any(word in raw for word in ('role"', "role'", "tool_", "function_", "<search")) and (
+        match := _TOOL_JSON.search(raw)
+    ):
+        hits["s_tool_json_code" if _TEMPLATE_TALK.search(raw) else "s_tool_json"] = match.group(0)[
+            :40
+        ]
+    if match := _vocative(raw):
+        hits["s_vocative"] = match.group(0).strip()[:40]
+    if match := _end_marker(raw):
+        hits["s_end_marker"] = match.group(0)[:40]
+    return hits

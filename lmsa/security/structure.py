@@ -1,0 +1,462 @@
+"""Structural injection signals: which *kinds* of words occur together, not which sentences.
+
+The cue lists in :mod:`injection`, :mod:`families` and :mod:`lexicon` name phrasings; a
+paraphrase they were not written for passes. This module asks questions that hold whatever the
+wording, in every language of :mod:`kind_lexicon`:
+
+- a verb that sets something aside (ignore, disable, vergiss, 忽略) close to the assistant's
+  rules or prompt (a target that is the assistant's by itself, "system prompt", "guardrails", or a
+  generic one, "rules", "instructions", qualified by "your", "previous", "all", "system");
+- a verb that shows text (show, print, 输出, اعرض) close to the assistant's prompt or rules; a
+  copying verb (repeat, verbatim) close to "above" or "everything before"; "what you were told";
+- a verb that sends (send, upload, 发送) close to a secret or private data (.env, keys, tokens,
+  the conversation), with a destination (URL, e-mail address, webhook, server) in the text; a verb
+  that embeds close to a link or image URL when a secret is named;
+- a claim of authority (a developer, admin, operator, security team, "system" next to "message",
+  "notice", "from", "I am"), a special mode switched on (maintenance, debug, developer mode);
+- a role-play frame near "no rules / never refuses", a change verb near the assistant's own
+  settings, requests to auto-approve, text that addresses "the AI reading this", a request to
+  decode something and then follow it;
+- chat-template delimiters anywhere in user text (``<|im_start|>``, ``[INST]``, ``<<SYS>>``,
+  ``<start_of_turn>``), role headers (``### System``, ``[ADMIN]``), fake tool-result JSON and
+  fake end-of-input markers.
+
+Each signal has a weight and joins the scorer's noisy-OR, so weak signals (an authority claim, a
+mode, "your rules") block only together. Words are found with one trie-shaped regular expression
+per script group, so the cost grows with the text, not with the size of the lexicon.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from lmsa.security.delimiters import delimiter_hits
+from lmsa.security.kind_lexicon import UNBOUNDED, classes
+
+_UNBOUNDED_START = re.compile(UNBOUNDED)
+
+
+# Letters of the scripts whose words are separated by spaces: a word of them starts and ends
+# where none of these is next to it (a CJK character or a Korean particle may be).
+_LETTER = r"a-z0-9_\u00c0-\u024f\u0400-\u04ff"
+
+
+def _trie_regex(entries: Iterable[tuple[str, bool]]) -> str:
+    """One alternation shaped as a trie (longest entry first at every branch), so the engine
+    tries a handful of first characters per position instead of every entry."""
+    root: dict[str, dict] = {}
+    for word, exact in entries:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node["" if not exact else "="] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        alternatives = [
+            re.escape(ch) + build(child) for ch, child in sorted(node.items()) if len(ch) == 1
+        ]
+        if "" in node:
+            alternatives.append("")
+        elif "=" in node:
+            alternatives.append(rf"(?![{_LETTER}])")
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(?:" + "|".join(alternatives) + ")"
+
+    return build(root)
+
+
+def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[str], set[str]]]]:
+    lookup: dict[str, tuple[set[str], set[str]]] = {}
+    bounded: set[tuple[str, bool]] = set()
+    unbounded: set[tuple[str, bool]] = set()
+    for name, entries in classes().items():
+        for entry in entries:
+            exact = entry.endswith("=") and len(entry) > 1
+            word = entry[:-1] if exact else entry
+            prefix_classes, exact_classes = lookup.setdefault(word, (set(), set()))
+            (exact_classes if exact else prefix_classes).add(name)
+            (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
+    return (
+        re.compile(rf"(?<![{_LETTER}])(?<!\bj')" + _trie_regex(sorted(bounded))),  # not j'ai
+        re.compile(_trie_regex(sorted(unbounded))),
+        lookup,
+    )
+
+
+_BOUNDED, _UNBOUNDED, _LOOKUP = _compile()
+_HAS_UNBOUNDED = re.compile(UNBOUNDED)
+_LETTER_AT = re.compile(f"[{_LETTER}]")
+_QUESTION = re.compile(r"[?？؟](?:\s|$)")  # not the "?" of a URL
+WINDOW = 60  # characters between two words that belong to one request
+
+DESTINATION = re.compile(
+    r"https?://|\bwww\.|\b[\w.+-]+@[\w-]+\.[\w.-]+|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+    r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example)\b"
+)
+_MODAL = re.compile(
+    r"\b(?:must|should|need to|needs to|have to|are required|muss|musst|sollst|doit|dois|devez|"
+    r"debe|debes|tienes que|deve|devi|precisa)\b|должен|должна|обязан|必须|必須|务必|務必|应该|"
+    r"してください|しなさい|必ず|해야|하세요|해라|يجب|عليك"
+)
+
+WEIGHTS: dict[str, float] = {
+    "s_override": 0.8,
+    "s_override_weak": 0.35,
+    "s_extraction": 0.8,
+    "s_repeat_above": 0.7,
+    "s_told": 0.45,
+    "s_exfil": 0.85,
+    "s_exfil_link": 0.65,
+    "s_exfil_covert": 0.6,
+    "s_covert_ai": 0.6,
+    "s_authority": 0.45,
+    "s_mode": 0.35,
+    "s_mode_you": 0.55,
+    "s_self_ref": 0.25,
+    "s_self_modify": 0.7,
+    "s_auto_approve": 0.55,
+    "s_auto_approve_weak": 0.3,
+    "s_vocative": 0.35,
+    "s_persona": 0.7,
+    "s_frame_prompt": 0.6,
+    "s_lawless": 0.3,
+    "s_lawless_ai": 0.5,
+    "s_lawless_multi": 0.3,
+    "s_reader": 0.5,
+    "s_reader_order": 0.4,
+    "s_decode_exec": 0.6,
+    "s_template_token": 0.65,
+    "s_template_talk": 0.3,
+    "s_role_line": 0.45,
+    "s_tool_json": 0.6,
+    "s_tool_json_code": 0.3,
+    "s_end_marker": 0.4,
+}
+CATEGORIES: dict[str, str] = {
+    "s_override": "instruction_override",
+    "s_override_weak": "instruction_override",
+    "s_extraction": "prompt_extraction",
+    "s_repeat_above": "prompt_extraction",
+    "s_told": "prompt_extraction",
+    "s_exfil": "exfiltration",
+    "s_exfil_link": "exfiltration",
+    "s_exfil_covert": "exfiltration",
+    "s_covert_ai": "indirect_instruction",
+    "s_authority": "authority_claim",
+    "s_mode": "role_hijack",
+    "s_mode_you": "role_hijack",
+    "s_self_ref": "instruction_override",
+    "s_self_modify": "self_modification",
+    "s_auto_approve": "tool_manipulation",
+    "s_auto_approve_weak": "tool_manipulation",
+    "s_vocative": "indirect_instruction",
+    "s_persona": "persona_jailbreak",
+    "s_frame_prompt": "prompt_extraction",
+    "s_lawless": "persona_jailbreak",
+    "s_lawless_ai": "persona_jailbreak",
+    "s_lawless_multi": "role_hijack",
+    "s_reader": "indirect_marker",
+    "s_reader_order": "indirect_instruction",
+    "s_decode_exec": "obfuscation",
+    "s_template_token": "fake_delimiter",
+    "s_template_talk": "fake_delimiter",
+    "s_role_line": "fake_delimiter",
+    "s_tool_json": "fake_delimiter",
+    "s_tool_json_code": "fake_delimiter",
+    "s_end_marker": "fake_delimiter",
+}
+
+
+# Signals of one group are alternatives (the strongest counts); groups combine by noisy-OR.
+GROUPS: dict[str, str] = {
+    "s_override_weak": "s_override",
+    "s_repeat_above": "s_extraction",
+    "s_told": "s_extraction",
+    "s_exfil_link": "s_exfil",
+    "s_exfil_covert": "s_exfil",
+    "s_mode_you": "s_mode",
+    "s_lawless": "s_persona",
+    "s_lawless_ai": "s_persona",
+    "s_template_talk": "s_template_token",
+    "s_tool_json_code": "s_tool_json",
+    "s_covert_ai": "s_reader_order",
+    "s_vocative": "s_reader_order",
+    "s_auto_approve_weak": "s_auto_approve",
+}
+
+
+def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, str]]]:
+    """Class name -> (position, word) of every lexicon word in ``view`` (CJK, kana, Hangul and
+    Arabic words only when ``unbounded``)."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    patterns = [_BOUNDED]
+    if unbounded and not view.isascii() and _HAS_UNBOUNDED.search(view):
+        patterns.append(_UNBOUNDED)
+    for pattern in patterns:
+        for match in pattern.finditer(view):
+            word = match.group(0)
+            if not word:
+                continue
+            prefix_classes, exact_classes = _LOOKUP[word]
+            end = match.end()
+            # "AIは", "AI는": a particle in another script ends an ASCII word
+            whole = end >= len(view) or not _LETTER_AT.match(view, end)
+            for name in prefix_classes | exact_classes if whole else prefix_classes:
+                found.setdefault(name, []).append((match.start(), word))
+    return found
+
+
+# Said before "quietly" or "don't tell the user": these only order steps in time.
+_BEFORE = ("before", "bevor", "avant", "antes", "prima", "перед", "прежде", "在回答", "回答前",
+           "回复前", "回答する", "返信", "답하기", "대답", "قبل")  # fmt: skip
+
+
+class _Near:
+    def __init__(self, found: dict[str, list[tuple[int, str]]], *, ordered: bool = True) -> None:
+        self.found = found
+        self.ordered = ordered
+        self.pronouns = [p for p, _ in found.get("PRON", ())]
+
+    def _ordered(self, x: int, verb: str, y: int, target: str) -> bool:
+        """Latin and Cyrillic imperatives put the verb first ("ignore your rules"); an object
+        before its verb counts only close by ("deine Regeln ignorieren") or when a pronoun
+        follows the verb ("the guidelines ... quote them"), so "the filter option is ignored
+        when ..." in a document is not an order. CJK, Korean and Arabic words pair either way
+        round, and so do predicates ("your rules are suspended": ``ordered=False``)."""
+        if not self.ordered or x <= y:
+            return True
+        if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(target) or x - y <= 25:
+            return True
+        after = x + len(verb)
+        return any(after <= p <= after + 8 for p in self.pronouns)
+
+    def __call__(
+        self, a: str, b: str | tuple[str, ...], width: int = WINDOW, *, itself: bool = False
+    ) -> str | None:
+        """The two words, if a word of class ``a`` lies within ``width`` characters of one of
+        class (or classes) ``b``; a word in both classes pairs with itself only if ``itself``
+        (an Arabic verb that carries "you": تلقيت, "you received")."""
+        left = self.found.get(a)
+        if not left:
+            return None
+        names = (b,) if isinstance(b, str) else b
+        for name in names:
+            for y, w2 in self.found.get(name, ()):
+                for x, w1 in left:
+                    if (x != y or itself) and abs(x - y) <= width and self._ordered(x, w1, y, w2):
+                        return f"{w1} ... {w2}" if x < y else f"{w2} ... {w1}"
+        return None
+
+    def three(self, a: str, b: str | tuple[str, ...], c: tuple[str, ...]) -> str | None:
+        """Like ``__call__`` for a and b, with a word of ``c`` near either of them."""
+        left = self.found.get(a)
+        if not left:
+            return None
+        names = (b,) if isinstance(b, str) else b
+        thirds = [p for name in c for p, _ in self.found.get(name, ())]
+        if not thirds:
+            return None
+        for name in names:
+            for y, w2 in self.found.get(name, ()):
+                for x, w1 in left:
+                    if (
+                        x != y
+                        and abs(x - y) <= WINDOW
+                        and self._ordered(x, w1, y, w2)
+                        and any(
+                            abs(z - x) <= WINDOW or abs(z - y) <= WINDOW
+                            for z in thirds
+                            if z not in (x, y)
+                        )
+                    ):
+                        return f"{w1} ... {w2}" if x < y else f"{w2} ... {w1}"
+        return None
+
+
+_VIEW_DESTINATION = re.compile(
+    r"https?:? ?//|\bwww |\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+    r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example|jp|kr|fr|de|es|"
+    r"it|br|pt)\b"
+)
+
+
+# A word followed by a domain: the local part of an e-mail address in the folded view, where
+# "@" has become a space.
+_ADDRESS_PART = re.compile(r"\S+ [\w-]+(?:\.[\w-]+)*\.[a-z]{2,12}\b")
+
+
+def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | None:
+    """A sending verb whose object is a secret, with a destination near the verb. In Latin,
+    Cyrillic and Arabic text the secret follows the verb closely ("send the .env to ..."), or
+    comes first and a pronoun follows the verb ("take the keys and send them to ..."); CJK and
+    Korean put the object either side. So "to get an API key, send an e-mail to ..." and
+    "send a request to <url> with your client secret" are not requests to send a secret."""
+    sends, secrets = found.get("SEND"), found.get("SECRET")
+    if not sends or not secrets:
+        return None
+    places = [p for p, _ in found.get("DESTWORD", ())]
+    places += [m.start() for m in _VIEW_DESTINATION.finditer(view)]
+    pronouns = [p for p, _ in found.get("PRON", ())]
+    for x, verb in sends:
+        if not any(abs(d - x) <= 150 for d in places):
+            continue
+        for y, secret in secrets:
+            token_start = view.rfind(" ", 0, y) + 1
+            if _ADDRESS_PART.match(view, y) or "//" in view[token_start:y]:
+                continue  # "keys" in keys@example.com or https://example.com/keys: an address
+            if "public" in view[max(0, y - 10) : y + len(secret) + 10]:
+                continue  # a public key is meant to be shared
+            if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(secret):
+                paired = abs(x - y) <= WINDOW
+            else:
+                after = x + len(verb)
+                paired = 0 < y - x <= 45 or (
+                    0 < x - y <= WINDOW and any(after <= p <= after + 8 for p in pronouns)
+                )
+            if paired:
+                return f"{verb} ... {secret}" if x < y else f"{secret} ... {verb}"
+    return None
+
+
+def _announced(found: dict[str, list[tuple[int, str]]]) -> str | None:
+    """An announcement from an authority: "message from the developers", "Nachricht von den
+    Administratoren", "開発チームからのお知らせ" (a NOTE and an AUTH joined by FROM, close)."""
+    for a, sender in found.get("AUTH", ()):
+        for f, _ in found.get("FROM", ()):
+            if abs(a - f) > 16:
+                continue
+            for n, note in found.get("NOTE", ()):
+                # "message from the developers"; "開発チームからのお知らせ" names the sender first
+                backwards = a < f < n and _UNBOUNDED_START.match(note)
+                if abs(n - a) <= 30 and (n < f < a or backwards):
+                    return f"{note} ... {sender}" if n < a else f"{sender} ... {note}"
+    return None
+
+
+def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
+    """Structural signals in one view of the text (``raw`` is the lower-cased original, where
+    URLs and e-mail addresses survive)."""
+    found = events(view, unbounded=unbounded)
+    if not found:
+        return {}
+    near = _Near(found)
+    predicate = _Near(found, ordered=False)
+    hits: dict[str, str] = {}
+
+    def add(name: str, cue: str | None) -> None:
+        if cue and name not in hits:
+            hits[name] = cue
+
+    add(
+        "s_override",
+        near("NEG", ("AITGT", "GATE")) or near.three("NEG", "TGT", ("QUAL", "YOUR")),
+    )
+    add(
+        "s_override",
+        predicate.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR"))
+        or predicate("VOID", "TOLD")
+        or near.three("NEG", "TOLD", ("WHOLE",)),
+    )
+    add("s_override_weak", near("NEG", ("TGT", "AITGT", "CONF")))
+    add(
+        "s_extraction",
+        near("REVEAL", "AITGT")
+        or near.three("REVEAL", "TGT", ("YOUR",))
+        or near.three("REVEAL", "CONF", ("YOUR",)),
+    )
+    add("s_frame_prompt", near("FRAME", "AITGT", 100))
+    add("s_repeat_above", near.three("REPEAT", "ABOVE", ("WHOLE", "TGT", "AITGT")))
+    told = near("TOLD", ("YOU", "YOUR"), 25, itself=True)
+    add("s_told", told)
+    if told and "REVEAL" in found:
+        add("s_extraction", told)
+    if "SECRET" in found:
+        destination = DESTINATION.search(raw) or "DESTWORD" in found
+        if destination:
+            add("s_exfil", _sends_secret(found, view))
+        add("s_exfil_link", near.three("ENCODE", "LINK", ("SECRET",)))
+    if "COVERT" in found and "SEND" in found and (DESTINATION.search(raw) or "DESTWORD" in found):
+        add("s_exfil_covert", near("SEND", "COVERT", 2 * WINDOW))
+    hidden = [(p, w) for p, w in found.get("COVERT", ()) if not w.startswith(_BEFORE)]
+    if hidden:
+        add("s_covert_ai", _Near({"AI": found.get("AI", []), "HIDDEN": hidden})("AI", "HIDDEN"))
+    add("s_authority", near("AUTH", "CLAIM", 30) or _announced(found))
+    mode = near("MODE", "ACT", 40)
+    add("s_mode", mode)
+    if mode and ("YOU" in found or "YOUR" in found or "AI" in found):
+        add("s_mode_you", mode)
+    add("s_self_ref", near("YOUR", ("TGT", "AITGT", "CONF"), 30))
+    add(
+        "s_self_modify",
+        near.three("CHANGE", "CONF", ("YOUR",))
+        or near.three("NEG", "CONF", ("YOUR",))
+        or near.three("CHANGE", "AITGT", ("YOUR",)),
+    )
+    add("s_auto_approve", near("CHANGE", "AUTOAPP") or near("NEG", "AUTOAPP"))
+    if "AUTOAPP" in found:
+        add("s_auto_approve_weak", found["AUTOAPP"][0][1])
+    add("s_persona", near("FRAME", "LAWLESS", 100))
+    lawless = {word for _, word in found.get("LAWLESS", ())}
+    if lawless:
+        add("s_lawless", min(lawless))
+        add("s_lawless_ai", near("LAWLESS", "AI"))
+        if len(lawless) > 1:
+            add("s_lawless_multi", " / ".join(sorted(lawless))[:60])
+    reader = near.three("AI", "READS", ("DEIXIS",)) if near("AI", "READS", 30) else None
+    add("s_reader", reader)
+    if reader and (
+        _MODAL.search(view) or near("READS", ("NEG", "SEND", "REVEAL", "ORDER"), 2 * WINDOW)
+    ):
+        add("s_reader_order", reader)
+    add("s_decode_exec", near("DECODE", "EXEC", 50))
+    if "TALK" in found:
+        hits["talk"] = min(word for _, word in found["TALK"])
+    return hits
+
+
+def is_discussion(shape: dict[str, str], text: str) -> bool:
+    """A question that talks about attacks without aiming one at the assistant's own rules,
+    prompt or data ("how do tools detect ...?")."""
+    return (
+        "talk" in shape
+        and bool(_QUESTION.search(text))
+        and not shape.keys() & {"s_self_ref", "s_exfil", "s_told", "s_template_token"}
+    )
+
+
+def structural_hits(all_views: list[str], native: str | None, raw: str) -> dict[str, str]:
+    """Every structural signal in the scorer's views, the native-script view and the raw text."""
+    hits: dict[str, str] = {}
+    # The folded views read Latin and Cyrillic-lookalike text; the native view (when the text
+    # has CJK, Hangul, Arabic or Cyrillic) reads those scripts unfolded.
+    scans = [(view, False) for view in all_views]
+    if native:
+        scans.append((native, True))
+    for view, unbounded in scans:
+        for name, cue in view_hits(view, raw, unbounded=unbounded).items():
+            hits.setdefault(name, cue)
+    for name, cue in delimiter_hits(raw).items():
+        hits.setdefault(name, cue)
+    return hits
+
+
+def combine(shape: dict[str, str], existing: dict[str, float]) -> tuple[float, dict[str, str]]:
+    """How much the structural signals add to the cue scorer's noisy-OR: the factor to multiply
+    its "keep" product by, and the signals that counted. ``existing`` is the cue scorer's
+    strongest weight per category; a structural group counts only above it, so the same finding
+    seen by a cue and by a structure is not counted twice."""
+    strongest: dict[str, tuple[float, str]] = {}
+    for name in shape.keys() & WEIGHTS.keys():
+        group = GROUPS.get(name, name)
+        if WEIGHTS[name] > strongest.get(group, (0.0, ""))[0]:
+            strongest[group] = (WEIGHTS[name], name)
+    keep = 1.0
+    counted: dict[str, str] = {}
+    for weight, name in strongest.values():
+        already = existing.get(CATEGORIES[name], 0.0)
+        if weight > already:
+            keep *= (1.0 - weight) / (1.0 - already)
+            counted[name] = shape[name]
+    return keep, counted
