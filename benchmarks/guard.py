@@ -7,9 +7,10 @@
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh`` and ``fresh2`` (rows with templates found nowhere else,
-  written after the detector was frozen; ``fresh`` was then looked at and fixed for, ``fresh2``
-  never was), and per language and attack family;
+  out, see the file's header), ``fresh``, ``fresh2`` and ``fresh3`` (rows with templates found
+  nowhere else, written after the detector was frozen; ``fresh`` and then ``fresh2`` were looked
+  at and fixed for, ``fresh3`` was written by someone who never saw the detector and was never
+  tuned on: the blind figure), and per language and attack family;
 * the same latency and per-split figures with the optional learned scorer on
   (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
   ``benchmarks/train_guard_model.py``).
@@ -90,7 +91,7 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-SPLITS = ("train", "holdout", "fresh", "fresh2", "all")
+SPLITS = ("train", "holdout", "fresh", "fresh2", "fresh3", "all")
 
 
 def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
     assert kinds[("injection", "indirect")] >= 40
     assert kinds[("injection", "obfuscated")] >= 15
     assert all(r["family"] and r["template"] for r in rows)
-    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2"}
+    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2", "fresh3"}
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
 
