@@ -99,10 +99,13 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
         refused = refusal(probe) if probe is not None else None
         if refused:
             raise ExpectedFailure(refused)
-    from lmsa.checkpoint.factory import open_checkpointer
-    from lmsa.graphs.builder import build_assistant, make_services
+    from lmsa.cli.startup import collector_paused
 
-    services = make_services(settings, notify=_notice)
+    with collector_paused():
+        from lmsa.checkpoint.factory import open_checkpointer
+        from lmsa.graphs.builder import build_assistant, make_services
+
+        services = make_services(settings, notify=_notice)
     try:
         if need_llm:
             if probe is not None:
