@@ -91,18 +91,25 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
             f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
             "existing folder."
         )
+    probe = None
     if need_llm:
-        from lmsa.cli.startup import refused_at_once
+        from lmsa.cli.startup import probe_the_only_server, refusal
 
-        refused = await refused_at_once(settings)
+        probe = await probe_the_only_server(settings)
+        refused = refusal(probe) if probe is not None else None
         if refused:
             raise ExpectedFailure(refused)
-    from lmsa.checkpoint.factory import open_checkpointer
-    from lmsa.graphs.builder import build_assistant, make_services
+    from lmsa.cli.startup import collector_paused
 
-    services = make_services(settings, notify=_notice)
+    with collector_paused():
+        from lmsa.checkpoint.factory import open_checkpointer
+        from lmsa.graphs.builder import build_assistant, make_services
+
+        services = make_services(settings, notify=_notice)
     try:
         if need_llm:
+            if probe is not None:
+                services.llm.core.adopt(probe, settings.api_key)
             try:
                 await services.llm.model_name()
             except Exception as error:

@@ -31,7 +31,7 @@ from lmsa.llm.clients import Clients
 from lmsa.llm.complexity import FAST, MAIN
 from lmsa.llm.embedded import NAME as EMBEDDED
 from lmsa.llm.embedded import EmbeddedFallback
-from lmsa.llm.endpoints import Endpoint, HealthMonitor, probe_endpoint
+from lmsa.llm.endpoints import Endpoint, EndpointProbe, HealthMonitor, probe_endpoint
 from lmsa.llm.errors import (
     AllEndpointsFailed,
     Attempt,
@@ -109,8 +109,22 @@ class RouterCore:
         self.has_fast = any(FAST in e.roles for e in self.endpoints)
         self._resolved = False
         self._resolve_lock: asyncio.Lock | None = None
+        self._fresh: dict[tuple[str, str], EndpointProbe] = {}
 
     # -- model resolution --------------------------------------------------------------------
+
+    def adopt(self, probe: EndpointProbe, api_key: str) -> None:
+        """A probe the caller has just made (``lmsa ask`` checks the server before loading the
+        graph stack); the first :meth:`resolve` uses it instead of asking the server again."""
+        self._fresh[(probe.base_url, api_key)] = probe
+
+    async def _probe(self, endpoint: Endpoint) -> EndpointProbe:
+        fresh = self._fresh.pop((endpoint.base_url, endpoint.api_key), None)
+        if fresh is not None:
+            return fresh
+        return await probe_endpoint(
+            endpoint.base_url, endpoint.api_key, self.settings.connect_timeout
+        )
 
     async def resolve(self) -> None:
         """Pick a model for endpoints configured without one (the server's first loaded model).
@@ -126,12 +140,7 @@ class RouterCore:
             if self._resolved:
                 return
             unresolved = [e for e in self.endpoints if e.model is None]
-            probes = await asyncio.gather(
-                *(
-                    probe_endpoint(e.base_url, e.api_key, self.settings.connect_timeout)
-                    for e in unresolved
-                )
-            )
+            probes = await asyncio.gather(*(self._probe(e) for e in unresolved))
             problems: list[str] = []
             for endpoint, probe in zip(unresolved, probes, strict=True):
                 endpoint.learn(probe)

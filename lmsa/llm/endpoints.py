@@ -18,6 +18,7 @@ import httpx
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm.errors import LLMUnavailable, no_model_message, not_reachable_message
+from lmsa.llm.tls import shared_ssl_context
 from lmsa.observability.metrics import ENDPOINT_HEALTHY
 
 EWMA_ALPHA = 0.3
@@ -67,7 +68,9 @@ async def probe_endpoint(base_url: str, api_key: str, timeout: float = 3.0) -> E
     """Ask ``/v1/models`` and, when offered, LM Studio's ``/api/v0/models`` for loaded state."""
     headers = {"Authorization": f"Bearer {api_key}"}
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, headers=headers, verify=shared_ssl_context()
+    ) as client:
         try:
             response = await client.get(f"{base_url.rstrip('/')}/models")
             response.raise_for_status()

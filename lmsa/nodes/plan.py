@@ -341,8 +341,9 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     offers: dict[frozenset[str], tuple[str, str, type[BaseModel]]] = {}
 
     def offer(tools: ToolRegistry) -> tuple[str, str, type[BaseModel]]:
-        """The catalogue, examples and grammar for the tools available this turn (built once
-        per set: building a grammar schema costs milliseconds)."""
+        """The catalogue, examples and grammar for the tools available this turn (built on
+        first use, once per set: building a grammar schema costs milliseconds, and a set built
+        ahead might never be offered, e.g. the git tools outside a repository)."""
         key = frozenset(tools.names())
         if key not in offers:
             offers[key] = (
@@ -351,8 +352,6 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
                 constrained_plan_schema(tools),
             )
         return offers[key]
-
-    offer(services.tools)
 
     async def plan(state: AssistantState, runtime: Runtime) -> dict[str, Any]:
         context = services.context_of(runtime.context)

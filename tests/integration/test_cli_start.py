@@ -12,19 +12,35 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.conftest import LMSA_TIMEOUT
+from tests.integration.helpers import intent
+from tests.stubs.lmstudio import LMStudioStub
 
 pytestmark = pytest.mark.integration
 
 HEAVY = ("langgraph", "langchain_core", "openai")
+# What only other entry points need: the HTTP server, the guardrails engine, the Redis saver.
+NOT_FOR_ASK = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "guardrails",
+    "lmsa.server",
+    "lmsa.checkpoint.redis",
+)
 
 
 def imported(log: str) -> set[str]:
     """Top-level packages named in an ``-X importtime`` log."""
-    names = set()
-    for line in log.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
+    return {name.split(".")[0] for name in modules(log)}
+
+
+def modules(log: str) -> set[str]:
+    """Every module named in an ``-X importtime`` log."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in log.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
 
 
 def run_traced(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -59,3 +75,18 @@ def test_help_loads_neither_the_settings_nor_the_graph_stack(
     loaded = imported(proc.stderr)
     assert "pydantic_settings" not in loaded
     assert not set(HEAVY) & loaded
+
+
+def test_ask_loads_nothing_only_the_server_guardrails_or_redis_need(
+    stub: LMStudioStub, lmsa_env: dict[str, str]
+) -> None:
+    stub.set_scenario({"IntentResult": [intent("conversation")], "text": ["Hello there!"]})
+    proc = run_traced("ask", "hello", env=lmsa_env)
+
+    assert proc.returncode == 0, proc.stderr
+    assert "Hello there!" in proc.stdout
+    loaded = modules(proc.stderr)
+    unwanted = {
+        name for name in loaded for prefix in NOT_FOR_ASK if f"{name}.".startswith(f"{prefix}.")
+    }
+    assert not unwanted

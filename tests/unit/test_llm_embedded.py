@@ -169,3 +169,46 @@ async def test_a_caller_cancelled_while_the_model_loads_leaves_one_server(tmp_pa
     assert len(embedded.notices) == 1
     await core.aclose()
     assert not embedded.started
+
+
+async def test_resolving_uses_the_probe_the_cli_just_made_instead_of_asking_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmsa.llm.endpoints import EndpointProbe
+
+    url = "http://127.0.0.1:9/v1"
+    settings = Settings(workspace=tmp_path, base_url=url, local_fallback="off")
+    core = RouterCore(settings, build_endpoints(settings))
+    asked: list[str] = []
+
+    async def probe(base_url: str, *_: Any) -> EndpointProbe:
+        asked.append(base_url)
+        return EndpointProbe(base_url, reachable=True, models=["other"], loaded=["other"])
+
+    monkeypatch.setattr("lmsa.llm.core.probe_endpoint", probe)
+    seen = EndpointProbe(url, reachable=True, models=["a", "b"], loaded=["b"])
+    seen.context_lengths = {"b": 4096}
+    core.adopt(seen, settings.api_key)
+    await core.resolve()
+    assert asked == []
+    assert (core.primary().resolved_model, core.primary().context_window) == ("b", 4096)
+    await core.aclose()
+
+
+async def test_a_probe_made_with_another_key_is_not_taken_for_the_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmsa.llm.endpoints import EndpointProbe
+
+    url = "http://127.0.0.1:9/v1"
+    settings = Settings(workspace=tmp_path, base_url=url, local_fallback="off")
+    core = RouterCore(settings, build_endpoints(settings))
+
+    async def probe(base_url: str, *_: Any) -> EndpointProbe:
+        return EndpointProbe(base_url, reachable=True, models=["other"], loaded=["other"])
+
+    monkeypatch.setattr("lmsa.llm.core.probe_endpoint", probe)
+    core.adopt(EndpointProbe(url, reachable=True, loaded=["b"]), "another-key")
+    await core.resolve()
+    assert core.primary().resolved_model == "other"
+    await core.aclose()
