@@ -31,6 +31,7 @@ from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
     call_key,
     confirmation_question,
+    edits_as_creations,
     missing_creations,
     missing_edit_targets,
     scoped_searches,
@@ -386,10 +387,10 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         proposal = without_scaffolding(proposal, results, services.tools)
         requests = user_requests(state["messages"], context.history_turns)
         proposal = scoped_searches(proposal, services.tools, workspace, requests)
+        proposal = edits_as_creations(proposal, services.tools, requests)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
-        guessed, missing = missing_edit_targets(proposal, services.tools, requests)
-        errors += missing
+        guessed = missing_edit_targets(proposal, services.tools, requests)
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)

@@ -193,32 +193,57 @@ def scoped_searches(
     return plan.model_copy(update={"steps": steps}) if changed else plan
 
 
-def missing_edit_targets(
-    plan: Plan, tools: ToolRegistry, requests: str
-) -> tuple[list[str], list[str]]:
-    """Steps that would edit a file that does not exist, split by whether the user's messages
-    name it: an unnamed one was guessed (often from an example), so the user is asked which
-    file they mean; a named one is to be created, which an edit cannot do, so the plan goes
-    back with the reason (running it would only fail)."""
+def missing_edit_targets(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
+    """Files the plan would edit that neither exist nor are named in the user's messages: the
+    model guessed them (often from an example), so the user is asked which file they mean."""
     root = tools.workspace_root
     if root is None:
-        return [], []
+        return []
     root = root.resolve()
     guessed: list[str] = []
-    errors: list[str] = []
     for step in plan.steps:
         arg = _metadata(tools, step.tool, "edits_existing")
         value = step.args.get(arg) if arg else None
         if not isinstance(value, str) or not value.strip() or _existing(root, value) is not None:
             continue
-        if _named_in(value.strip(), requests):
-            errors.append(
-                f"Step {step.id}: {value} does not exist and {step.tool} only changes existing "
-                "files; to create it, use write_file with the file's whole content."
-            )
-        elif value not in guessed:
+        if not _named_in(value.strip(), requests) and value not in guessed:
             guessed.append(value)
-    return guessed, errors
+    return guessed
+
+
+CREATOR = "write_file"
+
+
+def edits_as_creations(plan: Plan, tools: ToolRegistry, requests: str) -> Plan:
+    """Edits of a file the request names but that does not exist yet, turned into creating it
+    with the edit's new text: "create greet.py with a function ..." planned as an edit of
+    greet.py, which can only fail. A small model told so keeps planning the edit; its
+    replacement text is the content it means. The write asks for approval like any other."""
+    root = tools.workspace_root
+    if root is None or CREATOR not in tools:
+        return plan
+    root = root.resolve()
+    steps = []
+    changed = False
+    for step in plan.steps:
+        arg = _metadata(tools, step.tool, "edits_existing")
+        text_arg = _metadata(tools, step.tool, "edit_text")
+        value = step.args.get(arg) if arg else None
+        text = step.args.get(text_arg) if text_arg else None
+        if (
+            isinstance(value, str)
+            and value.strip()
+            and isinstance(text, str)
+            and _existing(root, value) is None
+            and _named_in(value.strip(), requests)
+        ):
+            content = text if text.endswith("\n") or not text else text + "\n"
+            step = step.model_copy(
+                update={"tool": CREATOR, "args": {"path": value.strip(), "content": content}}
+            )
+            changed = True
+        steps.append(step)
+    return plan.model_copy(update={"steps": steps}) if changed else plan
 
 
 def _metadata(tools: ToolRegistry, name: str, key: str) -> Any:

@@ -4,7 +4,8 @@ metadata. The tools themselves are in :mod:`.file_reading` and :mod:`.file_editi
 
 Two metadata keys serve the planner's checks (:mod:`lmsa.nodes.plan_checks`): ``scope_arg``
 names the argument that says which folder a listing or search covers, ``edits_existing`` the
-argument that must name a file that already exists.
+argument that must name a file that already exists and ``edit_text`` the one holding the new
+text (what a file that does not exist yet is created with).
 
 Every tool is bound to one workspace, so no call can reach outside it, and carries the root in
 its metadata (``workspace_root``), so a registry holding them can show the planner the folder
@@ -183,6 +184,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             run=edit_file,
             assess=writes("edits", "path"),
             edits_existing="path",
+            edit_text="replace",
         ),
         tool(
             name="delete_file",

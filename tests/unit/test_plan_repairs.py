@@ -15,6 +15,7 @@ from lmsa.nodes._common import render_results
 from lmsa.nodes.plan import Plan, make_plan
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
+    edits_as_creations,
     missing_edit_targets,
     scoped_searches,
     without_scaffolding,
@@ -111,15 +112,21 @@ def test_edits_of_files_that_do_not_exist_are_split_by_whether_the_user_named_th
         {
             "steps": [
                 step("s1", "edit_file", {"path": "app.cfg", "search": "a", "replace": "b"}),
-                step("s2", "edit_file", {"path": "greet.py", "search": "a", "replace": "b"}),
+                step("s2", "edit_file", {"path": "greet.py", "search": "a", "replace": "def g"}),
                 step("s3", "edit_file", {"path": "config.ini", "search": "3", "replace": "5"}),
             ]
         }
     )
-    guessed, errors = missing_edit_targets(proposal, registry, "Create greet.py with a greeting")
-    assert guessed == ["app.cfg"]
-    assert len(errors) == 1 and "greet.py does not exist" in errors[0]
-    assert "write_file" in errors[0]
+    request = "Create greet.py with a greeting"
+    # Named and missing: created with the edit's new text.
+    mended = edits_as_creations(proposal, registry, request)
+    assert [(s.tool, s.args) for s in mended.steps] == [
+        ("edit_file", {"path": "app.cfg", "search": "a", "replace": "b"}),
+        ("write_file", {"path": "greet.py", "content": "def g\n"}),
+        ("edit_file", {"path": "config.ini", "search": "3", "replace": "5"}),
+    ]
+    # Unnamed and missing: a guess, asked about.
+    assert missing_edit_targets(mended, registry, request) == ["app.cfg"]
 
 
 async def test_an_edit_of_a_file_nobody_named_that_does_not_exist_is_asked_about(
@@ -137,16 +144,16 @@ async def test_an_edit_of_a_file_nobody_named_that_does_not_exist_is_asked_about
     assert llm.calls_for("text") == []
 
 
-async def test_an_edit_of_a_named_file_that_does_not_exist_goes_back_to_the_planner(
-    tmp_path: Path,
-) -> None:
+async def test_an_edit_of_a_named_file_that_does_not_exist_creates_it(tmp_path: Path) -> None:
     _tree(tmp_path)
-    edit = plan(step("s1", "edit_file", {"path": "greet.py", "search": "x", "replace": "y"}))
-    svc, _ = services(tmp_path, {"Plan": [edit]})
+    edit = plan(step("s1", "edit_file", {"path": "greet.py", "search": "x", "replace": "hi()"}))
+    svc, llm = services(tmp_path, {"Plan": [edit]})
     state: dict[str, Any] = {"messages": [HumanMessage(content="Create greet.py saying hi")]}
     update = await make_plan(svc)(state, ctx())
-    assert update["plan"] is None
-    assert any("greet.py does not exist" in line for line in update["plan_feedback"])
+    (created,) = update["plan"]["steps"]
+    assert created["tool"] == "write_file"
+    assert created["args"]["path"] == "greet.py" and created["args"]["content"] == "hi()\n"
+    assert len(llm.calls_for("Plan")) == 1  # no second planning round
 
 
 def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
