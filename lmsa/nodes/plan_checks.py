@@ -193,22 +193,24 @@ def scoped_searches(
     return plan.model_copy(update={"steps": steps}) if changed else plan
 
 
+def _missing_edit_target(step: Any, tools: ToolRegistry, root: Path) -> str | None:
+    """The path ``step`` would edit (its tool's ``edits_existing`` argument) when no such file
+    exists in the workspace at ``root``."""
+    arg = _metadata(tools, step.tool, "edits_existing")
+    value = step.args.get(arg) if arg else None
+    if not isinstance(value, str) or not value.strip() or _existing(root, value) is not None:
+        return None
+    return value.strip()
+
+
 def missing_edit_targets(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
     """Files the plan would edit that neither exist nor are named in the user's messages: the
     model guessed them (often from an example), so the user is asked which file they mean."""
     root = tools.workspace_root
     if root is None:
         return []
-    root = root.resolve()
-    guessed: list[str] = []
-    for step in plan.steps:
-        arg = _metadata(tools, step.tool, "edits_existing")
-        value = step.args.get(arg) if arg else None
-        if not isinstance(value, str) or not value.strip() or _existing(root, value) is not None:
-            continue
-        if not _named_in(value.strip(), requests) and value not in guessed:
-            guessed.append(value)
-    return guessed
+    targets = (_missing_edit_target(step, tools, root.resolve()) for step in plan.steps)
+    return list(dict.fromkeys(t for t in targets if t and not _named_in(t, requests)))
 
 
 CREATOR = "write_file"
@@ -226,20 +228,13 @@ def edits_as_creations(plan: Plan, tools: ToolRegistry, requests: str) -> Plan:
     steps = []
     changed = False
     for step in plan.steps:
-        arg = _metadata(tools, step.tool, "edits_existing")
+        target = _missing_edit_target(step, tools, root)
         text_arg = _metadata(tools, step.tool, "edit_text")
-        value = step.args.get(arg) if arg else None
         text = step.args.get(text_arg) if text_arg else None
-        if (
-            isinstance(value, str)
-            and value.strip()
-            and isinstance(text, str)
-            and _existing(root, value) is None
-            and _named_in(value.strip(), requests)
-        ):
+        if target and isinstance(text, str) and _named_in(target, requests):
             content = text if text.endswith("\n") or not text else text + "\n"
             step = step.model_copy(
-                update={"tool": CREATOR, "args": {"path": value.strip(), "content": content}}
+                update={"tool": CREATOR, "args": {"path": target, "content": content}}
             )
             changed = True
         steps.append(step)
