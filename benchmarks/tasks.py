@@ -602,6 +602,7 @@ def start_embedded(model: str | None) -> Any:
         threads=settings.local_threads,
         default_max_tokens=settings.local_max_tokens,
         cpu_mode=settings.local_cpu_mode,
+        prompt_states=settings.local_prompt_states,
     )
 
 

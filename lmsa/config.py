@@ -316,6 +316,9 @@ class Settings(BaseSettings):
     local_max_tokens: int | None = Field(
         default=1024, description="Reply cap when a request sets none; None = up to the context."
     )
+    # ``local_prompt_states``: model states kept after recent prompts, so a prompt that starts
+    # like one of them skips evaluating the shared start (lmsa/local/prompt_cache.py); 0 = off.
+    local_prompt_states: int = Field(default=6, ge=0, le=64)
     # ``local_fallback``: "auto" makes the embedded model the router's last endpoint, started
     # only when every configured endpoint failed (or none answered at start-up); "off" never.
     # Unset, each interface picks: auto for ``lmsa chat``/``ask``, off for ``lmsa serve``.

@@ -53,6 +53,7 @@ def _start(settings: Settings, model: str | None, host: str, port: int) -> Any:
             default_max_tokens=settings.local_max_tokens,
             cpu_mode=settings.local_cpu_mode,
             cache_dir=settings.local_cache_dir,
+            prompt_states=settings.local_prompt_states,
         )
     except LocalModelUnavailable as error:
         _fail(str(error))

@@ -109,6 +109,7 @@ class EmbeddedFallback:
             default_max_tokens=settings.local_max_tokens,
             cpu_mode=settings.local_cpu_mode,
             cache_dir=settings.local_cache_dir,
+            prompt_states=settings.local_prompt_states,
         )
 
     async def aclose(self) -> None:

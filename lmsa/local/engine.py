@@ -24,6 +24,9 @@ in this module.
   an embedded template (the packaged Gemma 3 270M is the *base* model and has none) gets
   Gemma 3's own template: llama-cpp-python would otherwise fall back to Llama 2's format, and
   its built-in "gemma" format drops system messages, which carry all of lmsa's instructions.
+* Prompt states (:mod:`lmsa.local.prompt_cache`): the states after the last few prompts are
+  kept, so a prompt sharing a long start with any of them (lmsa's fixed instructions per
+  step) evaluates only the rest.
 * Threads: llama.cpp's OpenMP workers spin while they wait. On a small machine shared with the
   caller's own Python (the graph, the tests) that spinning starves everyone, several times
   slower than with ``OMP_WAIT_POLICY=PASSIVE``, which is therefore the default (set before
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmsa.local import tools as tool_calling
 from lmsa.local.model import model_id_for
+from lmsa.local.prompt_cache import DEFAULT_STATES, PromptStates
 from lmsa.local.requests import (
     BadRequest,
     Prediction,
@@ -125,6 +129,7 @@ class LlamaEngine:
         default_max_tokens: int | None = None,
         model_id: str | None = None,
         cpu_mode: str = "native",
+        prompt_states: int = DEFAULT_STATES,
     ) -> None:
         llama_cpp = import_llama_cpp()
 
@@ -142,6 +147,8 @@ class LlamaEngine:
                 n_threads_batch=threads,
                 verbose=False,
             )
+        self.prompt_states = PromptStates(prompt_states) if prompt_states > 0 else None
+        self._llama.set_cache(self.prompt_states)  # type: ignore[arg-type]
         self.context_length = self._llama.n_ctx()
         self.load_seconds = time.perf_counter() - started
         metadata = self._llama.metadata

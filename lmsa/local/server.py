@@ -18,6 +18,7 @@ from typing import Self
 from lmsa.local.cpu import CpuMode, choose_cpu_mode
 from lmsa.local.engine import DEFAULT_CONTEXT_LENGTH, DEFAULT_THREADS, LlamaEngine
 from lmsa.local.model import LocalModelUnavailable, require_extra, resolve_model_path
+from lmsa.local.prompt_cache import DEFAULT_STATES
 
 STARTUP_TIMEOUT = 60.0
 
@@ -30,6 +31,7 @@ def load_engine(
     default_max_tokens: int | None = None,
     cpu_mode: CpuMode = "auto",
     cache_dir: Path | None = None,
+    prompt_states: int = DEFAULT_STATES,
 ) -> LlamaEngine:
     """Checks the extra is installed, finds (or assembles) the GGUF file, decides the CPU mode
     (probing once in a child process when ``auto``) and loads the model."""
@@ -47,6 +49,7 @@ def load_engine(
             threads=threads,
             default_max_tokens=default_max_tokens,
             cpu_mode=verdict.mode,
+            prompt_states=prompt_states,
         )
     except (OSError, ValueError, RuntimeError) as error:
         raise LocalModelUnavailable(f"llama.cpp could not load {path}: {error}") from error
@@ -185,6 +188,7 @@ def start_local_server(
     default_max_tokens: int | None = None,
     cpu_mode: CpuMode = "auto",
     cache_dir: Path | None = None,
+    prompt_states: int = DEFAULT_STATES,
 ) -> LocalServer:
     """Loads the model and serves it on a background thread; ``stop()`` when done."""
     engine = load_engine(
@@ -194,5 +198,6 @@ def start_local_server(
         default_max_tokens=default_max_tokens,
         cpu_mode=cpu_mode,
         cache_dir=cache_dir,
+        prompt_states=prompt_states,
     )
     return LocalServer(engine, host=host, port=port, owns_engine=True).start()
