@@ -29,6 +29,7 @@ from lmsa.nodes._common import recent_history, render_results, user_requests
 from lmsa.nodes.intent import SHORT_TEXT, workspace_info
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
+    appends_without_repeats,
     call_key,
     confirmation_question,
     edits_as_creations,
@@ -388,6 +389,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         requests = user_requests(state["messages"], context.history_turns)
         proposal = scoped_searches(proposal, services.tools, workspace, requests)
         proposal = edits_as_creations(proposal, services.tools, requests)
+        proposal = appends_without_repeats(proposal, services.tools)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
         guessed = missing_edit_targets(proposal, services.tools, requests)

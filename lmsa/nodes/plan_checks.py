@@ -1,7 +1,8 @@
 """Checks on a plan the model proposed that need no model: text copied from the prompt's
 scaffolding into files, changes to files the user never named (asked about instead), a file
 the request wants created that the plan ignores (sent back once), edits of files that do not
-exist, and listings of the whole workspace when the request names one folder."""
+exist, listings of the whole workspace when the request names one folder, and appends that
+repeat the file they add to."""
 
 from __future__ import annotations
 
@@ -238,6 +239,43 @@ def edits_as_creations(plan: Plan, tools: ToolRegistry, requests: str) -> Plan:
             )
             changed = True
         steps.append(step)
+    return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
+def appends_without_repeats(plan: Plan, tools: ToolRegistry) -> Plan:
+    """Appends whose text starts with the lines the file already has, cut to what is new:
+    asked to add a line to a list it has just read, a small model writes the whole list plus
+    the line, with ``append`` on, and the file ends up holding the list twice. Lines compare
+    without their surrounding whitespace; an append that repeats only what is there is
+    dropped."""
+    root = tools.workspace_root
+    if root is None:
+        return plan
+    root = root.resolve()
+    steps = []
+    changed = False
+    for step in plan.steps:
+        flag, path_arg, text_arg = _metadata(tools, step.tool, "appends") or (None, None, None)
+        text = step.args.get(text_arg) if text_arg else None
+        path = _existing(root, step.args.get(path_arg)) if flag and step.args.get(flag) else None
+        if path is None or not isinstance(text, str):
+            steps.append(step)
+            continue
+        try:
+            existing = [line.strip() for line in (root / path).read_text("utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError):
+            steps.append(step)
+            continue
+        while existing and not existing[-1]:
+            existing.pop()
+        lines = text.split("\n")
+        if not existing or [line.strip() for line in lines[: len(existing)]] != existing:
+            steps.append(step)
+            continue
+        changed = True
+        rest = "\n".join(lines[len(existing) :]).lstrip("\n")
+        if rest.strip():
+            steps.append(step.model_copy(update={"args": {**step.args, text_arg: rest}}))
     return plan.model_copy(update={"steps": steps}) if changed else plan
 
 

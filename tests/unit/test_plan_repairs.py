@@ -1,8 +1,8 @@
 """Mistakes small models make, mended or turned into a question without another model call: a
 file's line count given as the answer to a question about its contents, a folder named by its
 bare name, a listing of the whole tree when one folder was meant, a text searched for by file
-name, an edit of a file that does not exist, and files merged by writing their names instead
-of joining them."""
+name, an edit of a file that does not exist, files merged by writing their names instead
+of joining them, and an append that repeats the file it adds to."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from lmsa.nodes._common import render_results
 from lmsa.nodes.plan import Plan, make_plan
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
+    appends_without_repeats,
     edits_as_creations,
     missing_edit_targets,
     scoped_searches,
@@ -154,6 +155,35 @@ async def test_an_edit_of_a_named_file_that_does_not_exist_creates_it(tmp_path: 
     assert created["tool"] == "write_file"
     assert created["args"]["path"] == "greet.py" and created["args"]["content"] == "hi()\n"
     assert len(llm.calls_for("Plan")) == 1  # no second planning round
+
+
+def test_an_append_that_repeats_the_file_adds_only_what_is_new(tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_text("milk\neggs \nbread\n\n")
+    (tmp_path / "log.txt").write_text("milk\n")
+    registry = _registry(tmp_path)
+
+    def append(path: str, content: str, flag: bool = True) -> dict[str, Any]:
+        return step("s1", "write_file", {"path": path, "content": content, "append": flag})
+
+    def mended(*steps: dict[str, Any]) -> list[dict[str, Any]]:
+        proposal = Plan.model_validate({"steps": list(steps)})
+        return [s.args for s in appends_without_repeats(proposal, registry).steps]
+
+    # The whole list plus the new line: only the new line is appended.
+    assert mended(append("list.txt", "milk\neggs\nbread\nolive oil\n"))[0]["content"] == (
+        "olive oil\n"
+    )
+    # Only what is there already: nothing to add.
+    assert mended(append("list.txt", "milk\neggs\nbread")) == []
+    # New text, a replacement (append off), a file that does not exist, a line that merely
+    # starts the same: left as they are.
+    for kept in (
+        append("list.txt", "olive oil\n"),
+        append("list.txt", "milk\neggs\nbread\nolive oil\n", flag=False),
+        append("new.txt", "milk\neggs\nbread\nolive oil\n"),
+        append("log.txt", "milk and honey\n"),
+    ):
+        assert mended(kept) == [kept["args"]]
 
 
 def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
