@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, create_model, model_validator
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
 from lmsa.nodes._common import recent_history, render_results, user_requests
-from lmsa.nodes.intent import SHORT_TEXT, workspace_info
+from lmsa.nodes.intent import ANSWERED_NOT_QUESTIONED, SHORT_TEXT, workspace_info
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
     appends_without_repeats,
@@ -37,6 +37,7 @@ from lmsa.nodes.plan_checks import (
     missing_edit_targets,
     scoped_searches,
     unnamed_changes,
+    without_changes_to,
     without_scaffolding,
 )
 from lmsa.prompts import (
@@ -396,9 +397,15 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)
+        unnamed = unnamed_changes(proposal, services.tools, requests) if not errors else []
+        if unnamed and (state.get("intent") or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
+            # Thanks or a question: the user asked for no change, so none is made or offered.
+            proposal = without_changes_to(proposal, services.tools, unnamed)
+            steps, errors = check_plan(proposal, services.tools)
+            errors += _redaction_copies(proposal, services)
+            unnamed = []
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
-            unnamed = unnamed_changes(proposal, services.tools, requests)
             may_ask = state.get("clarification_rounds", 0) < context.max_clarify_rounds
             if guessed and may_ask:
                 return {"plan": None, "plan_attempts": attempts, "question": GUESSED_FILE_QUESTION}

@@ -127,6 +127,29 @@ def unnamed_changes(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]
     return unnamed
 
 
+def without_changes_to(plan: Plan, tools: ToolRegistry, paths: Sequence[str]) -> Plan:
+    """The plan without the steps that would change ``paths`` (and the steps waiting for
+    them): for a message that asks for no change (thanks, a question), a small model still
+    plans to write the first file it saw, and asking whether it should only puzzles the user."""
+    root = tools.workspace_root
+    if root is None or not paths:
+        return plan
+    root = root.resolve()
+    dropped: set[str] = set()
+    for step in plan.steps:
+        if step.tool not in tools or tools.risk(step.tool) == "read":
+            continue
+        if any(_existing(root, step.args.get(key)) in paths for key in ("path", "source")):
+            dropped.add(step.id)
+    changed = True
+    while changed:
+        waiting = {s.id for s in plan.steps if s.id not in dropped and dropped & set(s.depends_on)}
+        changed = bool(waiting)
+        dropped |= waiting
+    kept = [s for s in plan.steps if s.id not in dropped]
+    return plan.model_copy(update={"steps": kept, "answer_directly": not kept})
+
+
 def confirmation_question(plan: Plan, unnamed: list[str]) -> str:
     """What to ask before changing files the user did not name: the files and the tools the
     plan chose for them, so the user can say yes, or name the right file."""

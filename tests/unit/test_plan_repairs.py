@@ -186,6 +186,42 @@ def test_an_append_that_repeats_the_file_adds_only_what_is_new(tmp_path: Path) -
         assert mended(kept) == [kept["args"]]
 
 
+async def test_a_change_planned_for_thanks_or_a_question_is_dropped_not_offered(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path)
+    before = (tmp_path / "main.py").read_text()
+    spurious = plan(
+        step("s1", "write_file", {"path": "main.py", "content": "thanks\n"}),
+        step("s2", "read_file", {"path": "main.py"}, depends_on=["s1"]),
+    )
+    graph, llm = make_graph(
+        tmp_path,
+        {
+            "IntentResult": [intent("information_request")],
+            "Plan": [spurious],
+            "text": ["You are welcome!"],
+        },
+    )
+    config = thread()
+    message = "Thanks a lot for your help earlier, that fixed it. Have a great weekend!"
+    out = await graph.ainvoke({"messages": [HumanMessage(content=message)]}, config)
+    assert not (await graph.aget_state(config)).interrupts  # no "do you mean main.py?"
+    assert out["answer"] == "You are welcome!"
+    assert (tmp_path / "main.py").read_text() == before
+    assert out.get("results") in (None, [])
+    assert len(llm.calls_for("Plan")) == 1  # dropped, not sent back for another plan
+
+    # The same plan for a request to change something is still asked about.
+    graph, _ = make_graph(
+        tmp_path, {"IntentResult": [intent("file_operation")], "Plan": [spurious]}
+    )
+    config = thread()
+    await graph.ainvoke({"messages": [HumanMessage(content="Fix it.")]}, config)
+    (pending,) = (await graph.aget_state(config)).interrupts
+    assert "main.py" in pending.value["question"]
+
+
 def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
     tools = {tool.name: tool for tool in make_file_tools(Workspace(tmp_path))}
     (tmp_path / "a.txt").write_text("chapter 1\nquiet")  # no final line break
