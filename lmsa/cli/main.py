@@ -91,17 +91,17 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
             f"The workspace {settings.workspace} is not a folder; set LMSA_WORKSPACE to an "
             "existing folder."
         )
-    probe = None
-    if need_llm:
-        from lmsa.cli.startup import probe_the_only_server, refusal
-
-        probe = await probe_the_only_server(settings)
-        refused = refusal(probe) if probe is not None else None
-        if refused:
-            raise ExpectedFailure(refused)
     from lmsa.cli.startup import collector_paused
 
+    probe = None
     with collector_paused():
+        if need_llm:
+            from lmsa.cli.startup import probe_the_only_server, refusal
+
+            probe = await probe_the_only_server(settings)
+            refused = refusal(probe) if probe is not None else None
+            if refused:
+                raise ExpectedFailure(refused)
         from lmsa.checkpoint.factory import open_checkpointer
         from lmsa.graphs.builder import build_assistant, make_services
 
@@ -116,7 +116,11 @@ async def _assistant(settings: Settings, *, need_llm: bool = True) -> AsyncItera
                 _raise_expected(error, settings)
         try:
             async with open_checkpointer(settings, prune=need_llm) as checkpointer:
-                yield build_assistant(services).compile(checkpointer=checkpointer, name="lmsa")
+                with collector_paused():
+                    graph = build_assistant(services).compile(
+                        checkpointer=checkpointer, name="lmsa"
+                    )
+                yield graph
         except ExpectedFailure:
             raise
         except Exception as error:

@@ -44,9 +44,11 @@ def refusal(probe: EndpointProbe) -> str | None:
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while the graph stack loads, and what it loaded frozen.
 
-    The imports create some 250,000 objects that live as long as the process (modules,
-    classes, pydantic schemas); with CPython's thresholds the collector walks them again at
-    every full collection, about 0.2 s of CPU before the first request. ``gc.freeze()`` then
+    Used around the probe and the imports it and the graph need, and again around building
+    the graph (the security layer compiles its patterns then). The imports create some
+    250,000 objects that live as long as the process (modules, classes, pydantic schemas);
+    with CPython's thresholds the collector walks them again at every full collection, about
+    0.2 s of CPU before the first request. ``gc.freeze()`` then
     keeps them out of every later collection, as ``lmsa serve`` does (``tune_gc``). The price:
     the little cyclic garbage the imports leave (about 1,700 objects, 1.5 MiB) is never freed;
     collecting it first would cost the full collection this avoids."""

@@ -6,6 +6,12 @@ to open on a failure), stored in memory or, when Redis is configured, in Redis s
 instance agrees on which endpoints are down. purgatory lets every request through while
 half-open; this wrapper adds the missing limit on concurrent probes (per instance), so an
 endpoint that is coming back is not hit by the whole backlog at once.
+
+In memory, an endpoint's breaker is created by its first failure that counts: until then it is
+closed with no failures, where purgatory does nothing on entry or on success. purgatory (and
+redis-py, which it imports) so load only when an endpoint fails, not before a command's first
+request. Redis-shared breakers are read on every request, as another instance may have opened
+them.
 """
 
 from __future__ import annotations
@@ -13,13 +19,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork, AsyncRedisUnitOfWork
-from purgatory.domain.model import OpenedState
-from purgatory.service._async.repository import AsyncRedisRepository
-
 from lmsa.llm.errors import TRIPS_BREAKER, classify
 from lmsa.observability.metrics import BREAKER_STATE
-from lmsa.redis_clients import async_client
 
 _STATE_VALUE = {"closed": 0, "half-opened": 1, "opened": 2}
 
@@ -37,33 +38,46 @@ class Breakers:
         key_prefix: str = "lmsa",
         redis_pool: dict[str, Any] | None = None,
     ) -> None:
-        uow: Any
         self._redis: Any = None
+        self._uow: Any = None
         if redis_url:
+            from lmsa.llm.breaker_redis import shared_unit_of_work
+            from lmsa.redis_clients import async_client
+
             self._redis = async_client(redis_url, **(redis_pool or {}))
-            uow = _SharedUnitOfWork(self._redis, f"{key_prefix}:llm:breaker:")
-        else:
-            uow = AsyncInMemoryUnitOfWork()
+            self._uow = shared_unit_of_work(self._redis, f"{key_prefix}:llm:breaker:")
         self.shared = redis_url is not None
+        self.threshold = max(1, threshold)
         self.cooldown = cooldown
         self.half_open_probes = max(1, half_open_probes)
-        self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=max(1, threshold),
-            default_ttl=cooldown,
-            uow=uow,
-        )
+        self._factory: Any = None
         self._probing: dict[str, int] = {}
-        self._initialised = False
+        self._created: set[str] = set()  # in memory: the endpoints that have failed
 
     async def _breaker(self, name: str) -> Any:
-        if not self._initialised:
-            await self._factory.initialize()
-            self._initialised = True
+        if self._factory is None:
+            from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork
+
+            factory = AsyncCircuitBreakerFactory(
+                default_threshold=self.threshold,
+                default_ttl=self.cooldown,
+                uow=self._uow or AsyncInMemoryUnitOfWork(),
+            )
+            await factory.initialize()
+            self._factory = factory
+        self._created.add(name)
         return await self._factory.get_breaker(name)
+
+    async def _existing(self, name: str) -> Any:
+        """The breaker, or ``None`` for an in-memory one that has never failed (closed)."""
+        if not self.shared and name not in self._created:
+            return None
+        return await self._breaker(name)
 
     async def state(self, name: str) -> str:
         """``closed``, ``half-opened`` or ``opened`` (an elapsed cooldown reads as half-open)."""
-        return _state_of((await self._breaker(name)).context)
+        breaker = await self._existing(name)
+        return "closed" if breaker is None else _state_of(breaker.context)
 
     async def allows(self, name: str) -> bool:
         """Whether a request may go to ``name`` now (cheap: no network unless Redis-shared)."""
@@ -85,22 +99,6 @@ class Breakers:
         return _Guard(self, name)
 
 
-class _SharedRepository(AsyncRedisRepository):
-    """purgatory's Redis repository on a client from :mod:`lmsa.redis_clients` (bounded pool,
-    single Redis or Cluster) instead of the unbounded one it would build from a URL. Every
-    command it sends names one key, so a cluster needs nothing more."""
-
-    def __init__(self, client: Any, prefix: str) -> None:
-        self.redis = client
-        self.messages = []
-        self.prefix = prefix
-
-
-class _SharedUnitOfWork(AsyncRedisUnitOfWork):
-    def __init__(self, client: Any, prefix: str) -> None:
-        self.contexts = _SharedRepository(client, prefix)
-
-
 class _Guard:
     def __init__(self, breakers: Breakers, name: str) -> None:
         self.breakers = breakers
@@ -110,9 +108,13 @@ class _Guard:
 
     async def __aenter__(self) -> None:
         breakers = self.breakers
-        self._breaker = await breakers._breaker(self.name)
+        self._breaker = await breakers._existing(self.name)
+        if self._breaker is None:
+            return  # closed, no failures: entering would change nothing
         if _state_of(self._breaker.context) == "half-opened":
             if breakers._probing.get(self.name, 0) >= breakers.half_open_probes:
+                from purgatory.domain.model import OpenedState
+
                 raise OpenedState(self.name)
             breakers._probing[self.name] = breakers._probing.get(self.name, 0) + 1
             self._probe = True
@@ -126,13 +128,20 @@ class _Guard:
         if exc is not None and not (isinstance(exc, Exception) and classify(exc) in TRIPS_BREAKER):
             # A bad request, or a caller that stopped listening: the endpoint did its part.
             exc_type = exc = tb = None
+        breaker = self._breaker
+        if breaker is None:
+            # Entered while closed with no failures, where purgatory's entry changes nothing:
+            # the exit goes to the breaker as if it had been entered, once there is one (this
+            # failure creates it, or a concurrent one did).
+            if exc is None and self.name not in self.breakers._created:
+                BREAKER_STATE.labels(self.name).set(0)
+                return
+            breaker = await self.breakers._breaker(self.name)
         try:
-            await self._breaker.__aexit__(exc_type, exc, tb)
+            await breaker.__aexit__(exc_type, exc, tb)
         finally:
             self._release_probe()
-            BREAKER_STATE.labels(self.name).set(
-                _STATE_VALUE.get(str(self._breaker.context.state), 0)
-            )
+            BREAKER_STATE.labels(self.name).set(_STATE_VALUE.get(str(breaker.context.state), 0))
 
     def _release_probe(self) -> None:
         if self._probe:
@@ -148,4 +157,7 @@ def _state_of(context: Any) -> str:
 
 
 def is_open_error(error: BaseException) -> bool:
+    # Only a breaker raises OpenedState, and a breaker exists only once purgatory is loaded.
+    from purgatory.domain.model import OpenedState
+
     return isinstance(error, OpenedState)

@@ -28,6 +28,7 @@ per script group, so the cost grows with the text, not with the size of the lexi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -67,7 +68,10 @@ def _trie_regex(entries: Iterable[tuple[str, bool]]) -> str:
     return build(root)
 
 
-def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[str], set[str]]]]:
+def _entries() -> tuple[
+    set[tuple[str, bool]], set[tuple[str, bool]], dict[str, tuple[set[str], set[str]]]
+]:
+    """The words found at word boundaries, those found anywhere, and each word's classes."""
     lookup: dict[str, tuple[set[str], set[str]]] = {}
     bounded: set[tuple[str, bool]] = set()
     unbounded: set[tuple[str, bool]] = set()
@@ -78,14 +82,22 @@ def _compile() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, tuple[set[st
             prefix_classes, exact_classes = lookup.setdefault(word, (set(), set()))
             (exact_classes if exact else prefix_classes).add(name)
             (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
-    return (
-        re.compile(rf"(?<![{_LETTER}])(?<!\bj')" + _trie_regex(sorted(bounded))),  # not j'ai
-        re.compile(_trie_regex(sorted(unbounded))),
-        lookup,
-    )
+    return bounded, unbounded, lookup
 
 
-_BOUNDED, _UNBOUNDED, _LOOKUP = _compile()
+_BOUNDED_WORDS, _UNBOUNDED_WORDS, _LOOKUP = _entries()
+_BOUNDED = re.compile(
+    rf"(?<![{_LETTER}])(?<!\bj')" + _trie_regex(sorted(_BOUNDED_WORDS))
+)  # not j'ai
+
+
+@functools.cache
+def _unbounded() -> re.Pattern[str]:
+    """The CJK, kana, Hangul and Arabic words, compiled for the first text that has any: most
+    messages have none, and the pattern takes about 10 ms to build."""
+    return re.compile(_trie_regex(sorted(_UNBOUNDED_WORDS)))
+
+
 _HAS_UNBOUNDED = re.compile(UNBOUNDED)
 _LETTER_AT = re.compile(f"[{_LETTER}]")
 _QUESTION = re.compile(r"[?？؟](?:\s|$)")  # not the "?" of a URL
@@ -193,7 +205,7 @@ def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, st
     found: dict[str, list[tuple[int, str]]] = {}
     patterns = [_BOUNDED]
     if unbounded and not view.isascii() and _HAS_UNBOUNDED.search(view):
-        patterns.append(_UNBOUNDED)
+        patterns.append(_unbounded())
     for pattern in patterns:
         for match in pattern.finditer(view):
             word = match.group(0)

@@ -218,6 +218,36 @@ async def test_half_open_admits_a_limited_number_of_probes() -> None:
     assert await breakers.state("e") == "closed"
 
 
+async def test_requests_that_entered_before_the_first_failure_still_count() -> None:
+    # In memory the breaker is only created by a failure; requests already under way when it
+    # is created end on it as if it had existed when they started.
+    breakers = Breakers(threshold=2, cooldown=60, half_open_probes=1)
+    release = asyncio.Event()
+
+    async def call(error: Exception | None) -> None:
+        async with breakers.guard("e"):
+            await release.wait()
+            if error is not None:
+                raise error
+
+    first = asyncio.create_task(call(status_error(500, "boom")))
+    second = asyncio.create_task(call(None))
+    third = asyncio.create_task(call(httpx.ConnectError("refused")))
+    await asyncio.sleep(0.01)
+    assert await breakers.state("e") == "closed"
+    release.set()
+    results = await asyncio.gather(first, second, third, return_exceptions=True)
+    assert [type(r).__name__ for r in results] == [
+        "InternalServerError",
+        "NoneType",
+        "ConnectError",
+    ]
+    # failure, then a success that resets the count, then one failure: still closed
+    assert await breakers.state("e") == "closed"
+    await _fail(breakers, "e", status_error(500, "boom"))
+    assert await breakers.state("e") == "opened"
+
+
 # ---- complexity routing ---------------------------------------------------------------------
 
 

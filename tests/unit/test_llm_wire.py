@@ -13,6 +13,9 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
+from lmsa.config import Settings
+from lmsa.llm.clients import SDK_FIELDS, Clients, DeferredSDK, make_chat_openai
+from lmsa.llm.endpoints import build_endpoints
 from lmsa.llm.errors import ErrorKind, classify, describe_llm_error, retry_after_seconds
 from lmsa.llm.wire import WireClient
 
@@ -171,3 +174,31 @@ def test_every_httpx_request_error_is_a_connection_failure() -> None:
         httpx.TooManyRedirects("loop", request=request),
     ):
         assert classify(error) is ErrorKind.CONNECTION
+
+
+def test_the_routers_chat_model_builds_its_sdk_clients_only_when_they_are_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LANGCHAIN_OPENAI_TCP_KEEPALIVE", "0")  # no socket-option probe
+    settings = Settings(base_url=BASE, api_key="secret", model="m", endpoints=[], fallbacks=[])
+    (endpoint,) = build_endpoints(settings)
+    endpoint.resolved_model = "m"
+    model = Clients(settings).chat(endpoint)
+    plain = make_chat_openai(endpoint, "m", settings)
+
+    assert body_of(model, max_tokens=7) == body_of(plain, max_tokens=7)
+    stand_ins = [getattr(model, field) for field in SDK_FIELDS]
+    assert all(isinstance(stand_in, DeferredSDK) for stand_in in stand_ins)
+    assert not stand_ins[0]._twin  # encoding a body needed no SDK client
+
+    root = model.root_async_client.resolve()
+    assert isinstance(root, openai.AsyncOpenAI)
+    assert (root.base_url, root.api_key, root.max_retries) == (
+        plain.root_async_client.base_url,
+        plain.root_async_client.api_key,
+        0,
+    )
+    assert model.async_client.resolve() is root.chat.completions
+    assert model.async_client.create == root.chat.completions.create
+    assert isinstance(model.root_client.resolve(), openai.OpenAI)
+    assert len(stand_ins[0]._twin) == 1  # one twin for the four
