@@ -8,10 +8,10 @@ import json
 import os
 import re
 import shutil
-from typing import Any
+from typing import Any, Self
 
 from langchain_core.tools import ToolException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from lmsa.tools.file_common import named_entry
 from lmsa.tools.file_reading import read_text_file
@@ -52,6 +52,18 @@ class EditFileArgs(BaseModel):
             "1 means it must be unique, 0 replaces every occurrence."
         ),
     )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        # A small model asked to add a line writes the line as both texts; refused here, the
+        # plan goes back to it with the reason instead of failing later as "not found".
+        if self.search == self.replace:
+            raise ValueError(
+                "search and replace are the same text, so the edit would change nothing; "
+                "replace must hold the new text (to add lines at the end of a file, use "
+                "write_file with append=true)"
+            )
+        return self
 
 
 class DeleteFileArgs(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from lmsa.nodes._common import render_results
-from lmsa.nodes.plan import Plan, make_plan
+from lmsa.nodes.plan import Plan, check_plan, make_plan
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
     appends_without_repeats,
@@ -220,6 +220,19 @@ async def test_a_change_planned_for_thanks_or_a_question_is_dropped_not_offered(
     await graph.ainvoke({"messages": [HumanMessage(content="Fix it.")]}, config)
     (pending,) = (await graph.aget_state(config)).interrupts
     assert "main.py" in pending.value["question"]
+
+
+def test_an_edit_that_changes_nothing_goes_back_to_the_planner(tmp_path: Path) -> None:
+    (tmp_path / "shopping.txt").write_text("milk\neggs\n")
+    registry = _registry(tmp_path)
+
+    def errors(search: str, replace: str) -> list[str]:
+        args = {"path": "shopping.txt", "search": search, "replace": replace}
+        return check_plan(Plan.model_validate(plan(step("s1", "edit_file", args))), registry)[1]
+
+    (reason,) = errors("olive oil", "olive oil")
+    assert "change nothing" in reason and "append" in reason
+    assert errors("eggs", "eggs\nolive oil") == []
 
 
 def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
