@@ -40,7 +40,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
     assert kinds[("injection", "indirect")] >= 40
     assert kinds[("injection", "obfuscated")] >= 15
     assert all(r["family"] and r["template"] for r in rows)
-    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2", "fresh3"}
+    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2", "fresh3", "fresh4"}
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
 
@@ -64,7 +64,10 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    rows = [r for r in load_corpus() if r["label"] == "injection"]
+    # The blind ``fresh*`` sets are measured (benchmarks/guard.py), not held to a bar here.
+    rows = [
+        r for r in load_corpus() if r["label"] == "injection" and not r["split"].startswith("fresh")
+    ]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
