@@ -12,7 +12,7 @@ re-reads the rc file, and its default, on construction). Unit tests run this wit
 disabled.
 
 Why the hot path does not go through ``Guard.validate``: even with a trivial validator, its
-framework overhead (call history, iteration objects, an event loop per call) is larger than the
+framework overhead (call history, iteration objects) is larger than the
 whole time budget of ``check_input``. So the node uses the same checks directly
 (``LMSA_SECURITY_ENGINE=native``, the default) and ``LMSA_SECURITY_ENGINE=guardrails`` routes
 them through these Guards instead, with the same verdicts (tests/unit/test_security_guardrails.py
@@ -21,6 +21,7 @@ compares them).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -42,6 +43,11 @@ def _guardrails() -> dict[str, Any]:
         register_validator,
     )
 
+    # Sequential validation: lmsa's validators are plain functions, and guardrails' default
+    # (asynchronous) service installs uvloop's event-loop policy for the whole process and
+    # leaves a thread and five file descriptors behind per ``validate`` call, which a
+    # long-running server would pile up until it runs out of descriptors.
+    os.environ.setdefault("GUARDRAILS_RUN_SYNC", "true")
     offline_rc = RC(enable_metrics=False, use_remote_inferencing=False)
     gr_settings.rc = offline_rc
     gr_settings.disable_tracing = True

@@ -3,6 +3,9 @@ are disabled in unit tests), with telemetry off, and agree with the native check
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 
 from lmsa.security import SecurityPolicy, check_input, check_output
@@ -57,3 +60,16 @@ async def test_guard_node_uses_the_configured_engine(tmp_path, engine: str) -> N
         ctx(),
     )
     assert update["error"]
+
+
+def test_the_guardrails_engine_leaves_no_thread_or_descriptor_behind() -> None:
+    # Its asynchronous validator service left a thread and five descriptors per call; a server
+    # validating every message ran out of descriptors.
+    guard = input_guard()
+    validate(guard, "warm up")
+    descriptors = len(os.listdir("/proc/self/fd"))
+    threads = threading.active_count()
+    for number in range(10):
+        validate(guard, f"What is in notes {number}.txt?")
+    assert len(os.listdir("/proc/self/fd")) <= descriptors + 2
+    assert threading.active_count() <= threads + 1
