@@ -391,21 +391,19 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         proposal = scoped_searches(proposal, services.tools, workspace, requests)
         proposal = edits_as_creations(proposal, services.tools, requests)
         proposal = appends_without_repeats(proposal, services.tools)
+        if (state.get("intent") or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
+            # Thanks or a question: the user asked for no change, so none is made or offered.
+            unnamed = unnamed_changes(proposal, services.tools, requests)
+            proposal = without_changes_to(proposal, services.tools, unnamed)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
         guessed = missing_edit_targets(proposal, services.tools, requests)
         if not errors and attempts == 1:
             # Once: a model that cannot fix it should not lose the turn over it.
             errors += missing_creations(proposal, services.tools, workspace)
-        unnamed = unnamed_changes(proposal, services.tools, requests) if not errors else []
-        if unnamed and (state.get("intent") or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
-            # Thanks or a question: the user asked for no change, so none is made or offered.
-            proposal = without_changes_to(proposal, services.tools, unnamed)
-            steps, errors = check_plan(proposal, services.tools)
-            errors += _redaction_copies(proposal, services)
-            unnamed = []
         if not errors:
             accepted = {**proposal.model_dump(), "steps": steps}
+            unnamed = unnamed_changes(proposal, services.tools, requests)
             may_ask = state.get("clarification_rounds", 0) < context.max_clarify_rounds
             if guessed and may_ask:
                 return {"plan": None, "plan_attempts": attempts, "question": GUESSED_FILE_QUESTION}
