@@ -36,6 +36,7 @@ from lmsa.nodes.plan_checks import (
     missing_creations,
     missing_edit_targets,
     scoped_searches,
+    unchanged_edits_as_appends,
     unnamed_changes,
     without_changes_to,
     without_scaffolding,
@@ -390,6 +391,7 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         requests = user_requests(state["messages"], context.history_turns)
         proposal = scoped_searches(proposal, services.tools, workspace, requests)
         proposal = edits_as_creations(proposal, services.tools, requests)
+        proposal = unchanged_edits_as_appends(proposal, services.tools)
         proposal = appends_without_repeats(proposal, services.tools)
         if (state.get("intent") or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
             # Thanks or a question: the user asked for no change, so none is made or offered.

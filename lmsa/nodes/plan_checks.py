@@ -265,6 +265,49 @@ def edits_as_creations(plan: Plan, tools: ToolRegistry, requests: str) -> Plan:
     return plan.model_copy(update={"steps": steps}) if changed else plan
 
 
+def unchanged_edits_as_appends(plan: Plan, tools: ToolRegistry) -> Plan:
+    """Edits whose search and replace texts are the same and absent from the file, turned
+    into adding that text at the end of the file: asked to add a line ("put olive oil at the
+    end of the list"), a small model writes the new line as both texts, and told that such an
+    edit changes nothing, it plans the same edit again. The text it repeats is what it means
+    to add. An edit whose text is already in the file is left for the planner to correct."""
+    root = tools.workspace_root
+    if root is None or CREATOR not in tools:
+        return plan
+    flag, path_arg, text_arg = _metadata(tools, CREATOR, "appends") or (None, None, None)
+    if flag is None:
+        return plan
+    root = root.resolve()
+    steps = []
+    changed = False
+    for step in plan.steps:
+        search = step.args.get(_metadata(tools, step.tool, "edit_search") or "")
+        text = step.args.get(_metadata(tools, step.tool, "edit_text") or "")
+        path = _existing(root, step.args.get(_metadata(tools, step.tool, "edits_existing") or ""))
+        if (
+            path is None
+            or not isinstance(search, str)
+            or not isinstance(text, str)
+            or not text.strip()
+            or search.strip() != text.strip()
+        ):
+            steps.append(step)
+            continue
+        try:
+            existing = (root / path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            steps.append(step)
+            continue
+        if text.strip() in existing:
+            steps.append(step)
+            continue
+        content = text.strip("\n") + "\n"
+        args = {path_arg: path, text_arg: content, flag: True}
+        steps.append(step.model_copy(update={"tool": CREATOR, "args": args}))
+        changed = True
+    return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
 def appends_without_repeats(plan: Plan, tools: ToolRegistry) -> Plan:
     """Appends whose text starts with the lines the file already has, cut to what is new:
     asked to add a line to a list it has just read, a small model writes the whole list plus

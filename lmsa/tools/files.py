@@ -4,8 +4,9 @@ metadata. The tools themselves are in :mod:`.file_reading` and :mod:`.file_editi
 
 Two metadata keys serve the planner's checks (:mod:`lmsa.nodes.plan_checks`): ``scope_arg``
 names the argument that says which folder a listing or search covers, ``edits_existing`` the
-argument that must name a file that already exists and ``edit_text`` the one holding the new
-text (what a file that does not exist yet is created with); ``appends`` is ``(flag, path,
+argument that must name a file that already exists, ``edit_text`` the one holding the new
+text (what a file that does not exist yet is created with) and ``edit_search`` the one holding
+the text it replaces; ``appends`` is ``(flag, path,
 text)``: the arguments that, when the flag is true, add the text at the end of that file.
 
 Every tool is bound to one workspace, so no call can reach outside it, and carries the root in
@@ -187,6 +188,7 @@ def make_file_tools(workspace: Workspace) -> list[BaseTool]:
             assess=writes("edits", "path"),
             edits_existing="path",
             edit_text="replace",
+            edit_search="search",
         ),
         tool(
             name="delete_file",

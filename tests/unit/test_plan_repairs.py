@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langgraph.types import Command
 
 from lmsa.nodes._common import render_results
 from lmsa.nodes.plan import Plan, check_plan, make_plan
@@ -19,12 +20,13 @@ from lmsa.nodes.plan_checks import (
     edits_as_creations,
     missing_edit_targets,
     scoped_searches,
+    unchanged_edits_as_appends,
     without_scaffolding,
 )
 from lmsa.state import WorkspaceInfo
 from lmsa.tools import ToolRegistry, Workspace, make_file_tools
 from lmsa.tools.grounding import view_workspace
-from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, thread
+from tests.unit.helpers import ctx, intent, make_graph, plan, services, step, thread, validation
 
 
 def _tree(root: Path) -> Path:
@@ -233,6 +235,60 @@ def test_an_edit_that_changes_nothing_goes_back_to_the_planner(tmp_path: Path) -
     (reason,) = errors("olive oil", "olive oil")
     assert "change nothing" in reason and "append" in reason
     assert errors("eggs", "eggs\nolive oil") == []
+
+
+async def test_an_edit_repeating_text_the_file_lacks_adds_it_at_the_end(tmp_path: Path) -> None:
+    (tmp_path / "packing.txt").write_text("tent\nstove")  # no final line break
+    (tmp_path / "notes.md").write_text("# Notes\n")
+    registry = _registry(tmp_path)
+
+    def mended(path: str, search: str, replace: str) -> dict[str, Any]:
+        args = {"path": path, "search": search, "replace": replace}
+        proposal = Plan.model_validate(plan(step("s1", "edit_file", args)))
+        (kept,) = unchanged_edits_as_appends(proposal, registry).steps
+        return {"tool": kept.tool, **kept.args}
+
+    assert mended("packing.txt", "sleeping bag", "sleeping bag\n") == {
+        "tool": "write_file",
+        "path": "packing.txt",
+        "content": "sleeping bag\n",
+        "append": True,
+    }
+    # Text the file has already, a real change, a file that does not exist: left as planned,
+    # for the planner's own checks.
+    for path, search, replace in (
+        ("packing.txt", "stove", "stove"),
+        ("packing.txt", "stove", "gas stove"),
+        ("missing.txt", "x", "x"),
+    ):
+        assert mended(path, search, replace) == {
+            "tool": "edit_file",
+            "path": path,
+            "search": search,
+            "replace": replace,
+        }
+
+    # Through the planner: one planning call, and the line ends up on a line of its own.
+    edit = plan(
+        step("s1", "edit_file", {"path": "packing.txt", "search": "matches", "replace": "matches"})
+    )
+    graph, llm = make_graph(
+        tmp_path,
+        {
+            "IntentResult": [intent("file_operation")],
+            "Plan": [edit],
+            "Validation": [validation(True)],
+            "text": ["Added."],
+        },
+    )
+    config = thread()
+    message = "Put matches at the end of packing.txt"
+    await graph.ainvoke({"messages": [HumanMessage(content=message)]}, config)
+    (pending,) = (await graph.aget_state(config)).interrupts  # the write asks for approval
+    assert "packing.txt" in str(pending.value)
+    await graph.ainvoke(Command(resume={"decision": "approve"}), config)
+    assert (tmp_path / "packing.txt").read_text() == "tent\nstove\nmatches\n"
+    assert len(llm.calls_for("Plan")) == 1
 
 
 def test_combine_files_joins_whole_files_in_order_each_on_its_own_lines(tmp_path: Path) -> None:
