@@ -18,7 +18,7 @@ import httpx
 
 from lmsa.config import EndpointSettings, Settings
 from lmsa.llm.errors import LLMUnavailable, no_model_message, not_reachable_message
-from lmsa.llm.tls import shared_ssl_context
+from lmsa.llm.tls import ssl_context_for
 from lmsa.observability.metrics import ENDPOINT_HEALTHY
 
 EWMA_ALPHA = 0.3
@@ -69,7 +69,7 @@ async def probe_endpoint(base_url: str, api_key: str, timeout: float = 3.0) -> E
     headers = {"Authorization": f"Bearer {api_key}"}
     started = time.perf_counter()
     async with httpx.AsyncClient(
-        timeout=timeout, headers=headers, verify=shared_ssl_context()
+        timeout=timeout, headers=headers, verify=ssl_context_for(base_url)
     ) as client:
         try:
             response = await client.get(f"{base_url.rstrip('/')}/models")

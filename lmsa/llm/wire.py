@@ -30,7 +30,7 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_openai import ChatOpenAI
 
-from lmsa.llm.tls import shared_ssl_context
+from lmsa.llm.tls import ssl_context_for
 
 SDK_ONLY = ("extra_body", "extra_headers", "extra_query", "timeout")
 """Call options the openai SDK merges into the request rather than sending as body fields."""
@@ -58,7 +58,7 @@ class WireClient:
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             transport=transport,
-            verify=shared_ssl_context(),
+            verify=ssl_context_for(base_url),
         )
 
     @staticmethod

@@ -17,6 +17,7 @@ developers or the system).
 # ruff: noqa: E501  (cue tables in CJK and Arabic: a phrase split across lines cannot be read)
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -191,10 +192,16 @@ WEIGHTS = {
 }
 _SCORED = ("override", "extraction", "role", "approval", "exfil", "authority", "suspended",
            "priority", "persona", "read")  # fmt: skip
-_COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (family, re.compile("|".join(table[family] for table in (_RU, _ZH, _JA, _KO, _AR))))
-    for family in _SCORED
-)
+
+
+@functools.cache
+def _compiled() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The family patterns, compiled for the first text in these scripts: most texts have
+    none, and compiling them takes about 10 ms."""
+    return tuple(
+        (family, re.compile("|".join(table[family] for table in (_RU, _ZH, _JA, _KO, _AR))))
+        for family in _SCORED
+    )
 
 
 def native_view(text: str) -> str | None:
@@ -211,7 +218,7 @@ def native_hits(text: str) -> dict[str, str]:
     if view is None:
         return {}
     hits: dict[str, str] = {}
-    for family, pattern in _COMPILED:
+    for family, pattern in _compiled():
         matches = {m.group(0) for m in pattern.finditer(view)}
         if matches:
             hits[family] = min(matches)[:60]
