@@ -12,6 +12,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from lmsa.llm.replies import message_text
 from lmsa.llm.structured import dumps
 from lmsa.tools import ToolRegistry
+from lmsa.tools.figures import shared_figures
 from lmsa.tools.tables import describe_table, table_delimiter
 
 CLARIFICATION_MARK = "lmsa_clarification"
@@ -56,7 +57,8 @@ def render_results(
     arguments that differ from their defaults. A table a file holds is also restated row by
     row with its columns' totals and extremes (:mod:`lmsa.tools.tables`), in place of its raw
     lines unless ``raw_tables`` (a planner copying text to replace needs them); a small model
-    reading both mixes up the columns again. The line before each
+    reading both mixes up the columns again. Numbers that several files read give under one
+    name follow, with their total (:mod:`lmsa.tools.figures`). The line before each
     output names the call in words, not as code: a small model copies a ``name({...})`` line
     into the file it writes."""
     blocks = []
@@ -83,6 +85,9 @@ def render_results(
             blocks.append(f"{header}:\n{output}")
         else:
             blocks.append(f"{header} failed: {result['error']}")
+    figures = shared_figures(results)
+    if figures:
+        blocks.append(f"{SHARED_FIGURES}\n{figures}")
     return "\n\n".join(blocks)
 
 
@@ -149,6 +154,7 @@ def _search_view(output: str, headers: dict[str, list[str]]) -> str:
 
 
 RESTATED_TABLE = "The same table, one row per line (computed from the file):"
+SHARED_FIGURES = "Numbers the files above give under the same name (added up by code):"
 
 
 def _described(args: Any) -> str:

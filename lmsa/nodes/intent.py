@@ -4,6 +4,7 @@ language and phrasing they did not foresee)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -60,6 +61,19 @@ ACTION_INTENTS = frozenset({"action_execution", "system_operation", "creative_ta
 ANSWERED_NOT_QUESTIONED = frozenset({"conversation", "information_request"})
 """Intents answered with a best effort rather than a question back: a guess at a question
 changes nothing, so asking only delays it; a guess at a change can touch the wrong file."""
+
+_QUESTION_MARK = re.compile(r"[?？؟](?:\s|$)")
+
+
+def asks_a_question(intent: dict[str, Any] | None, message: str) -> bool:
+    """Whether the message asks something rather than for something to be done: labelled as
+    a question or small talk, or holding a sentence that ends in a question mark without
+    being labelled as an action ("How many visitors came? See monday.txt." -- but "Can you
+    clean it up?" asks for an action)."""
+    name = (intent or {}).get("intent")
+    if name in ANSWERED_NOT_QUESTIONED:
+        return True
+    return name not in ACTION_INTENTS and _QUESTION_MARK.search(message) is not None
 
 
 def is_unsure(

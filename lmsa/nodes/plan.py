@@ -25,8 +25,13 @@ from pydantic import BaseModel, Field, create_model, model_validator
 
 from lmsa.context import Services
 from lmsa.llm.structured import StructuredOutputError, ainvoke_structured, dumps
-from lmsa.nodes._common import recent_history, render_results, user_requests
-from lmsa.nodes.intent import ANSWERED_NOT_QUESTIONED, SHORT_TEXT, workspace_info
+from lmsa.nodes._common import last_user_text, recent_history, render_results, user_requests
+from lmsa.nodes.intent import (
+    ANSWERED_NOT_QUESTIONED,
+    SHORT_TEXT,
+    asks_a_question,
+    workspace_info,
+)
 from lmsa.nodes.plan_checks import (
     GUESSED_FILE_QUESTION,
     appends_without_repeats,
@@ -38,6 +43,7 @@ from lmsa.nodes.plan_checks import (
     scoped_searches,
     unchanged_edits_as_appends,
     unnamed_changes,
+    unnamed_creations,
     without_changes_to,
     without_scaffolding,
 )
@@ -393,10 +399,15 @@ def make_plan(services: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         proposal = edits_as_creations(proposal, services.tools, requests)
         proposal = unchanged_edits_as_appends(proposal, services.tools)
         proposal = appends_without_repeats(proposal, services.tools)
-        if (state.get("intent") or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
+        intent = state.get("intent")
+        if (intent or {}).get("intent") in ANSWERED_NOT_QUESTIONED:
             # Thanks or a question: the user asked for no change, so none is made or offered.
             unnamed = unnamed_changes(proposal, services.tools, requests)
             proposal = without_changes_to(proposal, services.tools, unnamed)
+        if asks_a_question(intent, last_user_text(state["messages"])):
+            # Nor is a file the user never named created to hold the answer.
+            created = unnamed_creations(proposal, services.tools, requests)
+            proposal = without_changes_to(proposal, services.tools, created)
         steps, errors = check_plan(proposal, services.tools)
         errors += _redaction_copies(proposal, services)
         guessed = missing_edit_targets(proposal, services.tools, requests)

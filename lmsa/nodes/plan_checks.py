@@ -81,13 +81,20 @@ def without_scaffolding(plan: Plan, results: Sequence[dict[str, Any]], tools: To
 
 def _existing(root: Path, value: Any) -> str | None:
     """``value`` as a workspace-relative path when it names something that exists there."""
+    path = _inside(root, value)
+    return path if path is not None and (root / path).exists() else None
+
+
+def _inside(root: Path, value: Any) -> str | None:
+    """``value`` as a workspace-relative path when it names a place inside the workspace at
+    ``root``, whether or not anything is there yet."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         real = (root / value.strip()).resolve()
     except (OSError, ValueError):
         return None
-    if real == root or not real.is_relative_to(root) or not real.exists():
+    if real == root or not real.is_relative_to(root):
         return None
     return real.relative_to(root).as_posix()
 
@@ -127,10 +134,36 @@ def unnamed_changes(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]
     return unnamed
 
 
+_TARGETS = ("path", "source", "destination")
+"""The arguments that name what a changing tool writes, moves or creates."""
+
+
+def unnamed_creations(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
+    """Files the plan would create that the user's messages never name. Asked how many
+    visitors two files add up to, a small model merges the files into ``total_visitors.txt``:
+    a file nobody asked for, made in answer to a question."""
+    root = tools.workspace_root
+    if root is None:
+        return []
+    root = root.resolve()
+    created: list[str] = []
+    for step in plan.steps:
+        if step.tool not in tools or tools.risk(step.tool) == "read":
+            continue
+        if not (tools.get(step.tool).metadata or {}).get("workspace_root"):
+            continue
+        for key in _TARGETS:
+            path = _inside(root, step.args.get(key))
+            if path and not (root / path).exists() and not _named_in(path, requests):
+                created.append(path)
+    return list(dict.fromkeys(created))
+
+
 def without_changes_to(plan: Plan, tools: ToolRegistry, paths: Sequence[str]) -> Plan:
-    """The plan without the steps that would change ``paths`` (and the steps waiting for
-    them): for a message that asks for no change (thanks, a question), a small model still
-    plans to write the first file it saw, and asking whether it should only puzzles the user."""
+    """The plan without the steps that would change or create ``paths`` (and the steps
+    waiting for them): for a message that asks for no change (thanks, a question), a small
+    model still plans to write the first file it saw, and asking whether it should only
+    puzzles the user."""
     root = tools.workspace_root
     if root is None or not paths:
         return plan
@@ -139,7 +172,7 @@ def without_changes_to(plan: Plan, tools: ToolRegistry, paths: Sequence[str]) ->
     for step in plan.steps:
         if step.tool not in tools or tools.risk(step.tool) == "read":
             continue
-        if any(_existing(root, step.args.get(key)) in paths for key in ("path", "source")):
+        if any(_inside(root, step.args.get(key)) in paths for key in _TARGETS):
             dropped.add(step.id)
     changed = True
     while changed:

@@ -30,7 +30,7 @@ def table_delimiter(path: str) -> str | None:
     return None
 
 
-def _number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
     cleaned = text.strip().lstrip("$€£").rstrip("%").strip()
     if not _NUMBER.match(cleaned):
         return None
@@ -41,7 +41,7 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _shown(value: float) -> str:
+def show_number(value: float) -> str:
     if value.is_integer():
         return str(int(value))
     return f"{value:.10g}"
@@ -75,7 +75,7 @@ def _label_column(header: list[str], body: list[list[str]]) -> int | None:
     """The first column that is not numeric: what a row is called (a name, a city, an item)."""
     for index in range(len(header)):
         values = [row[index] for row in body if index < len(row) and row[index]]
-        if values and any(_number(value) is None for value in values):
+        if values and any(parse_number(value) is None for value in values):
             return index
     return None
 
@@ -85,7 +85,7 @@ def _column_facts(header: list[str], body: list[list[str]]) -> list[str]:
     facts = []
     for index, name in enumerate(header):
         cells = [(row, row[index]) for row in body if index < len(row) and row[index]]
-        numbers = [(row, _number(value)) for row, value in cells]
+        numbers = [(row, parse_number(value)) for row, value in cells]
         if len(cells) < 2 or any(value is None for _, value in numbers):
             continue
         values = [(row, value) for row, value in numbers if value is not None]
@@ -99,9 +99,9 @@ def _column_facts(header: list[str], body: list[list[str]]) -> list[str]:
         highest = max(values, key=lambda pair: pair[1])
         total = math.fsum(value for _, value in values)
         facts.append(
-            f"Column {name}: total {_shown(round(total, 10))}; "
-            f"highest {_shown(highest[1])} ({which(highest[0])}); "
-            f"lowest {_shown(lowest[1])} ({which(lowest[0])}); "
-            f"average {_shown(round(total / len(values), 4))} over {len(values)} rows."
+            f"Column {name}: total {show_number(round(total, 10))}; "
+            f"highest {show_number(highest[1])} ({which(highest[0])}); "
+            f"lowest {show_number(lowest[1])} ({which(lowest[0])}); "
+            f"average {show_number(round(total / len(values), 4))} over {len(values)} rows."
         )
     return facts
