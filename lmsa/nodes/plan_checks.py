@@ -112,51 +112,45 @@ def _named_in(path: str, text: str) -> bool:
     )
 
 
-def unnamed_changes(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
-    """Existing workspace files the plan would change, delete or move although the user's
-    messages never name them. A request that says what to do but not to what ("fix it",
-    "delete the old one") leaves the choice of file to the model, which then edits or deletes
-    whichever file it saw first; such a change is asked about instead of made."""
+_TARGETS = ("path", "source", "destination")
+"""The arguments that name what a changing tool writes, moves or creates."""
+
+
+def _changed_paths(plan: Plan, tools: ToolRegistry, keys: Sequence[str]) -> dict[str, bool]:
+    """Workspace-relative path -> whether it exists, for what the plan's changing steps name in
+    ``keys`` (tools bound to the workspace only)."""
     root = tools.workspace_root
     if root is None:
-        return []
+        return {}
     root = root.resolve()
-    unnamed: list[str] = []
+    paths: dict[str, bool] = {}
     for step in plan.steps:
         if step.tool not in tools or tools.risk(step.tool) == "read":
             continue
         if not (tools.get(step.tool).metadata or {}).get("workspace_root"):
             continue
-        for key in ("path", "source"):
-            path = _existing(root, step.args.get(key))
-            if path is not None and not _named_in(path, requests) and path not in unnamed:
-                unnamed.append(path)
-    return unnamed
+        for key in keys:
+            path = _inside(root, step.args.get(key))
+            if path is not None:
+                paths.setdefault(path, (root / path).exists())
+    return paths
 
 
-_TARGETS = ("path", "source", "destination")
-"""The arguments that name what a changing tool writes, moves or creates."""
+def unnamed_changes(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
+    """Existing workspace files the plan would change, delete or move although the user's
+    messages never name them. A request that says what to do but not to what ("fix it",
+    "delete the old one") leaves the choice of file to the model, which then edits or deletes
+    whichever file it saw first; such a change is asked about instead of made."""
+    paths = _changed_paths(plan, tools, ("path", "source"))
+    return [path for path, exists in paths.items() if exists and not _named_in(path, requests)]
 
 
 def unnamed_creations(plan: Plan, tools: ToolRegistry, requests: str) -> list[str]:
     """Files the plan would create that the user's messages never name. Asked how many
     visitors two files add up to, a small model merges the files into ``total_visitors.txt``:
     a file nobody asked for, made in answer to a question."""
-    root = tools.workspace_root
-    if root is None:
-        return []
-    root = root.resolve()
-    created: list[str] = []
-    for step in plan.steps:
-        if step.tool not in tools or tools.risk(step.tool) == "read":
-            continue
-        if not (tools.get(step.tool).metadata or {}).get("workspace_root"):
-            continue
-        for key in _TARGETS:
-            path = _inside(root, step.args.get(key))
-            if path and not (root / path).exists() and not _named_in(path, requests):
-                created.append(path)
-    return list(dict.fromkeys(created))
+    paths = _changed_paths(plan, tools, _TARGETS)
+    return [path for path, exists in paths.items() if not exists and not _named_in(path, requests)]
 
 
 def without_changes_to(plan: Plan, tools: ToolRegistry, paths: Sequence[str]) -> Plan:
@@ -326,12 +320,8 @@ def unchanged_edits_as_appends(plan: Plan, tools: ToolRegistry) -> Plan:
         ):
             steps.append(step)
             continue
-        try:
-            existing = (root / path).read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
-            steps.append(step)
-            continue
-        if text.strip() in existing:
+        existing = _text_of(root, path)
+        if existing is None or text.strip() in existing:
             steps.append(step)
             continue
         content = text.strip("\n") + "\n"
@@ -360,11 +350,11 @@ def appends_without_repeats(plan: Plan, tools: ToolRegistry) -> Plan:
         if path is None or not isinstance(text, str):
             steps.append(step)
             continue
-        try:
-            existing = [line.strip() for line in (root / path).read_text("utf-8").splitlines()]
-        except (OSError, UnicodeDecodeError):
+        content = _text_of(root, path)
+        if content is None:
             steps.append(step)
             continue
+        existing = [line.strip() for line in content.splitlines()]
         while existing and not existing[-1]:
             existing.pop()
         lines = text.split("\n")
@@ -376,6 +366,14 @@ def appends_without_repeats(plan: Plan, tools: ToolRegistry) -> Plan:
         if rest.strip():
             steps.append(step.model_copy(update={"args": {**step.args, text_arg: rest}}))
     return plan.model_copy(update={"steps": steps}) if changed else plan
+
+
+def _text_of(root: Path, path: str) -> str | None:
+    """The text of the workspace file ``path``, or ``None`` when it cannot be read as UTF-8."""
+    try:
+        return (root / path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _metadata(tools: ToolRegistry, name: str, key: str) -> Any:
