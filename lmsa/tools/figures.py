@@ -13,7 +13,6 @@ without case and spacing, nothing inferred.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -78,10 +77,8 @@ def shared_figures(results: Sequence[dict[str, Any]]) -> str | None:
             continue
         label = given[0][1][0]
         units = {unit for _, (_, _, unit) in given}
-        unit = f" {units.pop()}" if len(units) == 1 and next(iter(units), "") else ""
+        unit = f" {units.pop()}" if len(units) == 1 and "" not in units else ""  # all agree
         values = [value for _, (_, value, _) in given]
-        if not all(math.isfinite(v) for v in values):
-            continue
         parts = ", ".join(f"{path} {show_number(value)}{unit}" for path, (_, value, _) in given)
         line = f"{label}: {parts}; total {show_number(round(sum(values), 10))}{unit}"
         if len(given) == 2:
