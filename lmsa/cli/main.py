@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import select
 import signal
 import sys
 import uuid
@@ -292,9 +294,38 @@ def _prompt(text: str) -> str:
     except ValueError:  # not the main thread: signals cannot be routed here anyway
         return input(text)
     try:
-        return input(text)
+        return _terminal_line(text)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _terminal_line(text: str) -> str:
+    """A line typed at the terminal, read the way ``input`` reads it (prompt on stderr, the
+    terminal's own line editing; lmsa loads no readline) but waited for in Python, a quarter
+    second at a time. ``input`` blocks in C until the read is interrupted, and a Ctrl-C whose
+    signal the kernel hands to another of the process's threads (the checkpointer's, a worker's)
+    interrupts nothing: the keypress was ignored. Here a pending Ctrl-C raises within 0.25 s,
+    whichever thread took the signal. Not a terminal (a pipe, a test): plain ``input``."""
+    try:
+        fd = sys.stdin.fileno()
+        terminal = os.name == "posix" and os.isatty(fd) and sys.stdout.isatty()
+    except (AttributeError, OSError, ValueError):
+        terminal = False
+    if not terminal:
+        return input(text)
+    sys.stdout.flush()
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    line = bytearray()
+    while True:
+        if not select.select([fd], [], [], 0.25)[0]:
+            continue
+        byte = os.read(fd, 1)  # one byte: what follows the line stays for the next prompt
+        if not byte and not line:
+            raise EOFError  # Ctrl-D at the start of a line, or the terminal went away
+        if byte in (b"", b"\n"):
+            return line.decode(sys.stdin.encoding or "utf-8", errors="replace")
+        line += byte
 
 
 SPEAKERS = {"human": "you", "ai": "assistant"}  # /history uses the chat's own prompt names
