@@ -7,10 +7,10 @@
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh``, ``fresh2``, ``fresh3`` and ``fresh4`` (rows with
-  templates found nowhere else, written after the detector was frozen; ``fresh`` and then
-  ``fresh2`` were looked at and fixed for, ``fresh3`` and ``fresh4`` were written by someone who
-  never saw the detector and were never tuned on: the blind figures), and per language and
+  out, see the file's header), ``fresh`` to ``fresh5`` (rows with templates found nowhere
+  else, written after the detector was frozen; ``fresh`` to ``fresh4`` were looked at and fixed
+  for, ``fresh3`` to ``fresh5`` were written by someone who never saw the detector, and only
+  ``fresh5``'s aggregate figures have been looked at: the blind figure), and per language and
   attack family;
 * the same latency and per-split figures with the optional learned scorer on
   (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
@@ -92,7 +92,7 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-SPLITS = ("train", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "all")
+SPLITS = ("train", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all")
 
 
 def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, Any]:

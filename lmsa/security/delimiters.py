@@ -15,7 +15,9 @@ _TEMPLATE_TOKEN = re.compile(
     r"|<s>\s*\[|</s>\s*<s>|\[/?(?:system|sys)_?(?:prompt)?\]\s*\n"
 )
 _ROLE_LINE = re.compile(
-    r"^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:system|developer|admin(?:istrator)?|operator|root|"
+    r"^\s*(?:#{1,4}|\*\*|\[|\(|<)\s*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
+    r"\s*[:：]?\s*(?:\]|\)|>|\*\*)?\s*$"
+    r"|^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:system|developer|admin(?:istrator)?|operator|root|"
     r"instructions?|new instructions|system prompt|system message|system override)\b[^\n]{0,30}"
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
     r"|^\s*(?:system|developer|admin|operator|assistant|human)\s*(?:message|note|prompt|notice|"
@@ -30,7 +32,9 @@ _VOCATIVE = re.compile(
     r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
 )
 _VOCATIVE_BEFORE = re.compile(
-    r"(?:^|[>\]]|[.!?:]\s)\s*(?:dear |hey |attention |note to )?(?:the |any )?$", re.MULTILINE
+    r"(?:^|[>\]]|[.!?:]\s)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |liebe[rs]? |cher |"
+    r"ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой |уважаемый )?(?:the |any )?$",
+    re.MULTILINE,
 )
 
 
@@ -50,7 +54,7 @@ _TOOL_JSON = re.compile(
     r"|</?(?:tool_result|tool_output|function_results?|tool_response|search_results)>"
 )
 _END_MARKER = re.compile(
-    r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+)?"
+    r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+|du\s+)?"
     r"(?:the\s+)?(?:user(?:'s)?\s+)?(?:input|message|prompt|document|context|conversation|"
     r"instructions|text|data|email|eingabe|nachricht|entree|saisie|mensaje|documento|texto|"
     r"messaggio|testo|mensagem|entrada)\b"
@@ -62,7 +66,8 @@ _END_MARKER = re.compile(
 # Substrings without which the patterns above cannot match: a substring test is far cheaper
 # than a regex scan, so ordinary text skips the scans.
 _ROLE_WORDS = ("system", "developer", "admin", "operator", "root", "instruction", "assistant",
-               "human")  # fmt: skip
+               "human", "système", "sistema", "система", "系统", "系統", "システム", "시스템",
+               "النظام")  # fmt: skip
 # Where an end marker can start; the full pattern is tried only there (one regex scan of the
 # whole text costs more than the rest of this module, str.find does not).
 _END_STARTS = (
@@ -87,6 +92,7 @@ _TEMPLATE_TALK = re.compile(
     r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
     r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
     r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"
+    r"|шаблон|токен|模板|テンプレート|トークン|템플릿|토큰|قالب"
 )
 
 

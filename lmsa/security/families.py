@@ -160,7 +160,9 @@ _URL_PARAM_EXFIL = re.compile(
 _TAG_EXTRACTION = re.compile(
     r"(?:print|show|output|repeat|reveal|display|copy|return|dump|give me|write out|paste|"
     r"quote|recite|tell me|list|gib|zeig|wiederhol|montre|affiche|donne|r[eé]p[eè]te|muestra|"
-    r"dame|repite|mostra|ripeti|dammi|mostre|repita)[^\n]{0,60}?(?:<|\[|\{\{)\s*/?\s*(?:system|sys|system_prompt|"
+    r"dame|repite|mostra|ripeti|dammi|mostre|repita|kopier|ausgeb|affiche|copie|copia|stampa|"
+    r"riporta|escreva|exiba|imprime|cita|выведи|покажи|повтори|процитируй|скопируй|выдай|напиши|"
+    r"输出|显示|打印|给我|出力|見せ|表示|보여|출력|اعرض|اطبع|أظهر)[^\n]{0,90}?(?:<|\[|\{\{)\s*/?\s*(?:system|sys|system_prompt|"
     r"instructions?|developer|prompt|rules|hidden|secret|im_start|context)[\w-]*\s*(?:>|\]|\}\})",
     re.IGNORECASE,
 )
@@ -297,6 +299,44 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
     ("it_pt_indirect", _IT_PT["indirect"], ("nota", "se sei", "se voce"), 0.5,
      "indirect_marker"),
 )  # fmt: skip
+
+
+_DANGEROUS_COMMAND = re.compile(
+    r"rm\s+-rf\s+[/~]|curl\s[^|\n]*\|\s*(?:sh|bash)\b|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
+)
+# More of them, each tried only where its command name occurs (a scan for alternatives that
+# start with a word boundary costs far more than the substring tests).
+_MORE_DANGEROUS = (
+    ("dd ", re.compile(r"\bdd\s+if=\S+\s+of=/dev/")),
+    ("drop ", re.compile(r"\bdrop\s+(?:database|schema)\b")),
+    ("kubectl", re.compile(r"\bkubectl\s+delete\s+(?:namespace|ns)\b")),
+    ("push", re.compile(r"\bgit\s+push\s+(?:-f|--force)\b")),
+    ("-delete", re.compile(r"\bfind\s+[/~]\S*\s[^\n]*-delete\b")),
+    ("history", re.compile(r"\bhistory\s+-c\b")),
+)
+
+
+def dangerous_command(raw: str) -> re.Match[str] | None:
+    """A command that destroys data or runs code from the network, if ``raw`` has one."""
+    if match := _DANGEROUS_COMMAND.search(raw):
+        return match
+    for needle, pattern in _MORE_DANGEROUS:
+        if needle in raw and (match := pattern.search(raw)):
+            return match
+    return None
+
+
+# Commands that are routine when the user asks for them and tool abuse when they are to run
+# unseen or unasked: counted only together with such a signal.
+RISKY_COMMAND = re.compile(
+    r"\brm\s+-(?:rf|fr|r)\b|\bwrite_file\b|\.bashrc\b|\bgit\s+reset\s+--hard\b"
+)
+# Signals that no one is asked before a dangerous command runs, or that it was planted for an
+# AI to find: together with one they are tool abuse, not a user's own risky request.
+UNASKED = frozenset({
+    "s_auto_approve", "s_auto_approve_weak", "s_exfil_covert", "s_covert_ai", "s_vocative",
+    "s_reader", "s_reader_order", "s_addressed", "s_addressed_order", "covert",
+})  # fmt: skip
 
 
 _QUOTED = re.compile(

@@ -41,6 +41,9 @@ from lmsa.security.families import (
     LATIN_FAMILIES,
     RAW_CATEGORIES,
     RAW_WEIGHTS,
+    RISKY_COMMAND,
+    UNASKED,
+    dangerous_command,
     persona_cues,
     raw_hits,
     without_quotes,
@@ -282,14 +285,15 @@ _SEND_VERB = re.compile(
     r"give|show|list|dump|dame|gib|donne\w*)\b"
 )
 _SECRET_OBJECT = re.compile(
-    r"(?:\.env\b|id_rsa|id_ed25519|ssh[ _-]?keys?|\.ssh\b|/etc/shadow|\.aws/credentials|"
+    r"(?:\.env\b|id_rsa(?!\.pub)|id_ed25519(?!\.pub)|ssh[ _-]?keys?|\.ssh\b|/etc/shadow|"
+    r"\.aws/credentials|"
     r"\.bash_history|\.netrc|\.git-credentials|credentials|passwords?|passwort\w*|passworter|"
     r"mots de passe|contrasenas?|api[ _-]?keys?|secrets?\b|tokens?\b|private (?:keys?|files)|"
     r"zugangsdaten|conversation history|historique de la conversation|historial de la "
     r"conversacion|environment variables|every file you read|workspace)"
 )
 _SENSITIVE_PATH = re.compile(
-    r"(?:~/\.ssh|\bid_rsa\b|\bid_ed25519\b|/etc/shadow|\.aws/credentials|\.bash_history|"
+    r"(?:~/\.ssh|\bid_rsa\b(?!\.pub)|\bid_ed25519\b(?!\.pub)|/etc/shadow|\.aws/credentials|\.bash_history|"
     r"\.netrc\b|\.git-credentials|\.kube/config)"
 )
 _DESTINATION = re.compile(
@@ -360,19 +364,42 @@ _RAW_DELIMITER = re.compile(
     r"|display\s*:\s*none",
     re.MULTILINE,
 )
-_DANGEROUS_COMMAND = re.compile(
-    r"rm\s+-rf\s+[/~]|curl\s[^|\n]*\|\s*(?:sh|bash)\b|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
+# The user's own earlier text ("disregard the instructions I sent", "the paragraph I pasted"):
+# setting it aside or repeating it is not aimed at the assistant's rules.
+_OWN_TEXT = re.compile(
+    r"\b(?:instructions?|rules?|guidelines?|directions?|notes?|steps?|text|paragraph|message|"
+    r"email|e mail|format\w*|regl\w*|reglas|anweisung\w*|consignes?)\b(?: [\w']+){0,4}? "
+    r"(?:(?:that|which) )?(?:i|we) (?:just |had |have )?(?:sent|gave|wrote|asked|mentioned|"
+    r"shared|posted|emailed|pasted|provided)\b"
+    r"|\bque te (?:pedi|di|mande|envie|escribi|dei|mandei|enviei)\b|\bdie ich (?:dir|euch) \w+"
+    r"|\bque je (?:t'ai|vous ai)\b|\bche ti ho\b"
 )
 _MENTION_CUE = re.compile(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
     r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica)\b"
+)
+# The same request in the other scripts, read from the raw text before the first quotation
+# mark ("이 문장을 영어로 번역해 줘: \"...\"", "Объясни, почему «...»").
+_MENTION_NATIVE = re.compile(
+    r"^[^\"“”«»„「『]{0,80}?(?:переве|объясни|翻译|翻譯|解释|解釋|翻訳|説明|번역|설명|ترجم|اشرح)"
+    r"[^\"“”«»„「『]{0,60}[\"“”«»„「『]"
 )
 _META_QUESTION = re.compile(
     r"^(?:is it (?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|what happens if|"
     r"what are the (?:risks|trade ?offs|dangers|downsides))\b"
 )
 _QUESTION_MARK = re.compile(r"[?？؟]")
-_QUOTES = re.compile(r"[\"“”«»„'`]")
+_QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
+# An apostrophe inside a word ("what's", "l'IA") quotes nothing.
+_QUOTE_APOSTROPHE = re.compile(r"\B'|'\B")
+
+
+def _has_quotes(text: str) -> bool:
+    return bool(_QUOTE_MARKS.search(text)) or ("'" in text and bool(_QUOTE_APOSTROPHE.search(text)))
+
+
+# Text addressed to an AI inside quotes is a wrapped injection, not a phrase being explained.
+_ADDRESSED = frozenset({INDIRECT, "indirect_instruction"})
 
 WEIGHTS: dict[str, float] = {
     "override": 0.85,
@@ -396,6 +423,7 @@ WEIGHTS: dict[str, float] = {
     "leak": 0.45,
     "delimiter": 0.55,
     "dangerous_command": 0.35,
+    "dangerous_unasked": 0.75,
 }
 _CATEGORY_OF = {
     "override": OVERRIDE,
@@ -408,6 +436,7 @@ _CATEGORY_OF = {
     "no_limits": ROLE,
     "approval": APPROVAL,
     "dangerous_command": APPROVAL,
+    "dangerous_unasked": APPROVAL,
     "exfil_destination": EXFIL,
     "exfil_sensitive": EXFIL,
     "md_image_exfil": EXFIL,
@@ -616,7 +645,7 @@ def score_injection(text: str) -> InjectionScore:
         hits["md_image_exfil"] = _snippet(match)
     if match := _RAW_DELIMITER.search(raw):
         hits["delimiter"] = _snippet(match)
-    if match := _DANGEROUS_COMMAND.search(raw):
+    if match := dangerous_command(raw):
         hits["dangerous_command"] = _snippet(match)
     hits.update(raw_hits(raw))
     for name, cue in native_hits(text).items():
@@ -625,6 +654,13 @@ def score_injection(text: str) -> InjectionScore:
         elif "sensitive_path" in hits:
             hits["exfil_sensitive"] = cue  # "read ~/.ssh/id_rsa" in a script we read natively
     shape = structural_hits(all_views, native_view(text), raw)
+    ordered_ai = "ai_named" in shape and any(_MODAL.search(view) for view in all_views)
+    if "dangerous_command" in hits and (ordered_ai or shape.keys() & UNASKED):
+        hits["dangerous_unasked"] = hits.pop("dangerous_command")
+    elif shape.keys() & {"covert", "s_auto_approve", "s_auto_approve_weak"} and (
+        match := RISKY_COMMAND.search(raw)
+    ):
+        hits["dangerous_unasked"] = _snippet(match)
     if "exfil_url" in hits and not shape.keys() & {
         "s_exfil",
         "s_exfil_link",
@@ -656,7 +692,19 @@ def score_injection(text: str) -> InjectionScore:
             categories.append(category)
         reasons.append(f"{category}: {snippet!r}")
     score = 1.0 - keep
-    if _MENTION_CUE.search(plain) and _QUOTES.search(text):
+    addressed = bool(_ADDRESSED.intersection(categories))
+    if set(categories) in ({OVERRIDE}, {EXTRACTION}) and any(
+        _OWN_TEXT.search(view) for view in all_views
+    ):
+        score *= 0.5
+        reasons.append("own: sets aside or repeats the user's own earlier text")
+    elif (
+        (_MENTION_CUE.search(plain) or _MENTION_NATIVE.match(raw))
+        and _has_quotes(text)
+        and not addressed
+        and (unquoted := without_quotes(text)) != text
+        and not score_injection(unquoted).categories
+    ):
         # A quoted text that speaks to the assistant about its own rules and asks for more than
         # one thing is a wrapped injection, not a phrase being explained.
         wrapped = "s_self_ref" in shape and len(categories) > 1
@@ -673,6 +721,7 @@ def score_injection(text: str) -> InjectionScore:
         reasons.append("discussion: a question about attacks, not one aimed at the assistant")
     elif (
         _QUESTION_MARK.search(text)
+        and not addressed
         and (unquoted := without_quotes(text)) != text
         and not score_injection(unquoted).categories
     ):

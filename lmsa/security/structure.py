@@ -27,6 +27,9 @@ script group (pyahocorasick), so the cost grows with the text, not with the size
 lexicon. It replaced an equivalent trie-shaped regular expression that found the same words on
 every view of the corpus but took about 40 ms to build and compile in every process before its
 first check (``lmsa ask``'s first message); the automaton takes about 1.5 ms.
+
+Over 500 lines because the weights, categories and groups of the signals are tables kept next
+to the rules that produce them.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ def _entries() -> tuple[
             prefix_classes, exact_classes = lookup.setdefault(word, (set(), set()))
             (exact_classes if exact else prefix_classes).add(name)
             (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
+    # Only the longest word at a position is reported, so a word also carries the classes of
+    # the prefix entries it starts with ("resume" is read as a summary verb, "resum").
+    for word, (prefix_classes, _) in lookup.items():
+        for end in range(1, len(word)):
+            shorter = lookup.get(word[:end])
+            if shorter:
+                prefix_classes |= shorter[0]
     return bounded, unbounded, lookup
 
 
@@ -85,14 +95,19 @@ def _unbounded() -> Any:
 
 
 def _word_starts(view: str, start: int) -> bool:
-    """Whether a space-separated word can start at ``start``: no letter before it, and not
-    right after an elided "j'" (j'ai)."""
+    """Whether a space-separated word can start at ``start``: no letter before it, not right
+    after an elided "j'" (j'ai), and no "ai" after another elided pronoun (t'ai)."""
     if start == 0:
         return True
     if _LETTER_AT.match(view, start - 1):
         return False
-    elided = view[start - 2 : start] == "j'"
+    before = view[start - 2 : start]
+    # "je t'ai dit": "ai" after any elided pronoun is the verb avoir, not an AI
+    elided = before == "j'" or (before in _ELIDED and view.startswith("ai", start))
     return not (elided and (start == 2 or not _WORD_AT.match(view, start - 3)))
+
+
+_ELIDED = ("t'", "m'", "n'", "l'", "s'")
 
 
 def _words_in(view: str, automaton: Any, *, bounded: bool) -> list[tuple[int, str]]:
@@ -119,6 +134,7 @@ def _words_in(view: str, automaton: Any, *, bounded: bool) -> list[tuple[int, st
 
 
 _HAS_UNBOUNDED = re.compile(UNBOUNDED)
+_ENCLITIC = re.compile(r"[a-z]*?(?:lo|la|los|las|li|le|gli|lhe|los)\b")
 _LETTER_AT = re.compile(f"[{_LETTER}]")
 _WORD_AT = re.compile(r"\w")
 _QUESTION = re.compile(r"[?？؟](?:\s|$)")  # not the "?" of a URL
@@ -153,6 +169,7 @@ WEIGHTS: dict[str, float] = {
     "s_auto_approve_weak": 0.3,
     "s_vocative": 0.35,
     "s_persona": 0.7,
+    "s_own_rules": 0.7,
     "s_frame_prompt": 0.6,
     "s_lawless": 0.3,
     "s_lawless_ai": 0.5,
@@ -160,6 +177,10 @@ WEIGHTS: dict[str, float] = {
     "s_reader": 0.5,
     "s_reader_order": 0.4,
     "s_decode_exec": 0.6,
+    "s_task_hijack": 0.65,
+    "s_exfil_output": 0.65,
+    "s_addressed": 0.5,
+    "s_addressed_order": 0.4,
     "s_template_token": 0.65,
     "s_template_talk": 0.3,
     "s_role_line": 0.45,
@@ -186,6 +207,7 @@ CATEGORIES: dict[str, str] = {
     "s_auto_approve_weak": "tool_manipulation",
     "s_vocative": "indirect_instruction",
     "s_persona": "persona_jailbreak",
+    "s_own_rules": "instruction_override",
     "s_frame_prompt": "prompt_extraction",
     "s_lawless": "persona_jailbreak",
     "s_lawless_ai": "persona_jailbreak",
@@ -193,6 +215,10 @@ CATEGORIES: dict[str, str] = {
     "s_reader": "indirect_marker",
     "s_reader_order": "indirect_instruction",
     "s_decode_exec": "obfuscation",
+    "s_task_hijack": "indirect_instruction",
+    "s_exfil_output": "exfiltration",
+    "s_addressed": "indirect_marker",
+    "s_addressed_order": "indirect_instruction",
     "s_template_token": "fake_delimiter",
     "s_template_talk": "fake_delimiter",
     "s_role_line": "fake_delimiter",
@@ -205,10 +231,12 @@ CATEGORIES: dict[str, str] = {
 # Signals of one group are alternatives (the strongest counts); groups combine by noisy-OR.
 GROUPS: dict[str, str] = {
     "s_override_weak": "s_override",
+    "s_own_rules": "s_override",
     "s_repeat_above": "s_extraction",
     "s_told": "s_extraction",
     "s_exfil_link": "s_exfil",
     "s_exfil_covert": "s_exfil",
+    "s_exfil_output": "s_exfil",
     "s_mode_you": "s_mode",
     "s_lawless": "s_persona",
     "s_lawless_ai": "s_persona",
@@ -217,6 +245,8 @@ GROUPS: dict[str, str] = {
     "s_covert_ai": "s_reader_order",
     "s_vocative": "s_reader_order",
     "s_auto_approve_weak": "s_auto_approve",
+    "s_addressed": "s_reader",
+    "s_addressed_order": "s_reader_order",
 }
 
 
@@ -243,9 +273,12 @@ _BEFORE = ("before", "bevor", "avant", "antes", "prima", "перед", "преж
 
 
 class _Near:
-    def __init__(self, found: dict[str, list[tuple[int, str]]], *, ordered: bool = True) -> None:
+    def __init__(
+        self, found: dict[str, list[tuple[int, str]]], *, ordered: bool = True, view: str = ""
+    ) -> None:
         self.found = found
         self.ordered = ordered
+        self.view = view
         self.pronouns = [p for p, _ in found.get("PRON", ())]
 
     def _ordered(self, x: int, verb: str, y: int, target: str) -> bool:
@@ -259,6 +292,8 @@ class _Near:
         if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(target) or x - y <= 25:
             return True
         after = x + len(verb)
+        if _ENCLITIC.match(self.view, after):
+            return True  # "cópialo", "ripetilo": the object pronoun is part of the verb
         return any(after <= p <= after + 8 for p in self.pronouns)
 
     def __call__(
@@ -328,6 +363,7 @@ def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | N
     places = [p for p, _ in found.get("DESTWORD", ())]
     places += [m.start() for m in _VIEW_DESTINATION.finditer(view)]
     pronouns = [p for p, _ in found.get("PRON", ())]
+    takes = [p for p, _ in found.get("TAKE", ())]
     for x, verb in sends:
         if not any(abs(d - x) <= 150 for d in places):
             continue
@@ -335,14 +371,22 @@ def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | N
             token_start = view.rfind(" ", 0, y) + 1
             if _ADDRESS_PART.match(view, y) or "//" in view[token_start:y]:
                 continue  # "keys" in keys@example.com or https://example.com/keys: an address
-            if "public" in view[max(0, y - 10) : y + len(secret) + 10]:
+            if "public" in view[max(0, y - 10) : y + len(secret) + 10] or view.startswith(
+                (".pub", " pub"), y + len(secret)
+            ):
                 continue  # a public key is meant to be shared
             if _UNBOUNDED_START.match(verb) or _UNBOUNDED_START.match(secret):
                 paired = abs(x - y) <= WINDOW
             else:
                 after = x + len(verb)
+                # "take the keys and send them", "lee el .env y pégalo", "read the .env and
+                # POST its contents": the secret was named first, as what is taken
                 paired = 0 < y - x <= 45 or (
-                    0 < x - y <= WINDOW and any(after <= p <= after + 8 for p in pronouns)
+                    0 < x - y <= WINDOW
+                    and (
+                        any(after <= p <= after + 8 for p in pronouns)
+                        or any(0 < y - t <= 45 for t in takes)
+                    )
                 )
             if paired:
                 return f"{verb} ... {secret}" if x < y else f"{secret} ... {verb}"
@@ -364,13 +408,23 @@ def _announced(found: dict[str, list[tuple[int, str]]]) -> str | None:
     return None
 
 
+def _close_to(
+    found: dict[str, list[tuple[int, str]]], names: tuple[str, ...], places: list[int], width: int
+) -> bool:
+    """Whether a word of one of ``names`` lies within ``width`` characters of one of
+    ``places``."""
+    return any(
+        abs(x - p) <= width for name in names for x, _ in found.get(name, ()) for p in places
+    )
+
+
 def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     """Structural signals in one view of the text (``raw`` is the lower-cased original, where
     URLs and e-mail addresses survive)."""
     found = events(view, unbounded=unbounded)
     if not found:
         return {}
-    near = _Near(found)
+    near = _Near(found, view=view)
     predicate = _Near(found, ordered=False)
     hits: dict[str, str] = {}
 
@@ -386,6 +440,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         "s_override",
         predicate.three("VOID", ("TGT", "AITGT"), ("QUAL", "YOUR"))
         or predicate("VOID", "TOLD")
+        or predicate.three("VOID", "CONF", ("YOU", "YOUR"))
         or near.three("NEG", "TOLD", ("WHOLE",)),
     )
     add("s_override_weak", near("NEG", ("TGT", "AITGT", "CONF")))
@@ -427,6 +482,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if "AUTOAPP" in found:
         add("s_auto_approve_weak", found["AUTOAPP"][0][1])
     add("s_persona", near("FRAME", "LAWLESS", 100))
+    add("s_own_rules", predicate.three("MINE", "TGT", ("YOU", "YOUR")))
     lawless = {word for _, word in found.get("LAWLESS", ())}
     if lawless:
         add("s_lawless", min(lawless))
@@ -440,6 +496,26 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     ):
         add("s_reader_order", reader)
     add("s_decode_exec", near("DECODE", "EXEC", 50))
+    turned = near("INSTEAD", "TASK", 40) or near("NEG", "TASK", 40)
+    if turned and "ONLYJOB" in found:
+        add("s_task_hijack", turned)  # "enough with the summary, your only job is ..."
+    if "TASK" in found and "SECRET" in found:
+        # "in your summary, copy the whole .env": the secret is to end up in the output
+        add("s_exfil_output", near.three("REPEAT", "SECRET", ("TASK",)))
+    hidden_now = [w for _, w in found.get("COVERT", ()) if not w.startswith(_BEFORE)]
+    if hidden_now:
+        hits["covert"] = hidden_now[0]
+    if "AI" in found:
+        hits["ai_named"] = found["AI"][0][1]
+        ai = [p for p, _ in found["AI"]]
+        if turned and _close_to(found, ("INSTEAD", "NEG"), ai, 2 * WINDOW):
+            add("s_task_hijack", turned)
+        addressed = near("ADDR", "AI", 50)
+        add("s_addressed", addressed)
+        if addressed and (
+            _MODAL.search(view) or near("AI", ("ORDER", "NEG", "SEND", "REVEAL"), 2 * WINDOW)
+        ):
+            add("s_addressed_order", addressed)
     if "TALK" in found:
         hits["talk"] = min(word for _, word in found["TALK"])
     return hits
@@ -451,7 +527,8 @@ def is_discussion(shape: dict[str, str], text: str) -> bool:
     return (
         "talk" in shape
         and bool(_QUESTION.search(text))
-        and not shape.keys() & {"s_self_ref", "s_exfil", "s_told", "s_template_token"}
+        and not shape.keys()
+        & {"s_self_ref", "s_exfil", "s_told", "s_template_token", "s_persona", "s_lawless_ai"}
     )
 
 

@@ -40,7 +40,15 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
     assert kinds[("injection", "indirect")] >= 40
     assert kinds[("injection", "obfuscated")] >= 15
     assert all(r["family"] and r["template"] for r in rows)
-    assert {r["split"] for r in rows} == {"train", "holdout", "fresh", "fresh2", "fresh3", "fresh4"}
+    assert {r["split"] for r in rows} == {
+        "train",
+        "holdout",
+        "fresh",
+        "fresh2",
+        "fresh3",
+        "fresh4",
+        "fresh5",
+    }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
 
@@ -64,9 +72,9 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    # ``fresh4``, the newest blind set, is measured (benchmarks/guard.py, SECURITY.md), not
+    # ``fresh5``, the newest blind set, is measured (benchmarks/guard.py, SECURITY.md), not
     # held to this bar: it shows how far the detector is from it on phrasing it never saw.
-    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] != "fresh4"]
+    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] != "fresh5"]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
