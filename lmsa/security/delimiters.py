@@ -32,8 +32,9 @@ _VOCATIVE = re.compile(
     r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
 )
 _VOCATIVE_BEFORE = re.compile(
-    r"(?:^|[>\]]|[.!?:]\s)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |liebe[rs]? |cher |"
-    r"ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой |уважаемый )?(?:the |any )?$",
+    r"(?:^|[>\]]|[.!?:]\s)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |automated |autonomous |"
+    r"liebe[rs]? |cher |ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой |уважаемый )?"
+    r"(?:the |any )?$",
     re.MULTILINE,
 )
 

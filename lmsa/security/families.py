@@ -149,6 +149,21 @@ _EXFIL_URL = re.compile(
     rf"(?: [\w'./~-]+){{0,8}}? {_DATA}\b(?: [\w'./~-]+){{0,6}}? (?:to|into|on|onto|at|via|"
     rf"through|an|auf|a|al|alla|para|vers|sur|per)(?: [\w'./~-]+){{0,2}}? {_DEST}"
 )
+# A shell command that ships a secret file out: curl/wget/scp/nc with the file as its data.
+_SECRET_FILE = (
+    r"\S*(?:\.env\b|id_rsa\b(?!\.pub)|id_ed25519\b(?!\.pub)|\.ssh/|credentials|\.aws/|\.npmrc|"
+    r"\.pypirc|\.netrc|\.git-credentials|/etc/passwd|/etc/shadow|\.pem\b|secrets?\.|\.kube/config)"
+)
+_COMMAND_EXFIL = re.compile(
+    r"\b(?:curl|wget|scp|rsync|nc|ncat|http|https)\b[^\n|;]{0,120}?"
+    r"(?:@|<\s*|--post-file[= ]|--upload-file[= ]|-t\s+|--data-binary\s+@?)"
+    + _SECRET_FILE
+    + r"|\bscp\s+(?:-\S+\s+)*"
+    + _SECRET_FILE
+    + r"|\b(?:cat|base64|tar|zip)\s[^\n|;]{0,60}?"
+    + _SECRET_FILE
+    + r"[^\n|;]{0,60}?\|\s*(?:curl|wget|nc|ncat|ssh|openssl s_client)\b"
+)
 _URL_PARAM_EXFIL = re.compile(
     r"https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
     r"|https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?(?:api[_ ]?key|token|secret|password|"
@@ -350,10 +365,23 @@ def without_quotes(text: str) -> str:
     return _QUOTED.sub(" \u2026 ", text)
 
 
+# Cues that only set up a game ("let's play a game", "stay in character"): together they are
+# still one game, not a jailbreak.
+_GAME_FRAME = re.compile(
+    r"character|(?:play|do) (?:a )?(?:game|role ?play)|pretend|imagine|personaggio|personagem|"
+    r"rolle|role|personnage|personaje"
+)
+
+
 def persona_cues(plain: str) -> int:
-    """How many distinct persona-jailbreak cues ``plain`` has: one ("stay in character") is a
-    game, several ("no rules", "never refuses", "stay in character") are a jailbreak."""
-    return len({m.group(0) for m in _PERSONA.finditer(plain)})
+    """How many distinct persona-jailbreak cues ``plain`` has: a game frame ("let's play a
+    game", "stay in character") counts once, however it is said; with "no rules" or "never
+    refuses" there are several, and that is a jailbreak."""
+    return len({"game" if _GAME_FRAME.search(cue) else cue for cue in _cues(plain)})
+
+
+def _cues(plain: str) -> set[str]:
+    return {m.group(0) for m in _PERSONA.finditer(plain)}
 
 
 def raw_hits(raw: str) -> dict[str, str]:
@@ -363,6 +391,10 @@ def raw_hits(raw: str) -> dict[str, str]:
         match := _URL_PARAM_EXFIL.search(raw)
     ):
         hits["url_param_exfil"] = match.group(0)[:60]
+    if any(word in raw for word in ("curl", "wget", "scp", "rsync", "nc ", "ncat", "http")) and (
+        match := _COMMAND_EXFIL.search(raw)
+    ):
+        hits["command_exfil"] = match.group(0)[:60]
     if match := _VOCATIVE.search(raw):
         hits["vocative"] = match.group(0)[:60]
     if ("<" in raw or "[" in raw) and (match := _ROLE_HEADER.search(raw)):
@@ -376,9 +408,16 @@ def raw_hits(raw: str) -> dict[str, str]:
     return hits
 
 
-RAW_WEIGHTS = {"url_param_exfil": 0.6, "tag_extraction": 0.8, "vocative": 0.3, "role_header": 0.65}
+RAW_WEIGHTS = {
+    "url_param_exfil": 0.6,
+    "tag_extraction": 0.8,
+    "vocative": 0.3,
+    "role_header": 0.65,
+    "command_exfil": 0.8,
+}
 RAW_CATEGORIES = {
     "url_param_exfil": "exfiltration",
+    "command_exfil": "exfiltration",
     "tag_extraction": "prompt_extraction",
     "vocative": "indirect_marker",
     "role_header": "fake_delimiter",

@@ -376,7 +376,8 @@ _OWN_TEXT = re.compile(
 )
 _MENTION_CUE = re.compile(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
-    r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica)\b"
+    r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica|traduci|spiega|"
+    r"traduza|traduz|traduzir|tradurre)\b"
 )
 # The same request in the other scripts, read from the raw text before the first quotation
 # mark ("이 문장을 영어로 번역해 줘: \"...\"", "Объясни, почему «...»").

@@ -208,8 +208,26 @@ def native_view(text: str) -> str | None:
     """The view this module reads, or ``None`` when ``text`` has no character of its scripts."""
     if text.isascii() or not _SCRIPTS.search(text):
         return None
-    view = unicodedata.normalize("NFKC", strip_format_chars(text)).lower()
+    view = _unspaced(unicodedata.normalize("NFKC", strip_format_chars(text)).lower())
     return " ".join(_ARABIC_MARKS.sub("", view).split())
+
+
+def _unspaced(view: str) -> str:
+    """ "з а б у д ь  в с ё" -> "забудь всё": letters spaced out one by one, with wider gaps
+    between the words, are joined back into those words."""
+    if "  " not in view or view.count(" ") < 8:
+        return view
+    parts = re.split(r"(\s{2,})", view)
+    for index in range(0, len(parts), 2):
+        letters = parts[index].split(" ")
+        if len(letters) >= 3 and all(
+            len(letter.strip(_SPACED_PUNCTUATION)) <= 1 for letter in letters
+        ):
+            parts[index] = "".join(letters)
+    return "".join(parts)
+
+
+_SPACED_PUNCTUATION = ",.:;!?、，。：；！？"
 
 
 def native_hits(text: str) -> dict[str, str]:

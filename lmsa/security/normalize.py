@@ -16,8 +16,9 @@ Views produced by :func:`views`:
 - ``leet``: ``plain`` with digit/symbol substitutions (``1gn0r3``) undone; only made when words mix
   letters and digits; a second leet view undoes symbols inside words (``@ll``, ``rul3$``), read
   before punctuation is dropped.
-- ``decoded``: base64, hex and rot13 payloads decoded to text; base64/hex spans are found by shape,
-  rot13 only when the text names it (a blind rot13 pass would double the cost for nothing).
+- ``decoded``: base64, hex, rot13, percent and HTML/Unicode escapes decoded to text, and the text
+  read backwards; base64/hex spans are found by shape, rot13 and reversal only when the text
+  names them (a blind pass would double the cost for nothing).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import html
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Callable
 
 _HOMOGLYPHS = str.maketrans(
@@ -60,7 +63,20 @@ _SYMBOL_LEET = re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[@$!|])[\
 _BASE64_SPAN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _HEX_SPAN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
 _ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)
+# Text written backwards is read backwards only when the text says so, as rot13 is (substring
+# tests: a regex scan for these costs more than the rest of the decoding).
+_REVERSED_HINTS = (
+    "revers", "backward", "rückwärts", "ruckwarts", "l'envers", "al revés", "al reves",
+    "contrario", "contrário", "наоборот", "задом", "справа налево", "倒过来", "倒著", "反过来",
+    "逆さ", "逆から", "거꾸로", "معكوس", "بالعكس",
+)  # fmt: skip
 _PRINTABLE_RATIO = 0.9
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
 
 
 def strip_format_chars(text: str) -> str:
@@ -189,10 +205,18 @@ def _readable(raw: bytes) -> str | None:
 
 
 def decoded_spans(text: str) -> list[str]:
-    """Readable text hidden as base64, hex or rot13 inside ``text``."""
+    """Readable text hidden as base64, hex, rot13, percent or HTML/Unicode escapes, or written
+    backwards, inside ``text``."""
     found: list[str] = []
-    if "rot" in text.lower() and _ROT13_HINT.search(text):
+    lowered = text.lower()
+    if "rot" in lowered and _ROT13_HINT.search(text):
         found.append(codecs.decode(text, "rot13"))
+    if any(hint in lowered for hint in _REVERSED_HINTS):
+        found.append(text[::-1])
+    if "%" in text and len(_PERCENT_ESCAPE.findall(text)) >= 6:
+        found.append(urllib.parse.unquote(text))  # %69%67%6e%6f%72%65
+    if "&#" in text or ("\\u" in text and _UNICODE_ESCAPE.search(text)):
+        found.append(_UNICODE_ESCAPE.sub(_unescape, html.unescape(text)))  # &#105; \u0069
     if max(map(len, text.split()), default=0) < 16:
         return found  # no token long enough to hide a payload
     for match in _HEX_SPAN.finditer(text):

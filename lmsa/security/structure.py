@@ -145,9 +145,10 @@ DESTINATION = re.compile(
     r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example)\b"
 )
 _MODAL = re.compile(
-    r"\b(?:must|should|need to|needs to|have to|are required|muss|musst|sollst|doit|dois|devez|"
+    r"\b(?:must|should|need to|needs to|have to|are required|muss|musst|sollst|soll|sollen|"
+    r"sollte|sollten|doit|dois|devez|doivent|devrait|deberia|dovrebbe|deveria|"
     r"debe|debes|tienes que|deve|devi|precisa)\b|должен|должна|обязан|必须|必須|务必|務必|应该|"
-    r"してください|しなさい|必ず|해야|하세요|해라|يجب|عليك"
+    r"してください|てください|しなさい|必ず|해야|하세요|해라|해 주세요|请|請|يجب|عليك"
 )
 
 WEIGHTS: dict[str, float] = {
@@ -178,6 +179,7 @@ WEIGHTS: dict[str, float] = {
     "s_reader_order": 0.4,
     "s_decode_exec": 0.6,
     "s_task_hijack": 0.65,
+    "s_planted": 0.45,
     "s_exfil_output": 0.65,
     "s_addressed": 0.5,
     "s_addressed_order": 0.4,
@@ -216,6 +218,7 @@ CATEGORIES: dict[str, str] = {
     "s_reader_order": "indirect_instruction",
     "s_decode_exec": "obfuscation",
     "s_task_hijack": "indirect_instruction",
+    "s_planted": "indirect_instruction",
     "s_exfil_output": "exfiltration",
     "s_addressed": "indirect_marker",
     "s_addressed_order": "indirect_instruction",
@@ -510,6 +513,14 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         ai = [p for p, _ in found["AI"]]
         if turned and _close_to(found, ("INSTEAD", "NEG"), ai, 2 * WINDOW):
             add("s_task_hijack", turned)
+        if "USER" in found:
+            # "the assistant must tell the user ...": a text that orders an AI about its user
+            users = [u for u, _ in found["USER"]]
+            for modal in _MODAL.finditer(view):
+                at = modal.start()
+                if any(0 <= at - p <= 40 for p in ai) and any(abs(u - at) <= WINDOW for u in users):
+                    add("s_planted", f"{view[min(ai) : at]} {modal.group(0)}"[-60:])
+                    break
         addressed = near("ADDR", "AI", 50)
         add("s_addressed", addressed)
         if addressed and (
