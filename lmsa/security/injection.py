@@ -655,8 +655,10 @@ def score_injection(text: str) -> InjectionScore:
         elif "sensitive_path" in hits:
             hits["exfil_sensitive"] = cue  # "read ~/.ssh/id_rsa" in a script we read natively
     shape = structural_hits(all_views, native_view(text), raw)
-    ordered_ai = "ai_named" in shape and any(_MODAL.search(view) for view in all_views)
-    if "dangerous_command" in hits and (ordered_ai or shape.keys() & UNASKED):
+    if "dangerous_command" in hits and (
+        shape.keys() & UNASKED
+        or ("ai_named" in shape and any(_MODAL.search(view) for view in all_views))
+    ):
         hits["dangerous_unasked"] = hits.pop("dangerous_command")
     elif shape.keys() & {"covert", "s_auto_approve", "s_auto_approve_weak"} and (
         match := RISKY_COMMAND.search(raw)

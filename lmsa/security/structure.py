@@ -66,13 +66,6 @@ def _entries() -> tuple[
             prefix_classes, exact_classes = lookup.setdefault(word, (set(), set()))
             (exact_classes if exact else prefix_classes).add(name)
             (unbounded if _UNBOUNDED_START.match(word) else bounded).add((word, exact))
-    # Only the longest word at a position is reported, so a word also carries the classes of
-    # the prefix entries it starts with ("resume" is read as a summary verb, "resum").
-    for word, (prefix_classes, _) in lookup.items():
-        for end in range(1, len(word)):
-            shorter = lookup.get(word[:end])
-            if shorter:
-                prefix_classes |= shorter[0]
     return bounded, unbounded, lookup
 
 
@@ -92,6 +85,21 @@ _BOUNDED = _automaton(_BOUNDED_WORDS)
 def _unbounded() -> Any:
     """The CJK, kana, Hangul and Arabic words, for the first text that has any."""
     return _automaton(_UNBOUNDED_WORDS)
+
+
+@functools.cache
+def _classes_of(word: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The classes of a lexicon word (prefix, exact). Only the longest word at a position is
+    reported, so a word also carries the classes of the prefix entries it starts with
+    ("resume" is read as a summary verb, "resum", too); worked out for the words a process
+    meets, not for the whole lexicon at import."""
+    prefix_classes, exact_classes = _LOOKUP[word]
+    inherited = set(prefix_classes)
+    for end in range(1, len(word)):
+        shorter = _LOOKUP.get(word[:end])
+        if shorter:
+            inherited |= shorter[0]
+    return frozenset(inherited), frozenset(exact_classes)
 
 
 def _word_starts(view: str, start: int) -> bool:
@@ -261,7 +269,7 @@ def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, st
     if unbounded and not view.isascii() and _HAS_UNBOUNDED.search(view):
         words += _words_in(view, _unbounded(), bounded=False)
     for start, word in words:
-        prefix_classes, exact_classes = _LOOKUP[word]
+        prefix_classes, exact_classes = _classes_of(word)
         end = start + len(word)
         # "AIは", "AI는": a particle in another script ends an ASCII word
         whole = end >= len(view) or not _LETTER_AT.match(view, end)
@@ -505,9 +513,8 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if "TASK" in found and "SECRET" in found:
         # "in your summary, copy the whole .env": the secret is to end up in the output
         add("s_exfil_output", near.three("REPEAT", "SECRET", ("TASK",)))
-    hidden_now = [w for _, w in found.get("COVERT", ()) if not w.startswith(_BEFORE)]
-    if hidden_now:
-        hits["covert"] = hidden_now[0]
+    if hidden:
+        hits["covert"] = hidden[0][1]
     if "AI" in found:
         hits["ai_named"] = found["AI"][0][1]
         ai = [p for p, _ in found["AI"]]
