@@ -377,11 +377,8 @@ def persona_cues(plain: str) -> int:
     """How many distinct persona-jailbreak cues ``plain`` has: a game frame ("let's play a
     game", "stay in character") counts once, however it is said; with "no rules" or "never
     refuses" there are several, and that is a jailbreak."""
-    return len({"game" if _GAME_FRAME.search(cue) else cue for cue in _cues(plain)})
-
-
-def _cues(plain: str) -> set[str]:
-    return {m.group(0) for m in _PERSONA.finditer(plain)}
+    cues = {m.group(0) for m in _PERSONA.finditer(plain)}
+    return len({"game" if _GAME_FRAME.search(cue) else cue for cue in cues})
 
 
 def raw_hits(raw: str) -> dict[str, str]:

@@ -52,6 +52,7 @@ from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
+from lmsa.security.structure import MODAL as STRUCTURE_MODAL
 from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
 from lmsa.security.structure import combine, is_discussion, structural_hits
 
@@ -657,7 +658,7 @@ def score_injection(text: str) -> InjectionScore:
     shape = structural_hits(all_views, native_view(text), raw)
     if "dangerous_command" in hits and (
         shape.keys() & UNASKED
-        or ("ai_named" in shape and any(_MODAL.search(view) for view in all_views))
+        or ("ai_named" in shape and any(STRUCTURE_MODAL.search(view) for view in all_views))
     ):
         hits["dangerous_unasked"] = hits.pop("dangerous_command")
     elif shape.keys() & {"covert", "s_auto_approve", "s_auto_approve_weak"} and (

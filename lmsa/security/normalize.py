@@ -67,8 +67,8 @@ _ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)
 # tests: a regex scan for these costs more than the rest of the decoding).
 _REVERSED_HINTS = (
     "revers", "backward", "rückwärts", "ruckwarts", "l'envers", "al revés", "al reves",
-    "contrario", "contrário", "наоборот", "задом", "справа налево", "倒过来", "倒著", "反过来",
-    "逆さ", "逆から", "거꾸로", "معكوس", "بالعكس",
+    "al contrario", "ao contrário", "ao contrario", "наоборот", "задом", "справа налево",
+    "倒过来", "倒著", "反过来", "逆さ", "逆から", "거꾸로", "معكوس", "بالعكس",
 )  # fmt: skip
 _PRINTABLE_RATIO = 0.9
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")

@@ -142,7 +142,9 @@ def _words_in(view: str, automaton: Any, *, bounded: bool) -> list[tuple[int, st
 
 
 _HAS_UNBOUNDED = re.compile(UNBOUNDED)
-_ENCLITIC = re.compile(r"[a-z]*?(?:lo|la|los|las|li|le|gli|lhe|los)\b")
+# The rest of a verb whose object pronoun is attached ("cópia-lo", "ripetilo"): a short ending,
+# so "repeatable" is not "repeat" + "le".
+_ENCLITIC = re.compile(r"[a-z]{0,2}(?:lo|la|los|las|li|le|gli|lhe)\b")
 _LETTER_AT = re.compile(f"[{_LETTER}]")
 _WORD_AT = re.compile(r"\w")
 _QUESTION = re.compile(r"[?？؟](?:\s|$)")  # not the "?" of a URL
@@ -152,7 +154,7 @@ DESTINATION = re.compile(
     r"https?://|\bwww\.|\b[\w.+-]+@[\w-]+\.[\w.-]+|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
     r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example)\b"
 )
-_MODAL = re.compile(
+MODAL = re.compile(
     r"\b(?:must|should|need to|needs to|have to|are required|muss|musst|sollst|soll|sollen|"
     r"sollte|sollten|doit|dois|devez|doivent|devrait|deberia|dovrebbe|deveria|"
     r"debe|debes|tienes que|deve|devi|precisa)\b|должен|должна|обязан|必须|必須|务必|務必|应该|"
@@ -503,7 +505,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     reader = near.three("AI", "READS", ("DEIXIS",)) if near("AI", "READS", 30) else None
     add("s_reader", reader)
     if reader and (
-        _MODAL.search(view) or near("READS", ("NEG", "SEND", "REVEAL", "ORDER"), 2 * WINDOW)
+        MODAL.search(view) or near("READS", ("NEG", "SEND", "REVEAL", "ORDER"), 2 * WINDOW)
     ):
         add("s_reader_order", reader)
     add("s_decode_exec", near("DECODE", "EXEC", 50))
@@ -523,7 +525,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         if "USER" in found:
             # "the assistant must tell the user ...": a text that orders an AI about its user
             users = [u for u, _ in found["USER"]]
-            for modal in _MODAL.finditer(view):
+            for modal in MODAL.finditer(view):
                 at = modal.start()
                 if any(0 <= at - p <= 40 for p in ai) and any(abs(u - at) <= WINDOW for u in users):
                     add("s_planted", f"{view[min(ai) : at]} {modal.group(0)}"[-60:])
@@ -531,7 +533,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         addressed = near("ADDR", "AI", 50)
         add("s_addressed", addressed)
         if addressed and (
-            _MODAL.search(view) or near("AI", ("ORDER", "NEG", "SEND", "REVEAL"), 2 * WINDOW)
+            MODAL.search(view) or near("AI", ("ORDER", "NEG", "SEND", "REVEAL"), 2 * WINDOW)
         ):
             add("s_addressed_order", addressed)
     if "TALK" in found:
