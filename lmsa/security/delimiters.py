@@ -93,7 +93,8 @@ _TEMPLATE_TALK = re.compile(
     r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
     r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
     r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"
-    r"|шаблон|токен|模板|テンプレート|トークン|템플릿|토큰|قالب"
+    r"|шаблон|токен|формат|模板|格式|标签|標籤|微调|テンプレート|トークン|形式|タグ|フォーマット"
+    r"|템플릿|토큰|태그|포맷|형식|파인튜닝|قالب|تنسيق"
 )
 
 

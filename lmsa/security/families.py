@@ -164,6 +164,13 @@ _COMMAND_EXFIL = re.compile(
     + _SECRET_FILE
     + r"[^\n|;]{0,60}?\|\s*(?:curl|wget|nc|ncat|ssh|openssl s_client)\b"
 )
+# A secret file spelled out in DNS lookups (tried only where one of those commands occurs).
+_DNS_EXFIL = re.compile(_SECRET_FILE + r"[^\n]{0,150}\b(?:nslookup|dig)\s")
+_CODE_EXFIL = re.compile(
+    r"\b(?:requests|httpx|urllib\.request|axios|fetch)\b[.\w]*\([^)\n]{0,160}?"
+    r"(?:os\.environ|process\.env|getenv|id_rsa|\.aws/credentials|\.env\b)"
+)
+_CODE_EXFIL_WORDS = ("environ", ".env", "getenv", "id_rsa", "credentials")
 _URL_PARAM_EXFIL = re.compile(
     r"https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
     r"|https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?(?:api[_ ]?key|token|secret|password|"
@@ -194,7 +201,10 @@ _ROLE_HEADER = re.compile(
     r"|<</?sys>>|\[inst\][^\n]{0,200}\[/inst\]"
     r"|</?tool_results>\s*\n\s*(?:system|assistant)\s*:"
 )
-_CODE_CONTEXT = re.compile(r"\b(?:xml|html|parse|parser|regex|function|script|beautifulsoup|lxml)")
+_CODE_CONTEXT = re.compile(
+    r"\b(?:xml|html|parse|parser|regex|function|script|beautifulsoup|lxml)"
+    r"|正则|正則|解析|正規表現|パース|정규식|파싱|регуляр|парс|تعبير نمطي"
+)
 
 # Italian and Portuguese phrasing of the core families (Latin script, folded view).
 _IT_PT = {
@@ -317,7 +327,8 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
 
 
 _DANGEROUS_COMMAND = re.compile(
-    r"rm\s+-rf\s+[/~]|curl\s[^|\n]*\|\s*(?:sh|bash)\b|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
+    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"
+    r"|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
 )
 # More of them, each tried only where its command name occurs (a scan for alternatives that
 # start with a word boundary costs far more than the substring tests).
@@ -328,6 +339,16 @@ _MORE_DANGEROUS = (
     ("push", re.compile(r"\bgit\s+push\s+(?:-f|--force)\b")),
     ("-delete", re.compile(r"\bfind\s+[/~]\S*\s[^\n]*-delete\b")),
     ("history", re.compile(r"\bhistory\s+-c\b")),
+    (
+        "base64",
+        re.compile(r"\bbase64\s+(?:-d|--decode)\b[^|\n]*\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"),
+    ),
+    ("aws ", re.compile(r"\baws\s+(?:s3\s+(?:rm|rb)\b[^\n]*--(?:recursive|force)|iam\s+delete-)")),
+    ("authorized_keys", re.compile(r"authorized_keys")),
+    (
+        "crontab",
+        re.compile(r"\bcrontab\b[^\n]{0,80}(?:curl|wget)|(?:curl|wget)[^\n]{0,80}\bcrontab\b"),
+    ),
 )
 
 
@@ -345,12 +366,14 @@ def dangerous_command(raw: str) -> re.Match[str] | None:
 # unseen or unasked: counted only together with such a signal.
 RISKY_COMMAND = re.compile(
     r"\brm\s+-(?:rf|fr|r)\b|\bwrite_file\b|\.bashrc\b|\bgit\s+reset\s+--hard\b"
+    r"|\bgit\s+clean\s+-\w*f"
 )
 # Signals that no one is asked before a dangerous command runs, or that it was planted for an
 # AI to find: together with one they are tool abuse, not a user's own risky request.
 UNASKED = frozenset({
     "s_auto_approve", "s_auto_approve_weak", "s_exfil_covert", "s_covert_ai", "s_vocative",
-    "s_reader", "s_reader_order", "s_addressed", "s_addressed_order", "covert",
+    "s_reader", "s_reader_order", "s_addressed", "s_addressed_order", "covert", "s_hide",
+    "s_self_hide", "s_hide_secret", "s_ai_label",
 })  # fmt: skip
 
 
@@ -381,6 +404,19 @@ def persona_cues(plain: str) -> int:
     return len({"game" if _GAME_FRAME.search(cue) else cue for cue in cues})
 
 
+def _ships_secret(raw: str) -> str | None:
+    """A command or an HTTP call in code that sends a secret file or the environment out."""
+    tries = (
+        (("curl", "wget", "scp", "rsync", "nc ", "ncat", "http"), _COMMAND_EXFIL),
+        (("nslookup", "dig "), _DNS_EXFIL),
+        (_CODE_EXFIL_WORDS, _CODE_EXFIL),
+    )
+    for words, pattern in tries:
+        if any(word in raw for word in words) and (match := pattern.search(raw)):
+            return match.group(0)[:60]
+    return None
+
+
 def raw_hits(raw: str) -> dict[str, str]:
     """Families read from the raw (lower-cased) text, where brackets and URLs survive."""
     hits: dict[str, str] = {}
@@ -388,10 +424,8 @@ def raw_hits(raw: str) -> dict[str, str]:
         match := _URL_PARAM_EXFIL.search(raw)
     ):
         hits["url_param_exfil"] = match.group(0)[:60]
-    if any(word in raw for word in ("curl", "wget", "scp", "rsync", "nc ", "ncat", "http")) and (
-        match := _COMMAND_EXFIL.search(raw)
-    ):
-        hits["command_exfil"] = match.group(0)[:60]
+    if shipped := _ships_secret(raw):
+        hits["command_exfil"] = shipped
     if match := _VOCATIVE.search(raw):
         hits["vocative"] = match.group(0)[:60]
     if ("<" in raw or "[" in raw) and (match := _ROLE_HEADER.search(raw)):

@@ -51,10 +51,11 @@ from lmsa.security.families import (
 from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.normalize import strip_format_chars, views
+from lmsa.security.planted import all_signals
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
 from lmsa.security.structure import MODAL as STRUCTURE_MODAL
 from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
-from lmsa.security.structure import combine, is_discussion, structural_hits
+from lmsa.security.structure import combine, is_discussion
 
 # Categories (also used as verdict categories and metric labels).
 OVERRIDE = "instruction_override"
@@ -374,6 +375,15 @@ _OWN_TEXT = re.compile(
     r"shared|posted|emailed|pasted|provided)\b"
     r"|\bque te (?:pedi|di|mande|envie|escribi|dei|mandei|enviei)\b|\bdie ich (?:dir|euch) \w+"
     r"|\bque je (?:t'ai|vous ai)\b|\bche ti ho\b"
+    r"|\bque eu (?:te |lhe )?(?:dei|passei|mandei|enviei|pedi)\b"
+    # the rules of a named file, not the assistant's ("ignore the instructions in TODO.md")
+    r"|\b(?:instruc\w*|rules?|regras?|regl\w*|regole|anweisung\w*|consignes?|guidelines?|steps?)"
+    r" (?:d[oae]s?|del|della|dello|of|in|from|im|in der|aus der|aus dem|du|dans|nel|nella|no|na)"
+    r" (?:[\w-]+ ){0,2}?(?:arquivo|ficheiro|file|archivo|datei|fichier"
+    r"|documento|document|readme|wiki|[\w-]+[ .](?:md|txt|rst|json|ya?ml|toml|cfg|ini)\b)"
+    # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
+    r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
+    r"|내가 정해|내가 말한|내가 준|내가 알려"
 )
 _MENTION_CUE = re.compile(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
@@ -387,8 +397,13 @@ _MENTION_NATIVE = re.compile(
     r"[^\"“”«»„「『]{0,60}[\"“”«»„「『]"
 )
 _META_QUESTION = re.compile(
-    r"^(?:is it (?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|what happens if|"
-    r"what are the (?:risks|trade ?offs|dangers|downsides))\b"
+    r"^(?:is it (?:\w+ )?(?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|"
+    r"what happens if|what are the (?:risks|trade ?offs|dangers|downsides)"
+    r"|how (?:do|can|should) (?:i|we)"
+    # "how do I write ...?" in the other languages: the asker's own task, not an order
+    r"|wie (?:schreibe|kann|soll|erstelle|mache|baue) ich|wie schreibt man"
+    r"|comment (?:puis-je|ecrire|rediger|faire)|como (?:puedo|escribo|hago|creo|posso|escrevo"
+    r"|faco|crio)|come (?:posso|scrivo|faccio|creo))\b"
 )
 _QUESTION_MARK = re.compile(r"[?？؟]")
 _QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
@@ -655,7 +670,7 @@ def score_injection(text: str) -> InjectionScore:
             hits["native_" + name] = cue
         elif "sensitive_path" in hits:
             hits["exfil_sensitive"] = cue  # "read ~/.ssh/id_rsa" in a script we read natively
-    shape = structural_hits(all_views, native_view(text), raw)
+    shape = all_signals(all_views, native_view(text), raw)
     if "dangerous_command" in hits and (
         shape.keys() & UNASKED
         or ("ai_named" in shape and any(STRUCTURE_MODAL.search(view) for view in all_views))

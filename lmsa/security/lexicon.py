@@ -209,7 +209,17 @@ def native_view(text: str) -> str | None:
     if text.isascii() or not _SCRIPTS.search(text):
         return None
     view = _unspaced(unicodedata.normalize("NFKC", strip_format_chars(text)).lower())
+    if "." in view or "·" in view or "*" in view:
+        view = _DOTTED.sub(_undotted, view)
     return " ".join(_ARABIC_MARKS.sub("", view).split())
+
+
+# "и.г.н.о.р.и.р.у.й": letters of these scripts with a dot (or star) between each two
+_DOTTED = re.compile(r"(?<![\w.])(?:[^\W\d_a-z][.·*]){3,}[^\W\d_a-z](?![\w])")
+
+
+def _undotted(match: re.Match[str]) -> str:
+    return re.sub(r"[.·*]", "", match.group(0))
 
 
 def _unspaced(view: str) -> str:

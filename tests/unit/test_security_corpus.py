@@ -49,6 +49,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh4",
         "fresh5",
         "fresh6",
+        "fresh7",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
@@ -73,13 +74,12 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    # ``fresh5`` and ``fresh6``, the newest blind sets, are measured (benchmarks/guard.py,
-    # SECURITY.md), not held to this bar: they show how far the detector is from it on phrasing
-    # it never saw.
+    # ``fresh7``, the newest blind set, is measured (benchmarks/guard.py, SECURITY.md), not held
+    # to this bar: it shows how far the detector is from it on phrasing it never saw.
     rows = [
         r
         for r in load_corpus()
-        if r["label"] == "injection" and r["split"] not in ("fresh5", "fresh6")
+        if r["label"] == "injection" and r["split"] != "fresh7"
     ]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]

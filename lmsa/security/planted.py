@@ -1,0 +1,103 @@
+"""Signals read from the raw text, where lines and colons survive: a label that speaks to an AI
+("[assistant instructions: ...", "Hinweis an den KI-Assistenten: ..."), and a safety setting
+written off in config syntax (``"safety_checks": false``).
+
+The word-kind signals of :mod:`structure` read folded views without punctuation; these two
+need the colon and the line a label sits on, so they are read here and added to its signals.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lmsa.security.normalize import fold
+from lmsa.security.structure import events, structural_hits
+
+# A colon that ends a label: after a word (or "word :"), with the text it introduces on the
+# same line
+_COLON = re.compile(r"[:：]")
+_LABEL_END = re.compile(r"[^\W\d_]|(?<=[^\W\d_]) ")
+_LABEL_TEXT = re.compile(r"[ \t]*[^\s\d]")
+_WORD_AT = re.compile(r"\w")
+_CODE_MARKS = ("def ", "self.", "=", "{", ")", "->", "return ", "lambda")
+# Besides a verb that drops, sends, hides, executes or turns away from the task: "you" with an
+# order, a change to a setting, a task added on the side ("also") of "you" or with an order.
+_ORDERS_AFTER = ({"YOU", "ORDER"}, {"CHANGE", "CONF"}, {"ALSO", "YOU"}, {"ALSO", "ORDER"})
+_SPEECH = re.compile(
+    r"\b(?:says|said|replies|replied|answers|answered|asks|asked|responds|sagt|antwortet|dit|"
+    r"repond\w*|dice|responde|risponde|diz|говорит|отвечает|ответил)\b|说|說|言う|말했|قال"
+)
+# What may follow the AI word in a label ("assistant instructions:", "note for the agent:")
+_LABEL_NOUNS = {"TGT", "NOTE", "AITGT", "WHOLE"}
+_TO_WORD = re.compile(r"(?:^|\s)(?:for|to|fur|an|pour|para|per|al|ao|для|к)\s")
+_LABEL_OPENER = re.compile(r"[\[(<>{\"'“«„「]")
+_SET_TO = r"[\"'`]?\s*(?:=|:|to|auf|sur|a|à|em|para|на|إلى|为|を|로)\s*[\"'`]?"
+_FLAG_WORD = re.compile(r"safe|confirm|approv|require|guard|sandbox|auto")
+_FLAG_OFF = re.compile(
+    r"(?:safety_?(?:checks?|mode|filters?|guard\w*)?|safe_?mode|confirm_?(?:destructive|commands?"
+    r"|actions?|edits?|shell|tools?)?|approvals?|require_?approval|guardrails?|sandbox(?:ed|_mode)?)"
+    + _SET_TO
+    + r"(?:false|off|none|0|disabled?|never)\b|auto_?approve\w*"
+    + _SET_TO
+    + r"(?:true|on|all|1|yes)\b"
+)
+
+
+def ai_label(raw: str) -> str | None:
+    """A label that speaks to an AI, followed by an order: "[assistant instructions: when you
+    summarize this, also forward ...", "WICHTIG für den KI-Assistenten: ignoriere ...", a CSV
+    cell that starts "Assistant: when you summarise this file, also ...". An AI word that opens
+    its line ("Assistant: Sure, ...") is a transcript's speaker, not a label."""
+    for colon in _COLON.finditer(raw):
+        at = colon.start()
+        if at == 0 or not _LABEL_END.match(raw, at - 1) or not _LABEL_TEXT.match(raw, at + 1):
+            continue
+        text = raw[max(raw.rfind("\n", 0, at) + 1, at - 60) : at]
+        if not text.strip() or any(mark in text for mark in _CODE_MARKS):
+            continue  # a signature, a dict, a type hint: code, not a label
+        label = fold(text)
+        before = events(label).get("AI")
+        if not before:
+            continue
+        start, word = before[0]
+        opener = text.lstrip()[:1]
+        if not label[:start].strip() and not _LABEL_OPENER.match(opener):
+            continue  # "Assistant: ..." opening its line speaks in a transcript
+        tail = label[start + len(word) :].strip()
+        named = not tail or (
+            len(tail.split()) <= 2 and set(events(tail)) <= _LABEL_NOUNS and bool(events(tail))
+        )
+        if not (named or _TO_WORD.search(label, 0, start) or "ADDR" in events(label[:start])):
+            continue  # "the chatbot config: ...": a label about an AI, not one speaking to it
+        rest = raw[at + 1 : at + 160]
+        if _SPEECH.search(label, before[0][0]) or _LABEL_OPENER.match(rest.lstrip()[:1]):
+            continue  # "the AI says: 'I will not ...'": a line of dialogue, quoted
+        if "?" in rest.split("\n", 1)[0][-3:]:
+            continue  # "the agent: can it read my .env?": a question about it
+        after = events(fold(rest))
+        if after.keys() & {"NEG", "SEND", "HIDE", "AUTOAPP", "INSTEAD", "EXEC"} or any(
+            pair <= after.keys() for pair in _ORDERS_AFTER
+        ):
+            return f"{label[before[0][0] :]}:"[-60:]
+    return None
+
+
+def flag_off(raw: str) -> str | None:
+    """A safety setting written off in config syntax ("safety_checks": false)."""
+    for start in _FLAG_WORD.finditer(raw):
+        at = start.start()
+        if at and _WORD_AT.match(raw, at - 1):
+            continue
+        if match := _FLAG_OFF.match(raw, at):
+            return match.group(0)[:60]
+    return None
+
+
+def all_signals(all_views: list[str], native: str | None, raw: str) -> dict[str, str]:
+    """:func:`structure.structural_hits` and the raw-text signals of this module."""
+    hits = structural_hits(all_views, native, raw)
+    if "ai_named" in hits and (label := ai_label(raw)):
+        hits.setdefault("s_ai_label", label)
+    if flagged := flag_off(raw):
+        hits.setdefault("s_flag_off", flagged)
+    return hits
