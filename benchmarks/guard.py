@@ -92,7 +92,10 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-SPLITS = ("train", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "all")
+SPLITS = (
+    *("train", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7"),
+    "all",
+)
 
 
 def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, Any]:

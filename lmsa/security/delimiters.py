@@ -17,8 +17,9 @@ _TEMPLATE_TOKEN = re.compile(
 _ROLE_LINE = re.compile(
     r"^\s*(?:#{1,4}|\*\*|\[|\(|<)\s*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
     r"\s*[:：]?\s*(?:\]|\)|>|\*\*)?\s*$"
-    r"|^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:system|developer|admin(?:istrator)?|operator|root|"
-    r"instructions?|new instructions|system prompt|system message|system override)\b[^\n]{0,30}"
+    r"|^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:begin |start of |start )?"
+    r"(?:system(?:_\w+)?|developer|admin(?:istrator)?|operator|root|instructions?|new instructions"
+    r"|system prompt|system message|system override)\b[^\n]{0,30}"
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
     r"|^\s*(?:system|developer|admin|operator|assistant|human)\s*(?:message|note|prompt|notice|"
     r"override)?\s*:",
@@ -59,7 +60,8 @@ _END_MARKER = re.compile(
     r"(?:the\s+)?(?:user(?:'s)?\s+)?(?:input|message|prompt|document|context|conversation|"
     r"instructions|text|data|email|eingabe|nachricht|entree|saisie|mensaje|documento|texto|"
     r"messaggio|testo|mensagem|entrada)\b"
-    r"|</(?:user|user_input|input|document|context|data|email|message|query|untrusted)>"
+    r"|</(?:user|user_input|user_query|user_message|input|document|context|data|email|message|query"
+    r"|untrusted)>"
     r"|(?:={3,}|-{3,}|\*{3,})\s*(?:end|begin|start)\b|\[(?:end|eof|eos)\]|end_of_input"
     r"|конец (?:ввода|сообщения|документа|текста)|输入结束|輸入結束|用户输入结束|入力終了|"
     r"入力ここまで|입력 끝|입력 종료|نهاية (?:الإدخال|المدخلات|الرسالة|المستند|النص)"
@@ -93,6 +95,7 @@ _TEMPLATE_TALK = re.compile(
     r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
     r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
     r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"
+    r"|fine-?tun|\bformatting\b|\bscript\b|\bawk\b|\bsed\b|\bgrep\b|\blogs?\b"
     r"|шаблон|токен|формат|模板|格式|标签|標籤|微调|テンプレート|トークン|形式|タグ|フォーマット"
     r"|템플릿|토큰|태그|포맷|형식|파인튜닝|قالب|تنسيق"
 )

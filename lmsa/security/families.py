@@ -163,6 +163,8 @@ _COMMAND_EXFIL = re.compile(
     + r"|\b(?:cat|base64|tar|zip)\s[^\n|;]{0,60}?"
     + _SECRET_FILE
     + r"[^\n|;]{0,60}?\|\s*(?:curl|wget|nc|ncat|ssh|openssl s_client)\b"
+    # the whole environment piped out
+    + r"|\b(?:env|printenv)\s*\|[^\n]{0,80}?\b(?:curl|wget|nc|ncat)\b"
 )
 # A secret file spelled out in DNS lookups (tried only where one of those commands occurs).
 _DNS_EXFIL = re.compile(_SECRET_FILE + r"[^\n]{0,150}\b(?:nslookup|dig)\s")
@@ -367,6 +369,10 @@ def dangerous_command(raw: str) -> re.Match[str] | None:
 RISKY_COMMAND = re.compile(
     r"\brm\s+-(?:rf|fr|r)\b|\bwrite_file\b|\.bashrc\b|\bgit\s+reset\s+--hard\b"
     r"|\bgit\s+clean\s+-\w*f"
+    # security tooling switched off, traces wiped, a command assembled out of variables
+    r"|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|firewalld|apparmor|fail2ban|clamav|osquery)"
+    r"|\bufw\s+disable\b|\bsetenforce\s+0\b|core\.hookspath\s+/dev/null"
+    r"|\b(?:rm|shred|truncate)\b[^\n]{0,40}\.bash_history|\beval\s+[\"']?\$"
 )
 # Signals that no one is asked before a dangerous command runs, or that it was planted for an
 # AI to find: together with one they are tool abuse, not a user's own risky request.

@@ -50,6 +50,17 @@ from lmsa.security.families import (
 )
 from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
+from lmsa.security.mentions import (
+    CODE_SAMPLE,
+    FIRST_QUESTION,
+    MENTION_CUE,
+    MENTION_NATIVE,
+    META_NATIVE,
+    META_QUESTION,
+    OWN_TEXT,
+    QUESTION_MARK,
+    has_quotes,
+)
 from lmsa.security.normalize import strip_format_chars, views
 from lmsa.security.planted import all_signals
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
@@ -366,55 +377,6 @@ _RAW_DELIMITER = re.compile(
     r"|display\s*:\s*none",
     re.MULTILINE,
 )
-# The user's own earlier text ("disregard the instructions I sent", "the paragraph I pasted"):
-# setting it aside or repeating it is not aimed at the assistant's rules.
-_OWN_TEXT = re.compile(
-    r"\b(?:instructions?|rules?|guidelines?|directions?|notes?|steps?|text|paragraph|message|"
-    r"email|e mail|format\w*|regl\w*|reglas|anweisung\w*|consignes?)\b(?: [\w']+){0,4}? "
-    r"(?:(?:that|which) )?(?:i|we) (?:just |had |have )?(?:sent|gave|wrote|asked|mentioned|"
-    r"shared|posted|emailed|pasted|provided)\b"
-    r"|\bque te (?:pedi|di|mande|envie|escribi|dei|mandei|enviei)\b|\bdie ich (?:dir|euch) \w+"
-    r"|\bque je (?:t'ai|vous ai)\b|\bche ti ho\b"
-    r"|\bque eu (?:te |lhe )?(?:dei|passei|mandei|enviei|pedi)\b"
-    # the rules of a named file, not the assistant's ("ignore the instructions in TODO.md")
-    r"|\b(?:instruc\w*|rules?|regras?|regl\w*|regole|anweisung\w*|consignes?|guidelines?|steps?)"
-    r" (?:d[oae]s?|del|della|dello|of|in|from|im|in der|aus der|aus dem|du|dans|nel|nella|no|na)"
-    r" (?:[\w-]+ ){0,2}?(?:arquivo|ficheiro|file|archivo|datei|fichier"
-    r"|documento|document|readme|wiki|[\w-]+[ .](?:md|txt|rst|json|ya?ml|toml|cfg|ini)\b)"
-    # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
-    r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
-    r"|내가 정해|내가 말한|내가 준|내가 알려"
-)
-_MENTION_CUE = re.compile(
-    r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
-    r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica|traduci|spiega|"
-    r"traduza|traduz|traduzir|tradurre)\b"
-)
-# The same request in the other scripts, read from the raw text before the first quotation
-# mark ("이 문장을 영어로 번역해 줘: \"...\"", "Объясни, почему «...»").
-_MENTION_NATIVE = re.compile(
-    r"^[^\"“”«»„「『]{0,80}?(?:переве|объясни|翻译|翻譯|解释|解釋|翻訳|説明|번역|설명|ترجم|اشرح)"
-    r"[^\"“”«»„「『]{0,60}[\"“”«»„「『]"
-)
-_META_QUESTION = re.compile(
-    r"^(?:is it (?:\w+ )?(?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|"
-    r"what happens if|what are the (?:risks|trade ?offs|dangers|downsides)"
-    r"|how (?:do|can|should) (?:i|we)"
-    # "how do I write ...?" in the other languages: the asker's own task, not an order
-    r"|wie (?:schreibe|kann|soll|erstelle|mache|baue) ich|wie schreibt man"
-    r"|comment (?:puis-je|ecrire|rediger|faire)|como (?:puedo|escribo|hago|creo|posso|escrevo"
-    r"|faco|crio)|come (?:posso|scrivo|faccio|creo))\b"
-)
-_QUESTION_MARK = re.compile(r"[?？؟]")
-_QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
-# An apostrophe inside a word ("what's", "l'IA") quotes nothing.
-_QUOTE_APOSTROPHE = re.compile(r"\B'|'\B")
-
-
-def _has_quotes(text: str) -> bool:
-    return bool(_QUOTE_MARKS.search(text)) or ("'" in text and bool(_QUOTE_APOSTROPHE.search(text)))
-
-
 # Text addressed to an AI inside quotes is a wrapped injection, not a phrase being explained.
 _ADDRESSED = frozenset({INDIRECT, "indirect_instruction"})
 
@@ -676,9 +638,7 @@ def score_injection(text: str) -> InjectionScore:
         or ("ai_named" in shape and any(STRUCTURE_MODAL.search(view) for view in all_views))
     ):
         hits["dangerous_unasked"] = hits.pop("dangerous_command")
-    elif shape.keys() & {"covert", "s_auto_approve", "s_auto_approve_weak"} and (
-        match := RISKY_COMMAND.search(raw)
-    ):
+    elif shape.keys() & UNASKED and (match := RISKY_COMMAND.search(raw)):
         hits["dangerous_unasked"] = _snippet(match)
     if "exfil_url" in hits and not shape.keys() & {
         "s_exfil",
@@ -713,13 +673,13 @@ def score_injection(text: str) -> InjectionScore:
     score = 1.0 - keep
     addressed = bool(_ADDRESSED.intersection(categories))
     if set(categories) in ({OVERRIDE}, {EXTRACTION}) and any(
-        _OWN_TEXT.search(view) for view in all_views
+        OWN_TEXT.search(view) for view in all_views
     ):
         score *= 0.5
         reasons.append("own: sets aside or repeats the user's own earlier text")
     elif (
-        (_MENTION_CUE.search(plain) or _MENTION_NATIVE.match(raw))
-        and _has_quotes(text)
+        (MENTION_CUE.search(plain) or MENTION_NATIVE.match(raw))
+        and has_quotes(text)
         and not addressed
         and (unquoted := without_quotes(text)) != text
         and not score_injection(unquoted).categories
@@ -732,18 +692,22 @@ def score_injection(text: str) -> InjectionScore:
     elif is_template_talk(categories, raw):
         score *= 0.5
         reasons.append("mention: chat-template tokens in a question about templates or code")
-    elif _META_QUESTION.search(plain) and text.rstrip().endswith("?"):
+    elif (META_QUESTION.search(plain) and FIRST_QUESTION.match(text.lstrip())) or (
+        META_NATIVE.match(raw)
+    ):
         score *= 0.5
         reasons.append("question: asks whether or how, does not order")
     elif is_discussion(shape, text):
         score *= 0.5
         reasons.append("discussion: a question about attacks, not one aimed at the assistant")
     elif (
-        _QUESTION_MARK.search(text)
+        # in code, test data: one kind of cue in a string literal (checked only then, since
+        # scoring the text again without its quotes doubles the cost)
+        (QUESTION_MARK.search(text) or (len(categories) == 1 and CODE_SAMPLE.search(text)))
         and not addressed
         and (unquoted := without_quotes(text)) != text
         and not score_injection(unquoted).categories
     ):
         score *= 0.5
-        reasons.append("mention: every cue is inside quotation marks in a question")
+        reasons.append("mention: every cue is inside quotation marks in a question or code")
     return InjectionScore(round(score, 4), categories, reasons)

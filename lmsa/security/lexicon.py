@@ -21,7 +21,7 @@ import functools
 import re
 import unicodedata
 
-from lmsa.security.normalize import strip_format_chars
+from lmsa.security.normalize import strip_format_chars, unspaced
 
 # Characters of the scripts this module reads; a text without any skips it entirely.
 _SCRIPTS = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -208,7 +208,7 @@ def native_view(text: str) -> str | None:
     """The view this module reads, or ``None`` when ``text`` has no character of its scripts."""
     if text.isascii() or not _SCRIPTS.search(text):
         return None
-    view = _unspaced(unicodedata.normalize("NFKC", strip_format_chars(text)).lower())
+    view = unspaced(unicodedata.normalize("NFKC", strip_format_chars(text)).lower())
     if "." in view or "·" in view or "*" in view:
         view = _DOTTED.sub(_undotted, view)
     return " ".join(_ARABIC_MARKS.sub("", view).split())
@@ -220,24 +220,6 @@ _DOTTED = re.compile(r"(?<![\w.])(?:[^\W\d_a-z][.·*]){3,}[^\W\d_a-z](?![\w])")
 
 def _undotted(match: re.Match[str]) -> str:
     return re.sub(r"[.·*]", "", match.group(0))
-
-
-def _unspaced(view: str) -> str:
-    """ "з а б у д ь  в с ё" -> "забудь всё": letters spaced out one by one, with wider gaps
-    between the words, are joined back into those words."""
-    if "  " not in view or view.count(" ") < 8:
-        return view
-    parts = re.split(r"(\s{2,})", view)
-    for index in range(0, len(parts), 2):
-        letters = parts[index].split(" ")
-        if len(letters) >= 3 and all(
-            len(letter.strip(_SPACED_PUNCTUATION)) <= 1 for letter in letters
-        ):
-            parts[index] = "".join(letters)
-    return "".join(parts)
-
-
-_SPACED_PUNCTUATION = ",.:;!?、，。：；！？"
 
 
 def native_hits(text: str) -> dict[str, str]:

@@ -51,6 +51,7 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SPACED_LETTERS = re.compile(r"\b(?:\w ){3,}\w\b")
+_LETTER_RUN = re.compile(r"(?<!\w)(?:[^\W\d_] ){6,}[^\W\d_](?!\w)")
 _HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
 # A word of four or more characters with a digit between letters ("1gn0r3", "pr0mpt"); short
 # tokens such as "q3" or "mp3" are names, and rewriting them would score the text twice.
@@ -133,8 +134,31 @@ def _rewrite(text: str, spans: list[tuple[int, int]], rewrite: Callable[[str], s
     return " | ".join(rewrite(text[start:end]) for start, end in _windows(text, spans))
 
 
+def unspaced(view: str) -> str:
+    """ "з а б у д ь  в с ё" -> "забудь всё": letters spaced out one by one, with wider gaps
+    between the words, are joined back into those words."""
+    if "  " not in view or view.count(" ") < 8:
+        return view
+    parts = re.split(r"(\s{2,})", view)
+    for index in range(0, len(parts), 2):
+        letters = parts[index].split(" ")
+        if len(letters) >= 3 and all(
+            len(letter.strip(_SPACED_PUNCTUATION)) <= 1 for letter in letters
+        ):
+            parts[index] = "".join(letters)
+    return "".join(parts)
+
+
+_SPACED_PUNCTUATION = ",.:;!?、，。：；！？"
+
+
 def _joined(prefolded: str, plain: str) -> str | None:
     parts: list[str] = []
+    if "   " in prefolded and _LETTER_RUN.search(prefolded):
+        # "p l e a s e   t u r n   o f f": wider gaps between the words keep them apart
+        rejoined = _clean(unspaced(prefolded))
+        if rejoined != plain:
+            parts.append(rejoined)
     if "-" in prefolded:
         spans = [m.span() for m in _HYPHENATED.finditer(prefolded)]
         if spans:

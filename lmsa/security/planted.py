@@ -20,9 +20,14 @@ _LABEL_END = re.compile(r"[^\W\d_]|(?<=[^\W\d_]) ")
 _LABEL_TEXT = re.compile(r"[ \t]*[^\s\d]")
 _WORD_AT = re.compile(r"\w")
 _CODE_MARKS = ("def ", "self.", "=", "{", ")", "->", "return ", "lambda")
-# Besides a verb that drops, sends, hides, executes or turns away from the task: "you" with an
-# order, a change to a setting, a task added on the side ("also") of "you" or with an order.
-_ORDERS_AFTER = ({"YOU", "ORDER"}, {"CHANGE", "CONF"}, {"ALSO", "YOU"}, {"ALSO", "ORDER"})
+# Besides a verb that drops, sends, hides, executes or turns away from the task: "you" or the
+# user with an order, a change to a setting, a task added on the side ("also ...").
+_ORDERS_AFTER = (
+    *({"YOU", "ORDER"}, {"ORDER", "USER"}, {"CHANGE", "CONF"}),
+    *({"ALSO", "YOU"}, {"ALSO", "ORDER"}, {"ALSO", "TASK"}, {"ALSO", "CHANGE"}),
+)
+# A line that opens with a short name and a colon, as a transcript's lines do ("John: ...")
+_SPEAKER_LINE = re.compile(r"^[ \t]*[^\W\d_][\w .'-]{0,24}[ \t]?[:：][ \t]*\S", re.MULTILINE)
 _SPEECH = re.compile(
     r"\b(?:says|said|replies|replied|answers|answered|asks|asked|responds|sagt|antwortet|dit|"
     r"repond\w*|dice|responde|risponde|diz|говорит|отвечает|ответил)\b|说|說|言う|말했|قال"
@@ -30,7 +35,7 @@ _SPEECH = re.compile(
 # What may follow the AI word in a label ("assistant instructions:", "note for the agent:")
 _LABEL_NOUNS = {"TGT", "NOTE", "AITGT", "WHOLE"}
 _TO_WORD = re.compile(r"(?:^|\s)(?:for|to|fur|an|pour|para|per|al|ao|для|к)\s")
-_LABEL_OPENER = re.compile(r"[\[(<>{\"'“«„「]")
+_LABEL_OPENER = re.compile(r"[\[(<>{\"'“«„「#/]")
 _SET_TO = r"[\"'`]?\s*(?:=|:|to|auf|sur|a|à|em|para|на|إلى|为|を|로)\s*[\"'`]?"
 _FLAG_WORD = re.compile(r"safe|confirm|approv|require|guard|sandbox|auto")
 _FLAG_OFF = re.compile(
@@ -60,10 +65,15 @@ def ai_label(raw: str) -> str | None:
         if not before:
             continue
         start, word = before[0]
-        opener = text.lstrip()[:1]
-        if not label[:start].strip() and not _LABEL_OPENER.match(opener):
-            continue  # "Assistant: ..." opening its line speaks in a transcript
         tail = label[start + len(word) :].strip()
+        opener = text.lstrip()[:1]
+        if (
+            not label[:start].strip()
+            and not tail
+            and not _LABEL_OPENER.match(opener)
+            and len(_SPEAKER_LINE.findall(raw)) > 1
+        ):
+            continue  # "Assistant: ..." opening its line, among others: a transcript's speaker
         named = not tail or (
             len(tail.split()) <= 2 and set(events(tail)) <= _LABEL_NOUNS and bool(events(tail))
         )

@@ -1,0 +1,66 @@
+"""When a text that looks like an attack is about one instead: the user's own earlier text set
+aside, a phrase quoted to be translated or explained, a question about how to do something,
+test data in code. :func:`injection.score_injection` halves its score for these.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The user's own earlier text ("disregard the instructions I sent", "the paragraph I pasted"):
+# setting it aside or repeating it is not aimed at the assistant's rules.
+OWN_TEXT = re.compile(
+    r"\b(?:instructions?|rules?|guidelines?|directions?|notes?|steps?|text|paragraph|message|"
+    r"email|e mail|format\w*|regl\w*|reglas|anweisung\w*|consignes?)\b(?: [\w']+){0,4}? "
+    r"(?:(?:that|which) )?(?:i|we) (?:just |had |have )?(?:sent|gave|wrote|asked|mentioned|"
+    r"shared|posted|emailed|pasted|provided)\b"
+    r"|\bque te (?:pedi|di|mande|envie|escribi|dei|mandei|enviei)\b|\bdie ich (?:dir|euch) \w+"
+    r"|\bque je (?:t'ai|vous ai)\b|\bche ti ho\b"
+    r"|\bque eu (?:te |lhe )?(?:dei|passei|mandei|enviei|pedi)\b"
+    r"|\bque j'ai (?:ecrit|redige|envoye)\b"
+    # the rules of a named file, not the assistant's ("ignore the instructions in TODO.md")
+    r"|\b(?:instruc\w*|rules?|regras?|regl\w*|regole|anweisung\w*|consignes?|guidelines?|steps?)"
+    r" (?:d[oae]s?|del|della|dello|of|in|from|im|in der|aus der|aus dem|du|dans|nel|nella|no|na)"
+    r" (?:[\w-]+ ){0,2}?(?:arquivo|ficheiro|file|archivo|datei|fichier"
+    r"|documento|document|readme|wiki|[\w-]+[ .](?:md|txt|rst|json|ya?ml|toml|cfg|ini)\b)"
+    # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
+    r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
+    r"|내가 정해|내가 말한|내가 준|내가 알려|잘못 알려"
+)
+MENTION_CUE = re.compile(
+    r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
+    r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica|traduci|spiega|"
+    r"traduza|traduz|traduzir|tradurre)\b"
+)
+# The same request in the other scripts, read from the raw text before the first quotation
+# mark ("이 문장을 영어로 번역해 줘: \"...\"", "Объясни, почему «...»").
+MENTION_NATIVE = re.compile(
+    r"^[^\"“”«»„「『]{0,80}?(?:переве|объясни|翻译|翻譯|解释|解釋|翻訳|説明|번역|설명|ترجم|اشرح)"
+    r"[^\"“”«»„「『]{0,60}[\"“”«»„「『]"
+)
+META_QUESTION = re.compile(
+    r"^(?:is it (?:\w+ )?(?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|"
+    r"what happens if|what are the (?:risks|trade ?offs|dangers|downsides)"
+    r"|how (?:do|can|should) (?:i|we)"
+    # "how do I write ...?" in the other languages: the asker's own task, not an order
+    r"|wie (?:schreibe|kann|soll|erstelle|mache|baue) ich|wie schreibt man"
+    r"|comment (?:puis-je|ecrire|rediger|faire)|como (?:puedo|escribo|hago|creo|posso|escrevo"
+    r"|faco|crio)|come (?:posso|scrivo|faccio|creo))\b"
+)
+# The first sentence is a question ("How do I change ...? I'd like ...")
+FIRST_QUESTION = re.compile(r"[^.!\n]{0,200}\?")
+# "How do I ...?" in the other scripts, in the first sentence
+META_NATIVE = re.compile(
+    r"[^。.!！\n]{0,120}?(?:どうすれば|どうやって|どのように|怎么|怎樣|怎样|如何|어떻게|كيف)"
+    r"[^。.!！\n]{0,80}[?？؟]"
+)
+# Test data in code: a string literal in a list or an assertion, not a message
+CODE_SAMPLE = re.compile(r"\bdef \w+\(|\bassert\b|^\s*(?:import|from) \w|\w+ = \[", re.MULTILINE)
+QUESTION_MARK = re.compile(r"[?？؟]")
+_QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
+# An apostrophe inside a word ("what's", "l'IA") quotes nothing.
+_QUOTE_APOSTROPHE = re.compile(r"\B'|'\B")
+
+
+def has_quotes(text: str) -> bool:
+    return bool(_QUOTE_MARKS.search(text)) or ("'" in text and bool(_QUOTE_APOSTROPHE.search(text)))
