@@ -40,7 +40,18 @@ from lmsa.security.injection import score_injection
 from lmsa.security.ngram_model import BITS, WEIGHTS, NgramModel, features
 from lmsa.security.policy import SecurityPolicy
 
-SPLITS = ("train", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7")
+SPLITS = (
+    "train",
+    "holdout",
+    "fresh",
+    "fresh2",
+    "fresh3",
+    "fresh4",
+    "fresh5",
+    "fresh6",
+    "fresh7",
+    "fresh8",
+)
 FOLDS = 5
 
 
