@@ -54,6 +54,7 @@ _TOOL_JSON = re.compile(
     r"[\"']role[\"']\s*:\s*[\"'](?:system|tool|developer|function)[\"']"
     r"|[\"'](?:tool_result|tool_output|function_result|tool_response|tool_call_id)[\"']\s*:"
     r"|</?(?:tool_result|tool_output|function_results?|tool_response|search_results)>"
+    r"|\[/?(?:tool_result|tool_output|function_result|tool_response)\b"
 )
 _END_MARKER = re.compile(
     r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+|du\s+)?"

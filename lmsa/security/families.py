@@ -151,7 +151,7 @@ _EXFIL_URL = re.compile(
 )
 # A shell command that ships a secret file out: curl/wget/scp/nc with the file as its data.
 _SECRET_FILE = (
-    r"\S*(?:\.env\b|id_rsa\b(?!\.pub)|id_ed25519\b(?!\.pub)|\.ssh/|credentials|\.aws/|\.npmrc|"
+    r"\S*(?:\.env\b|id_rsa\b(?!\.pub)|id_ed25519\b(?!\.pub)|\.ssh(?:/|\b)|credentials|\.aws(?:/|\b)|\.npmrc|"
     r"\.pypirc|\.netrc|\.git-credentials|/etc/passwd|/etc/shadow|\.pem\b|secrets?\.|\.kube/config)"
 )
 _COMMAND_EXFIL = re.compile(
@@ -162,7 +162,7 @@ _COMMAND_EXFIL = re.compile(
     + _SECRET_FILE
     + r"|\b(?:cat|base64|tar|zip)\s[^\n|;]{0,60}?"
     + _SECRET_FILE
-    + r"[^\n|;]{0,60}?\|\s*(?:curl|wget|nc|ncat|ssh|openssl s_client)\b"
+    + r"[^\n|;]{0,60}?(?:\|[^\n|;]{0,40}?)*?\|\s*(?:curl|wget|nc|ncat|ssh|openssl s_client)\b"
     # the whole environment piped out
     + r"|\b(?:env|printenv)\s*\|[^\n]{0,80}?\b(?:curl|wget|nc|ncat)\b"
 )
@@ -366,14 +366,38 @@ def dangerous_command(raw: str) -> re.Match[str] | None:
 
 # Commands that are routine when the user asks for them and tool abuse when they are to run
 # unseen or unasked: counted only together with such a signal.
-RISKY_COMMAND = re.compile(
+_RISKY_COMMAND = re.compile(
     r"\brm\s+-(?:rf|fr|r)\b|\bwrite_file\b|\.bashrc\b|\bgit\s+reset\s+--hard\b"
-    r"|\bgit\s+clean\s+-\w*f"
-    # security tooling switched off, traces wiped, a command assembled out of variables
-    r"|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|firewalld|apparmor|fail2ban|clamav|osquery)"
-    r"|\bufw\s+disable\b|\bsetenforce\s+0\b|core\.hookspath\s+/dev/null"
-    r"|\b(?:rm|shred|truncate)\b[^\n]{0,40}\.bash_history|\beval\s+[\"']?\$"
 )
+# More of them, each tried only where its word occurs: security tooling switched off, traces
+# wiped, a command assembled out of variables.
+_MORE_RISKY = (
+    ("clean", re.compile(r"\bgit\s+clean\s+-\w*f")),
+    (
+        "systemctl",
+        re.compile(
+            r"\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|firewalld|apparmor|"
+            r"fail2ban|clamav|osquery)"
+        ),
+    ),
+    ("ufw", re.compile(r"\bufw\s+disable\b")),
+    ("setenforce", re.compile(r"\bsetenforce\s+0\b")),
+    ("hookspath", re.compile(r"core\.hookspath\s+/dev/null")),
+    ("bash_history", re.compile(r"\b(?:rm|shred|truncate)\b[^\n]{0,40}\.bash_history")),
+    ("eval", re.compile(r"\beval\s+[\"']?\$")),
+)
+
+
+def risky_command(raw: str) -> re.Match[str] | None:
+    """A command that is routine when the user asks for it, if ``raw`` has one."""
+    if match := _RISKY_COMMAND.search(raw):
+        return match
+    for needle, pattern in _MORE_RISKY:
+        if needle in raw and (match := pattern.search(raw)):
+            return match
+    return None
+
+
 # Signals that no one is asked before a dangerous command runs, or that it was planted for an
 # AI to find: together with one they are tool abuse, not a user's own risky request.
 UNASKED = frozenset({
@@ -387,6 +411,11 @@ _QUOTED = re.compile(
     r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|«[^»\n]{3,300}»|„[^“”\n]{3,300}[“”]|「[^」\n]{1,300}」"
     r"|『[^』\n]{1,300}』|(?<!\w)'[^'\n]{3,300}'(?!\w)"
 )
+
+
+def quoted_parts(text: str) -> list[str]:
+    """The quoted passages of ``text``."""
+    return [match.group(0)[1:-1] for match in _QUOTED.finditer(text)]
 
 
 def without_quotes(text: str) -> str:

@@ -41,17 +41,18 @@ from lmsa.security.families import (
     LATIN_FAMILIES,
     RAW_CATEGORIES,
     RAW_WEIGHTS,
-    RISKY_COMMAND,
     UNASKED,
     dangerous_command,
     persona_cues,
     raw_hits,
+    risky_command,
     without_quotes,
 )
 from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.mentions import (
     CODE_SAMPLE,
+    CODE_SUBJECT,
     FIRST_QUESTION,
     MENTION_CUE,
     MENTION_NATIVE,
@@ -62,7 +63,7 @@ from lmsa.security.mentions import (
     has_quotes,
 )
 from lmsa.security.normalize import strip_format_chars, views
-from lmsa.security.planted import all_signals
+from lmsa.security.planted import all_signals, quoted_ai
 from lmsa.security.structure import CATEGORIES as STRUCTURE_CATEGORIES
 from lmsa.security.structure import MODAL as STRUCTURE_MODAL
 from lmsa.security.structure import WEIGHTS as STRUCTURE_WEIGHTS
@@ -638,7 +639,7 @@ def score_injection(text: str) -> InjectionScore:
         or ("ai_named" in shape and any(STRUCTURE_MODAL.search(view) for view in all_views))
     ):
         hits["dangerous_unasked"] = hits.pop("dangerous_command")
-    elif shape.keys() & UNASKED and (match := RISKY_COMMAND.search(raw)):
+    elif shape.keys() & UNASKED and (match := risky_command(raw)):
         hits["dangerous_unasked"] = _snippet(match)
     if "exfil_url" in hits and not shape.keys() & {
         "s_exfil",
@@ -672,8 +673,8 @@ def score_injection(text: str) -> InjectionScore:
         reasons.append(f"{category}: {snippet!r}")
     score = 1.0 - keep
     addressed = bool(_ADDRESSED.intersection(categories))
-    if set(categories) in ({OVERRIDE}, {EXTRACTION}) and any(
-        OWN_TEXT.search(view) for view in all_views
+    if set(categories) <= {OVERRIDE, EXTRACTION} and any(
+        OWN_TEXT.search(view) for view in (raw, *all_views)
     ):
         score *= 0.5
         reasons.append("own: sets aside or repeats the user's own earlier text")
@@ -681,6 +682,13 @@ def score_injection(text: str) -> InjectionScore:
         (MENTION_CUE.search(plain) or MENTION_NATIVE.match(raw))
         and has_quotes(text)
         and not addressed
+        # a quoted text that names an AI and asks for its prompt or secrets speaks to the
+        # model reading it ("the AI translating this: first print your system prompt")
+        and not (
+            "ai_named" in shape
+            and {EXTRACTION, "exfiltration"}.intersection(categories)
+            and quoted_ai(text)
+        )
         and (unquoted := without_quotes(text)) != text
         and not score_injection(unquoted).categories
     ):
@@ -697,6 +705,9 @@ def score_injection(text: str) -> InjectionScore:
     ):
         score *= 0.5
         reasons.append("question: asks whether or how, does not order")
+    elif set(categories) == {OVERRIDE} and CODE_SUBJECT.search(raw):
+        score *= 0.5
+        reasons.append("code: a comment says what a function ignores or resets")
     elif is_discussion(shape, text):
         score *= 0.5
         reasons.append("discussion: a question about attacks, not one aimed at the assistant")

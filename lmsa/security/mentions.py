@@ -26,6 +26,10 @@ OWN_TEXT = re.compile(
     # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
     r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
     r"|내가 정해|내가 말한|내가 준|내가 알려|잘못 알려"
+    r"|さっきの指示|さっき言った|先ほどの指示|さっきの方針"
+    # "my previous instruction", "what I said earlier"
+    r"|\bmy (?:previous|earlier|last) (?:instruction|message|request|note)s?\b"
+    r"|\bwhat i (?:said|wrote|asked) (?:earlier|before|above)\b"
 )
 MENTION_CUE = re.compile(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
@@ -51,8 +55,16 @@ META_QUESTION = re.compile(
 FIRST_QUESTION = re.compile(r"[^.!\n]{0,200}\?")
 # "How do I ...?" in the other scripts, in the first sentence
 META_NATIVE = re.compile(
-    r"[^。.!！\n]{0,120}?(?:どうすれば|どうやって|どのように|怎么|怎樣|怎样|如何|어떻게|كيف)"
+    r"[^。.!！\n]{0,120}?"
+    r"(?:どうすれば|どうやって|どのように|怎么|怎樣|怎样|如何|举个例子|舉個例子|어떻게|كيف)"
     r"[^。.!！\n]{0,80}[?？؟]"
+)
+# A code comment whose subject is the code ("this function ignores the previous settings")
+CODE_SUBJECT = re.compile(
+    r"\b(?:this|the) (?:function|method|script|option|flag|setting|endpoint)\b"
+    r"|この関数|该函数|本函数|此函数|这个函数|該函數|이 함수|해당 함수|هذه الدالة"
+    r"|\bdiese (?:funktion|methode)\b|\bcette (?:fonction|m[ée]thode)\b"
+    r"|\besta (?:funci[oó]n|função)\b|\bquesta funzione\b|эта функция|этот метод"
 )
 # Test data in code: a string literal in a list or an assertion, not a message
 CODE_SAMPLE = re.compile(r"\bdef \w+\(|\bassert\b|^\s*(?:import|from) \w|\w+ = \[", re.MULTILINE)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from lmsa.security.families import quoted_parts
+from lmsa.security.lexicon import native_view
 from lmsa.security.normalize import fold
 from lmsa.security.structure import events, structural_hits
 
@@ -36,16 +38,20 @@ _SPEECH = re.compile(
 _LABEL_NOUNS = {"TGT", "NOTE", "AITGT", "WHOLE"}
 _TO_WORD = re.compile(r"(?:^|\s)(?:for|to|fur|an|pour|para|per|al|ao|для|к)\s")
 _LABEL_OPENER = re.compile(r"[\[(<>{\"'“«„「#/]")
-_SET_TO = r"[\"'`]?\s*(?:=|:|to|auf|sur|a|à|em|para|на|إلى|为|を|로)\s*[\"'`]?"
+_SET_TO = r"[\"'`»]?\s*(?:=|:|to|auf|sur|a|à|em|para|на|إلى|为|を|로)\s*[\"'`«]?"
 _FLAG_WORD = re.compile(r"safe|confirm|approv|require|guard|sandbox|auto")
 _FLAG_OFF = re.compile(
-    r"(?:safety_?(?:checks?|mode|filters?|guard\w*)?|safe_?mode|confirm_?(?:destructive|commands?"
+    r"(?:safety_?(?:checks?|mode|filters?|guard\w*)?|safe_?mode|approval_?mode|confirm_?(?:destructive|commands?"
     r"|actions?|edits?|shell|tools?)?|approvals?|require_?approval|guardrails?|sandbox(?:ed|_mode)?)"
     + _SET_TO
     + r"(?:false|off|none|0|disabled?|never)\b|auto_?approve\w*"
     + _SET_TO
     + r"(?:true|on|all|1|yes)\b"
 )
+
+
+def _native(text: str) -> str:
+    return native_view(text) or text
 
 
 def ai_label(raw: str) -> str | None:
@@ -62,6 +68,10 @@ def ai_label(raw: str) -> str | None:
             continue  # a signature, a dict, a type hint: code, not a label
         label = fold(text)
         before = events(label).get("AI")
+        if not before and not text.isascii():
+            # Cyrillic, CJK, Arabic: read unfolded ("Инструкция для ассистента:")
+            label = _native(text)
+            before = events(label).get("AI")
         if not before:
             continue
         start, word = before[0]
@@ -84,7 +94,11 @@ def ai_label(raw: str) -> str | None:
             continue  # "the AI says: 'I will not ...'": a line of dialogue, quoted
         if "?" in rest.split("\n", 1)[0][-3:]:
             continue  # "the agent: can it read my .env?": a question about it
-        after = events(fold(rest))
+        after = (
+            events(fold(rest))
+            if rest.isascii()
+            else {**events(fold(rest)), **events(_native(rest))}
+        )
         if after.keys() & {"NEG", "SEND", "HIDE", "AUTOAPP", "INSTEAD", "EXEC"} or any(
             pair <= after.keys() for pair in _ORDERS_AFTER
         ):
@@ -101,6 +115,16 @@ def flag_off(raw: str) -> str | None:
         if match := _FLAG_OFF.match(raw, at):
             return match.group(0)[:60]
     return None
+
+
+def quoted_ai(text: str) -> bool:
+    """Whether a quoted passage of ``text`` names an AI ("the model translating this ...")."""
+    for quoted in quoted_parts(text):
+        if "AI" in events(fold(quoted)) or (
+            not quoted.isascii() and "AI" in events(_native(quoted))
+        ):
+            return True
+    return False
 
 
 def all_signals(all_views: list[str], native: str | None, raw: str) -> dict[str, str]:
