@@ -35,23 +35,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
 
-from benchmarks.guard import _inputs, load_corpus
+from benchmarks.guard import FRESH, _inputs, load_corpus
 from lmsa.security.injection import score_injection
 from lmsa.security.ngram_model import BITS, WEIGHTS, NgramModel, features
 from lmsa.security.policy import SecurityPolicy
 
-SPLITS = (
-    "train",
-    "holdout",
-    "fresh",
-    "fresh2",
-    "fresh3",
-    "fresh4",
-    "fresh5",
-    "fresh6",
-    "fresh7",
-    "fresh8",
-)
+SPLITS = ("train", "holdout", *FRESH)
 FOLDS = 5
 
 
