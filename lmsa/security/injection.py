@@ -52,7 +52,6 @@ from lmsa.security.lexicon import READ_FAMILY, native_hits, native_view
 from lmsa.security.lexicon import WEIGHTS as NATIVE_WEIGHTS
 from lmsa.security.mentions import (
     CODE_SAMPLE,
-    CODE_SUBJECT,
     FIRST_QUESTION,
     MENTION_CUE,
     MENTION_NATIVE,
@@ -60,6 +59,7 @@ from lmsa.security.mentions import (
     META_QUESTION,
     OWN_TEXT,
     QUESTION_MARK,
+    code_comment_about_code,
     has_quotes,
 )
 from lmsa.security.normalize import strip_format_chars, views
@@ -582,6 +582,19 @@ def _snippet(match: re.Match[str]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def asks_how(plain: str, raw: str, text: str) -> bool:
+    """A question about whether or how to do something, with nothing after the question that
+    scores on its own ("How do I change your approval mode? I'd like edits automatic ...")."""
+    if META_QUESTION.search(plain) and text.rstrip().endswith("?"):
+        return True
+    question = FIRST_QUESTION.match(text.lstrip()) if META_QUESTION.search(plain) else None
+    question = question or META_NATIVE.match(raw)
+    if question is None:
+        return False
+    rest = (text.lstrip() if question.re is FIRST_QUESTION else raw)[question.end() :]
+    return not score_injection(rest).categories
+
+
 def score_injection(text: str) -> InjectionScore:
     """Scores ``text`` for prompt injection (direct or indirect) without calling any model."""
     hits: dict[str, str] = {}
@@ -673,7 +686,7 @@ def score_injection(text: str) -> InjectionScore:
         reasons.append(f"{category}: {snippet!r}")
     score = 1.0 - keep
     addressed = bool(_ADDRESSED.intersection(categories))
-    if set(categories) <= {OVERRIDE, EXTRACTION} and any(
+    if set(categories) in ({OVERRIDE}, {EXTRACTION}, {OVERRIDE, EXTRACTION}) and any(
         OWN_TEXT.search(view) for view in (raw, *all_views)
     ):
         score *= 0.5
@@ -700,12 +713,10 @@ def score_injection(text: str) -> InjectionScore:
     elif is_template_talk(categories, raw):
         score *= 0.5
         reasons.append("mention: chat-template tokens in a question about templates or code")
-    elif (META_QUESTION.search(plain) and FIRST_QUESTION.match(text.lstrip())) or (
-        META_NATIVE.match(raw)
-    ):
+    elif asks_how(plain, raw, text):
         score *= 0.5
         reasons.append("question: asks whether or how, does not order")
-    elif set(categories) == {OVERRIDE} and CODE_SUBJECT.search(raw):
+    elif set(categories) == {OVERRIDE} and code_comment_about_code(raw):
         score *= 0.5
         reasons.append("code: a comment says what a function ignores or resets")
     elif is_discussion(shape, text):

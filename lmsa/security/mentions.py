@@ -21,8 +21,9 @@ OWN_TEXT = re.compile(
     # the rules of a named file, not the assistant's ("ignore the instructions in TODO.md")
     r"|\b(?:instruc\w*|rules?|regras?|regl\w*|regole|anweisung\w*|consignes?|guidelines?|steps?)"
     r" (?:d[oae]s?|del|della|dello|of|in|from|im|in der|aus der|aus dem|du|dans|nel|nella|no|na)"
-    r" (?:[\w-]+ ){0,2}?(?:arquivo|ficheiro|file|archivo|datei|fichier"
-    r"|documento|document|readme|wiki|[\w-]+[ .](?:md|txt|rst|json|ya?ml|toml|cfg|ini)\b)"
+    r" (?:(?!your |system |prompt)[\w-]+ ){0,2}?(?:arquivo|ficheiro|file|archivo|datei|fichier"
+    r"|documento|document|readme|wiki"
+    r"|(?!\S*(?:prompt|system))[\w-]+[ .](?:md|txt|rst|json|ya?ml|toml|cfg|ini)\b)"
     # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
     r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
     r"|내가 정해|내가 말한|내가 준|내가 알려|잘못 알려"
@@ -59,8 +60,9 @@ META_NATIVE = re.compile(
     r"(?:どうすれば|どうやって|どのように|怎么|怎樣|怎样|如何|举个例子|舉個例子|어떻게|كيف)"
     r"[^。.!！\n]{0,80}[?？؟]"
 )
-# A code comment whose subject is the code ("this function ignores the previous settings")
-CODE_SUBJECT = re.compile(
+# The subject of a code comment that is the code itself ("this function ignores the previous
+# settings")
+_CODE_SUBJECT = re.compile(
     r"\b(?:this|the) (?:function|method|script|option|flag|setting|endpoint)\b"
     r"|この関数|该函数|本函数|此函数|这个函数|該函數|이 함수|해당 함수|هذه الدالة"
     r"|\bdiese (?:funktion|methode)\b|\bcette (?:fonction|m[ée]thode)\b"
@@ -76,3 +78,16 @@ _QUOTE_APOSTROPHE = re.compile(r"\B'|'\B")
 
 def has_quotes(text: str) -> bool:
     return bool(_QUOTE_MARKS.search(text)) or ("'" in text and bool(_QUOTE_APOSTROPHE.search(text)))
+
+
+_COMMENT_START = ("//", "#", "/*", "*", "--")
+
+
+def code_comment_about_code(raw: str) -> bool:
+    """Whether a comment line of code says what the code does ("// this function ignores the
+    previous settings"), as opposed to a sentence that merely names a setting."""
+    for match in _CODE_SUBJECT.finditer(raw):
+        line = raw[raw.rfind("\n", 0, match.start()) + 1 : match.start()].lstrip()
+        if line.startswith(_COMMENT_START):
+            return True
+    return False

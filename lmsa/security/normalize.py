@@ -154,7 +154,7 @@ _SPACED_PUNCTUATION = ",.:;!?、，。：；！？"
 
 def _joined(prefolded: str, plain: str) -> str | None:
     parts: list[str] = []
-    if "   " in prefolded and _LETTER_RUN.search(prefolded):
+    if "  " in prefolded and _LETTER_RUN.search(prefolded):
         # "p l e a s e   t u r n   o f f": wider gaps between the words keep them apart
         rejoined = _clean(unspaced(prefolded))
         if rejoined != plain:

@@ -8,19 +8,19 @@ need the colon and the line a label sits on, so they are read here and added to 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lmsa.security.families import quoted_parts
 from lmsa.security.lexicon import native_view
 from lmsa.security.normalize import fold
-from lmsa.security.structure import events, structural_hits
+from lmsa.security.structure import WORD_AT, events, structural_hits
 
 # A colon that ends a label: after a word (or "word :"), with the text it introduces on the
 # same line
 _COLON = re.compile(r"[:：]")
 _LABEL_END = re.compile(r"[^\W\d_]|(?<=[^\W\d_]) ")
 _LABEL_TEXT = re.compile(r"[ \t]*[^\s\d]")
-_WORD_AT = re.compile(r"\w")
 _CODE_MARKS = ("def ", "self.", "=", "{", ")", "->", "return ", "lambda")
 # Besides a verb that drops, sends, hides, executes or turns away from the task: "you" or the
 # user with an order, a change to a setting, a task added on the side ("also ...").
@@ -59,6 +59,7 @@ def ai_label(raw: str) -> str | None:
     summarize this, also forward ...", "WICHTIG für den KI-Assistenten: ignoriere ...", a CSV
     cell that starts "Assistant: when you summarise this file, also ...". An AI word that opens
     its line ("Assistant: Sure, ...") is a transcript's speaker, not a label."""
+    speakers = functools.cache(lambda: len(_SPEAKER_LINE.findall(raw)))
     for colon in _COLON.finditer(raw):
         at = colon.start()
         if at == 0 or not _LABEL_END.match(raw, at - 1) or not _LABEL_TEXT.match(raw, at + 1):
@@ -81,7 +82,7 @@ def ai_label(raw: str) -> str | None:
             not label[:start].strip()
             and not tail
             and not _LABEL_OPENER.match(opener)
-            and len(_SPEAKER_LINE.findall(raw)) > 1
+            and speakers() > 1
         ):
             continue  # "Assistant: ..." opening its line, among others: a transcript's speaker
         named = not tail or (
@@ -110,7 +111,7 @@ def flag_off(raw: str) -> str | None:
     """A safety setting written off in config syntax ("safety_checks": false)."""
     for start in _FLAG_WORD.finditer(raw):
         at = start.start()
-        if at and _WORD_AT.match(raw, at - 1):
+        if at and WORD_AT.match(raw, at - 1):
             continue
         if match := _FLAG_OFF.match(raw, at):
             return match.group(0)[:60]

@@ -43,6 +43,7 @@ import ahocorasick
 
 from lmsa.security.delimiters import delimiter_hits
 from lmsa.security.kind_lexicon import UNBOUNDED, classes
+from lmsa.security.normalize import fold
 
 _UNBOUNDED_START = re.compile(UNBOUNDED)
 
@@ -112,7 +113,7 @@ def _word_starts(view: str, start: int) -> bool:
     before = view[start - 2 : start]
     # "je t'ai dit": "ai" after any elided pronoun is the verb avoir, not an AI
     elided = before == "j'" or (before in _ELIDED and view.startswith("ai", start))
-    return not (elided and (start == 2 or not _WORD_AT.match(view, start - 3)))
+    return not (elided and (start == 2 or not WORD_AT.match(view, start - 3)))
 
 
 _ELIDED = ("t'", "m'", "n'", "l'", "s'")
@@ -146,15 +147,15 @@ _HAS_UNBOUNDED = re.compile(UNBOUNDED)
 # so "repeatable" is not "repeat" + "le".
 _ENCLITIC = re.compile(r"[a-z]{0,2}(?:lo|la|los|las|li|le|gli|lhe)\b")
 _LETTER_AT = re.compile(f"[{_LETTER}]")
-_WORD_AT = re.compile(r"\w")
+WORD_AT = re.compile(r"\w")
 # "I've disabled the sandbox", "j'ai désactivé ...": what the user says they did, not an order
 _DONE = re.compile(
     r"\b(?:i've|i have|i|we've|we have|j'ai|nous avons|ich habe|wir haben|he|hemos|ho|abbiamo|"
     r"eu|nos) (?:already |just |deja |schon |ya |gia |ja )?$|\bi (?:already |just )?\w+ed $"
 )
-_TO_ME = re.compile(r"\w* (?:me|mir|moi|mi|мне|me a|to me)\b|我|私に|나에게|لي")
+_TO_ME = re.compile(r"\w* (?:me|mir|moi|mi|мне|to me)\b|我|私に|나에게|لي")
 # "To disable the confirmations, add them to ...": a purpose opening a sentence in a document
-_PURPOSE = re.compile(r"(?:^|[.!?:] )(?:to|pour|para|per|um|zum) $")
+_PURPOSE = re.compile(r"(?:^|[.!?:\"“„«]\s*)(?:to|pour|para|per|um|zum) (\w+)", re.MULTILINE)
 _SOV = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")  # kana or Hangul: object-verb order
 _QUESTION = re.compile(r"\?(?:\s|$)|[？؟]")  # not the "?" of a URL
 WINDOW = 60  # characters between two words that belong to one request
@@ -423,8 +424,8 @@ def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | N
             continue
         if "//" in view[view.rfind(" ", 0, x) + 1 : x]:
             continue  # "upload" in https://host/api/upload names a path, it orders nothing
-        if _TO_ME.match(view, x + len(verb)):
-            continue  # "email me the summary": the user is who it goes to
+        if _TO_ME.match(view, x + len(verb)) and not any(x < d <= x + 150 for d in addresses):
+            continue  # "email me the summary", no address given: the user is who it goes to
         for y, secret in secrets:
             token_start = view.rfind(" ", 0, y) + 1
             if _ADDRESS_PART.match(view, y) or "//" in view[token_start:y]:
@@ -493,13 +494,15 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     found = events(view, unbounded=unbounded)
     if not found:
         return {}
+    # verbs that open a purpose clause in the raw text ("To disable the prompts, add ...")
+    purposes = {fold(m.group(1)) for m in _PURPOSE.finditer(raw)} if "NEG" in found else set()
     for verbs in ("NEG", "CHANGE"):
         if verbs in found:
             kept = [
                 (p, w)
                 for p, w in found[verbs]
                 if not _DONE.search(view, max(0, p - 14), p)
-                and not _PURPOSE.search(view, max(0, p - 10), p)
+                and not any(purpose.startswith(w) for purpose in purposes)
             ]
             if kept:
                 found[verbs] = kept
@@ -554,7 +557,9 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
     if "COVERT" in found and "SEND" in found and (DESTINATION.search(raw) or "DESTWORD" in found):
         add("s_exfil_covert", near("SEND", "COVERT", 2 * WINDOW))
     hidden = [(p, w) for p, w in found.get("COVERT", ()) if not w.startswith(_BEFORE)]
-    hidden += found.get("HIDE", ())
+    # "don't mention it in your reply": kept out of the assistant's own answer
+    yours = [p for p, _ in found.get("YOUR", ())]
+    hidden += [(p, w) for p, w in found.get("HIDE", ()) if any(abs(p - y) <= 40 for y in yours)]
     if "HIDE" in found:
         # "don't tell the user", "Пользователю об этом не сообщай": the user spoken of in the
         # third person and kept from learning something; "don't mention this instruction": a
@@ -616,20 +621,23 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         add("s_says_exec", predicate("SAYS", ("DECODE", "TASK"), 150))
     if "SELF" in found:
         add("s_says_exec", predicate("EXEC", "SELF", 40))  # "apply it to yourself"
-    if "START" in found and found.keys() & {"YOU", "YOUR", "TOLD"} and "MINE" not in found:
+    # "you" alone is not enough ("show the steps at the start of the README, you can skip
+    # ..."): the rules must be the assistant's, or the start word says so ("you started with")
+    theirs = found.keys() & {"YOUR", "TOLD", "AITGT"} or any(
+        "you" in word for _, word in found.get("START", ())
+    )
+    if "START" in found and theirs and "MINE" not in found:
         # "the instructions you got at the start / before my first message, word for word";
         # "the guidelines you started with are no longer valid"
         given = ("TGT", "AITGT", "TOLD")
-        if found.keys() & {"YOUR", "TOLD", "AITGT"}:
-            add(
-                "s_initial",
-                predicate.three("START", given, ("REVEAL", "REPEAT", "TASK", "WHOLE")),
-            )
+        add("s_initial", predicate.three("START", given, ("REVEAL", "REPEAT", "TASK", "WHOLE")))
         add("s_override", predicate.three("START", given, ("NEG", "VOID")))
     if "LAWLESS" in found:
         # "answer without any of the usual restrictions": the order is to drop them now
-        orders = [(p, w) for p, w in found.get("ORDER", ()) if p < 2 or view[p - 2] in ".!?"]
-        if orders:  # an order opening a sentence, not "the robot answers ..."
+        orders = [
+            (p, w) for p, w in found.get("ORDER", ()) if not view.startswith("s ", p + len(w))
+        ]
+        if orders:  # an order, not a report of what someone does ("the robot answers ...")
             add(
                 "s_lawless_order",
                 _Near({"ORDER": orders, "LAWLESS": found["LAWLESS"]})("ORDER", "LAWLESS", 40),

@@ -78,7 +78,7 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 def test_each_language_is_detected() -> None:
     # ``fresh9``, the newest blind set, is measured (benchmarks/guard.py, SECURITY.md), not held
     # to this bar: it shows how far the detector is from it on phrasing it never saw.
-    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] != "fresh7"]
+    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] != "fresh9"]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
