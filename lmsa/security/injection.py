@@ -585,10 +585,10 @@ def _snippet(match: re.Match[str]) -> str:
 def asks_how(plain: str, raw: str, text: str) -> bool:
     """A question about whether or how to do something, with nothing after the question that
     scores on its own ("How do I change your approval mode? I'd like edits automatic ...")."""
-    if META_QUESTION.search(plain) and text.rstrip().endswith("?"):
+    meta = META_QUESTION.search(plain) is not None
+    if meta and text.rstrip().endswith("?"):
         return True
-    question = FIRST_QUESTION.match(text.lstrip()) if META_QUESTION.search(plain) else None
-    question = question or META_NATIVE.match(raw)
+    question = (FIRST_QUESTION.match(text.lstrip()) if meta else None) or META_NATIVE.match(raw)
     if question is None:
         return False
     rest = (text.lstrip() if question.re is FIRST_QUESTION else raw)[question.end() :]

@@ -85,8 +85,9 @@ def ai_label(raw: str) -> str | None:
             and speakers() > 1
         ):
             continue  # "Assistant: ..." opening its line, among others: a transcript's speaker
+        tail_classes = events(tail).keys() if tail else set()
         named = not tail or (
-            len(tail.split()) <= 2 and set(events(tail)) <= _LABEL_NOUNS and bool(events(tail))
+            len(tail.split()) <= 2 and bool(tail_classes) and tail_classes <= _LABEL_NOUNS
         )
         if not (named or _TO_WORD.search(label, 0, start) or "ADDR" in events(label[:start])):
             continue  # "the chatbot config: ...": a label about an AI, not one speaking to it

@@ -24,9 +24,8 @@ wording, in every language of :mod:`kind_lexicon`:
 Each signal has a weight and joins the scorer's noisy-OR, so weak signals (an authority claim, a
 mode, "your rules") block only together. Words are found with one Aho-Corasick automaton per
 script group (pyahocorasick), so the cost grows with the text, not with the size of the
-lexicon. It replaced an equivalent trie-shaped regular expression that found the same words on
-every view of the corpus but took about 40 ms to build and compile in every process before its
-first check (``lmsa ask``'s first message); the automaton takes about 1.5 ms.
+lexicon, and building it costs each process about 2 ms before its first check (a regular
+expression over the same words takes about 40 ms to compile).
 
 Over 500 lines because the weights, categories and groups of the signals are tables kept next
 to the rules that produce them.
@@ -171,136 +170,61 @@ MODAL = re.compile(
     r"してください|てください|しなさい|必ず|해야|하세요|해라|해 주세요|请|請|يجب|عليك"
 )
 
-WEIGHTS: dict[str, float] = {
-    "s_override": 0.8,
-    "s_override_weak": 0.35,
-    "s_extraction": 0.8,
-    "s_repeat_above": 0.7,
-    "s_told": 0.45,
-    "s_exfil": 0.85,
-    "s_exfil_link": 0.65,
-    "s_exfil_covert": 0.6,
-    "s_covert_ai": 0.6,
-    "s_authority": 0.45,
-    "s_mode": 0.35,
-    "s_mode_you": 0.55,
-    "s_self_ref": 0.25,
-    "s_self_modify": 0.7,
-    "s_auto_approve": 0.55,
-    "s_auto_approve_weak": 0.3,
-    "s_vocative": 0.35,
-    "s_persona": 0.7,
-    "s_own_rules": 0.7,
-    "s_frame_prompt": 0.6,
-    "s_lawless": 0.3,
-    "s_lawless_ai": 0.5,
-    "s_lawless_multi": 0.3,
-    "s_reader": 0.5,
-    "s_reader_order": 0.4,
-    "s_decode_exec": 0.6,
-    "s_task_hijack": 0.65,
-    "s_planted": 0.45,
-    "s_exfil_output": 0.65,
-    "s_addressed": 0.5,
-    "s_addressed_order": 0.4,
-    "s_template_token": 0.65,
-    "s_template_talk": 0.3,
-    "s_role_line": 0.45,
-    "s_tool_json": 0.6,
-    "s_tool_json_code": 0.3,
-    "s_end_marker": 0.4,
-    "s_hide": 0.55,
-    "s_self_hide": 0.6,
-    "s_hide_secret": 0.7,
-    "s_ai_label": 0.6,
-    "s_initial": 0.7,
-    "s_says_exec": 0.6,
-    "s_lawless_order": 0.45,
-    "s_flag_off": 0.4,
-    "s_priority": 0.45,
-    "s_persona_secret": 0.6,
-    "s_grant": 0.5,
+# name: (weight, category, group). Signals of one group are alternatives (the strongest
+# counts); groups combine by noisy-OR. A signal with no group is a group of its own.
+SIGNALS: dict[str, tuple[float, str, str | None]] = {
+    "s_override": (0.8, "instruction_override", None),
+    "s_override_weak": (0.35, "instruction_override", "s_override"),
+    "s_extraction": (0.8, "prompt_extraction", None),
+    "s_repeat_above": (0.7, "prompt_extraction", "s_extraction"),
+    "s_told": (0.45, "prompt_extraction", "s_extraction"),
+    "s_exfil": (0.85, "exfiltration", None),
+    "s_exfil_link": (0.65, "exfiltration", "s_exfil"),
+    "s_exfil_covert": (0.6, "exfiltration", "s_exfil"),
+    "s_covert_ai": (0.6, "indirect_instruction", "s_reader_order"),
+    "s_authority": (0.45, "authority_claim", None),
+    "s_mode": (0.35, "role_hijack", None),
+    "s_mode_you": (0.55, "role_hijack", "s_mode"),
+    "s_self_ref": (0.25, "instruction_override", None),
+    "s_self_modify": (0.7, "self_modification", None),
+    "s_auto_approve": (0.55, "tool_manipulation", None),
+    "s_auto_approve_weak": (0.3, "tool_manipulation", "s_auto_approve"),
+    "s_vocative": (0.35, "indirect_instruction", "s_reader_order"),
+    "s_persona": (0.7, "persona_jailbreak", None),
+    "s_own_rules": (0.7, "instruction_override", "s_override"),
+    "s_frame_prompt": (0.6, "prompt_extraction", None),
+    "s_lawless": (0.3, "persona_jailbreak", "s_persona"),
+    "s_lawless_ai": (0.5, "persona_jailbreak", "s_persona"),
+    "s_lawless_multi": (0.3, "role_hijack", None),
+    "s_reader": (0.5, "indirect_marker", None),
+    "s_reader_order": (0.4, "indirect_instruction", None),
+    "s_decode_exec": (0.6, "obfuscation", None),
+    "s_task_hijack": (0.65, "indirect_instruction", None),
+    "s_planted": (0.45, "indirect_instruction", None),
+    "s_exfil_output": (0.65, "exfiltration", "s_exfil"),
+    "s_addressed": (0.5, "indirect_marker", "s_reader"),
+    "s_addressed_order": (0.4, "indirect_instruction", "s_reader_order"),
+    "s_template_token": (0.65, "fake_delimiter", None),
+    "s_template_talk": (0.3, "fake_delimiter", "s_template_token"),
+    "s_role_line": (0.45, "fake_delimiter", None),
+    "s_tool_json": (0.6, "fake_delimiter", None),
+    "s_tool_json_code": (0.3, "fake_delimiter", "s_tool_json"),
+    "s_end_marker": (0.4, "fake_delimiter", None),
+    "s_hide": (0.55, "indirect_instruction", None),
+    "s_self_hide": (0.6, "indirect_instruction", "s_hide"),
+    "s_hide_secret": (0.7, "exfiltration", "s_hide"),
+    "s_ai_label": (0.6, "indirect_instruction", "s_reader_order"),
+    "s_initial": (0.7, "prompt_extraction", "s_extraction"),
+    "s_says_exec": (0.6, "obfuscation", "s_decode_exec"),
+    "s_lawless_order": (0.45, "persona_jailbreak", "s_persona"),
+    "s_flag_off": (0.4, "self_modification", "s_auto_approve"),
+    "s_priority": (0.45, "instruction_override", "s_override"),
+    "s_persona_secret": (0.6, "persona_jailbreak", None),
+    "s_grant": (0.5, "exfiltration", None),
 }
-CATEGORIES: dict[str, str] = {
-    "s_override": "instruction_override",
-    "s_override_weak": "instruction_override",
-    "s_extraction": "prompt_extraction",
-    "s_repeat_above": "prompt_extraction",
-    "s_told": "prompt_extraction",
-    "s_exfil": "exfiltration",
-    "s_exfil_link": "exfiltration",
-    "s_exfil_covert": "exfiltration",
-    "s_covert_ai": "indirect_instruction",
-    "s_authority": "authority_claim",
-    "s_mode": "role_hijack",
-    "s_mode_you": "role_hijack",
-    "s_self_ref": "instruction_override",
-    "s_self_modify": "self_modification",
-    "s_auto_approve": "tool_manipulation",
-    "s_auto_approve_weak": "tool_manipulation",
-    "s_vocative": "indirect_instruction",
-    "s_persona": "persona_jailbreak",
-    "s_own_rules": "instruction_override",
-    "s_frame_prompt": "prompt_extraction",
-    "s_lawless": "persona_jailbreak",
-    "s_lawless_ai": "persona_jailbreak",
-    "s_lawless_multi": "role_hijack",
-    "s_reader": "indirect_marker",
-    "s_reader_order": "indirect_instruction",
-    "s_decode_exec": "obfuscation",
-    "s_task_hijack": "indirect_instruction",
-    "s_planted": "indirect_instruction",
-    "s_exfil_output": "exfiltration",
-    "s_addressed": "indirect_marker",
-    "s_addressed_order": "indirect_instruction",
-    "s_template_token": "fake_delimiter",
-    "s_template_talk": "fake_delimiter",
-    "s_role_line": "fake_delimiter",
-    "s_tool_json": "fake_delimiter",
-    "s_tool_json_code": "fake_delimiter",
-    "s_end_marker": "fake_delimiter",
-    "s_hide": "indirect_instruction",
-    "s_self_hide": "indirect_instruction",
-    "s_hide_secret": "exfiltration",
-    "s_ai_label": "indirect_instruction",
-    "s_initial": "prompt_extraction",
-    "s_says_exec": "obfuscation",
-    "s_lawless_order": "persona_jailbreak",
-    "s_flag_off": "self_modification",
-    "s_priority": "instruction_override",
-    "s_persona_secret": "persona_jailbreak",
-    "s_grant": "exfiltration",
-}
-
-
-# Signals of one group are alternatives (the strongest counts); groups combine by noisy-OR.
-GROUPS: dict[str, str] = {
-    "s_override_weak": "s_override",
-    "s_own_rules": "s_override",
-    "s_repeat_above": "s_extraction",
-    "s_told": "s_extraction",
-    "s_exfil_link": "s_exfil",
-    "s_exfil_covert": "s_exfil",
-    "s_exfil_output": "s_exfil",
-    "s_mode_you": "s_mode",
-    "s_lawless": "s_persona",
-    "s_lawless_ai": "s_persona",
-    "s_template_talk": "s_template_token",
-    "s_tool_json_code": "s_tool_json",
-    "s_covert_ai": "s_reader_order",
-    "s_vocative": "s_reader_order",
-    "s_auto_approve_weak": "s_auto_approve",
-    "s_addressed": "s_reader",
-    "s_addressed_order": "s_reader_order",
-    "s_self_hide": "s_hide",
-    "s_hide_secret": "s_hide",
-    "s_ai_label": "s_reader_order",
-    "s_initial": "s_extraction",
-    "s_says_exec": "s_decode_exec",
-    "s_lawless_order": "s_persona",
-    "s_flag_off": "s_auto_approve",
-    "s_priority": "s_override",
-}
+WEIGHTS = {name: weight for name, (weight, _, _) in SIGNALS.items()}
+CATEGORIES = {name: category for name, (_, category, _) in SIGNALS.items()}
+GROUPS = {name: group for name, (_, _, group) in SIGNALS.items() if group}
 
 
 def events(view: str, *, unbounded: bool = True) -> dict[str, list[tuple[int, str]]]:
@@ -365,6 +289,17 @@ class _Near:
                     if (x != y or itself) and abs(x - y) <= width and self._ordered(x, w1, y, w2):
                         return f"{w1} ... {w2}" if x < y else f"{w2} ... {w1}"
         return None
+
+    @staticmethod
+    def between(
+        left: list[tuple[int, str]],
+        right: list[tuple[int, str]],
+        width: int = WINDOW,
+        *,
+        ordered: bool = True,
+    ) -> str | None:
+        """``__call__`` for two word lists picked by the caller (a class's words filtered)."""
+        return _Near({"L": left, "R": right}, ordered=ordered)("L", "R", width)
 
     def three(self, a: str, b: str | tuple[str, ...], c: tuple[str, ...]) -> str | None:
         """Like ``__call__`` for a and b, with a word of ``c`` near either of them."""
@@ -488,14 +423,24 @@ def _close_to(
     )
 
 
-def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
+def purpose_verbs(raw: str) -> set[str]:
+    """Verbs that open a purpose clause in ``raw`` ("To disable the prompts, add ..."), folded."""
+    return {fold(m.group(1)) for m in _PURPOSE.finditer(raw)}
+
+
+def view_hits(
+    view: str,
+    raw: str,
+    *,
+    unbounded: bool = True,
+    purposes: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, str]:
     """Structural signals in one view of the text (``raw`` is the lower-cased original, where
     URLs and e-mail addresses survive)."""
     found = events(view, unbounded=unbounded)
     if not found:
         return {}
-    # verbs that open a purpose clause in the raw text ("To disable the prompts, add ...")
-    purposes = {fold(m.group(1)) for m in _PURPOSE.finditer(raw)} if "NEG" in found else set()
+    # what the user says they did, and purpose clauses (``purposes``), are not orders
     for verbs in ("NEG", "CHANGE"):
         if verbs in found:
             kept = [
@@ -571,13 +516,13 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         if readers:
             add(
                 "s_hide",
-                _Near({"HIDE": found["HIDE"], "USER": readers}, ordered=False)("HIDE", "USER"),
+                _Near.between(found["HIDE"], readers, ordered=False),
             )
         add("s_self_hide", predicate.three("HIDE", ("TGT", "AITGT"), ("DEIXIS",)))
         if "s_hide" in hits and "SECRET" in found:
             add("s_hide_secret", hits["s_hide"])  # kept from the user, and a secret involved
     if hidden:
-        add("s_covert_ai", _Near({"AI": found.get("AI", []), "HIDDEN": hidden})("AI", "HIDDEN"))
+        add("s_covert_ai", _Near.between(found.get("AI", []), hidden))
     add("s_authority", near("AUTH", "CLAIM", 30) or _announced(found))
     mode = near("MODE", "ACT", 40)
     add("s_mode", mode)
@@ -623,10 +568,10 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         add("s_says_exec", predicate("EXEC", "SELF", 40))  # "apply it to yourself"
     # "you" alone is not enough ("show the steps at the start of the README, you can skip
     # ..."): the rules must be the assistant's, or the start word says so ("you started with")
-    theirs = found.keys() & {"YOUR", "TOLD", "AITGT"} or any(
-        "you" in word for _, word in found.get("START", ())
+    theirs = "START" in found and (
+        found.keys() & {"YOUR", "TOLD", "AITGT"} or any("you" in w for _, w in found["START"])
     )
-    if "START" in found and theirs and "MINE" not in found:
+    if theirs and "MINE" not in found:
         # "the instructions you got at the start / before my first message, word for word";
         # "the guidelines you started with are no longer valid"
         given = ("TGT", "AITGT", "TOLD")
@@ -640,7 +585,7 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
         if orders:  # an order, not a report of what someone does ("the robot answers ...")
             add(
                 "s_lawless_order",
-                _Near({"ORDER": orders, "LAWLESS": found["LAWLESS"]})("ORDER", "LAWLESS", 40),
+                _Near.between(orders, found["LAWLESS"], 40),
             )
     turned = near("INSTEAD", "TASK", 40) or near("NEG", "TASK", 40)
     if turned and found.keys() & {"ONLYJOB", "SECRET"}:
@@ -673,8 +618,10 @@ def view_hits(view: str, raw: str, *, unbounded: bool = True) -> dict[str, str]:
             add("s_addressed_order", addressed)
     if "TALK" in found:
         # two different words of it ("injection ... mitigations"): a text about attacks
-        hits["talk"] = min(word for _, word in found["TALK"])
-        hits["talk_last"] = max(word for _, word in found["TALK"])
+        words = sorted({word for _, word in found["TALK"]})
+        hits["talk"] = words[0]
+        if len(words) > 1:
+            hits["talk_several"] = words[1]
     return hits
 
 
@@ -691,7 +638,7 @@ def is_discussion(shape: dict[str, str], text: str) -> bool:
     ...?")."""
     return (
         "talk" in shape
-        and (bool(_QUESTION.search(text)) or shape["talk"] != shape.get("talk_last", shape["talk"]))
+        and (bool(_QUESTION.search(text)) or "talk_several" in shape)
         and not shape.keys()
         & {"s_self_ref", "s_exfil", "s_told", "s_template_token", "s_persona", "s_lawless_ai"}
     )
@@ -705,8 +652,9 @@ def structural_hits(all_views: list[str], native: str | None, raw: str) -> dict[
     scans = [(view, False) for view in all_views]
     if native:
         scans.append((native, True))
+    purposes = purpose_verbs(raw)
     for view, unbounded in scans:
-        for name, cue in view_hits(view, raw, unbounded=unbounded).items():
+        for name, cue in view_hits(view, raw, unbounded=unbounded, purposes=purposes).items():
             hits.setdefault(name, cue)
     for name, cue in delimiter_hits(raw).items():
         hits.setdefault(name, cue)
