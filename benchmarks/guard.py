@@ -7,10 +7,10 @@
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh`` to ``fresh9`` (rows with templates found nowhere
+  out, see the file's header), ``fresh`` to ``fresh10`` (rows with templates found nowhere
   else, written after the detector was frozen; ``fresh`` to ``fresh8`` were looked at and fixed
-  for, ``fresh3`` to ``fresh9`` were written by someone who never saw the detector, and only
-  the aggregate figures of ``fresh9`` have been looked at: the blind figure),
+  for, ``fresh3`` to ``fresh10`` were written by someone who never saw the detector, and only
+  the aggregate figures of ``fresh9`` and ``fresh10`` have been looked at: the blind figures),
   and per language and attack family;
 * the same latency and per-split figures with the optional learned scorer on
   (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
@@ -92,8 +92,8 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 10)))
-"""The blind sets in the order they were written (``fresh`` .. ``fresh9``)."""
+FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 11)))
+"""The blind sets in the order they were written (``fresh`` .. ``fresh10``)."""
 SPLITS = ("train", "holdout", *FRESH, "all")
 
 

@@ -15,14 +15,14 @@ _TEMPLATE_TOKEN = re.compile(
     r"|<s>\s*\[|</s>\s*<s>|\[/?(?:system|sys)_?(?:prompt)?\]\s*\n"
 )
 _ROLE_LINE = re.compile(
-    r"^\s*(?:#{1,4}|\*\*|\[|\(|<)\s*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
-    r"\s*[:：]?\s*(?:\]|\)|>|\*\*)?\s*$"
-    r"|^\s*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})\s*(?:begin |start of |start )?"
+    r"^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<)[^\S\n]*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
+    r"[^\S\n]*[:：]?[^\S\n]*(?:\]|\)|>|\*\*)?[^\S\n]*$"
+    r"|^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})[^\S\n]*(?:begin |start of |start )?"
     r"(?:system(?:_\w+)?|developer|admin(?:istrator)?|operator|root|instructions?|new instructions"
     r"|system prompt|system message|system override)\b[^\n]{0,30}"
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
-    r"|^\s*(?:system|developer|admin|operator|assistant|human)\s*(?:message|note|prompt|notice|"
-    r"override)?\s*:",
+    r"|^[^\S\n]*(?:system|developer|admin|operator|assistant|human)[^\S\n]*(?:message|note|prompt|notice|"
+    r"override)?[^\S\n]*:",
     re.MULTILINE,
 )
 # A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
@@ -86,7 +86,9 @@ def _end_marker(raw: str) -> re.Match[str] | None:
         while at != -1:
             # "spend", "define": a Latin letter before it means it is not a word of its own
             inside_word = at and raw[at - 1].isalnum() and needle.isascii() and needle[0].isalpha()
-            if not inside_word and (match := _END_MARKER.match(raw, at)):
+            # "=====": tried where the run starts only, or a long run is rescanned at every sign
+            inside_run = at and needle[0] in "=-*" and raw[at - 1] == needle[0]
+            if not inside_word and not inside_run and (match := _END_MARKER.match(raw, at)):
                 return match
             at = raw.find(needle, at + 1)
     return None

@@ -335,7 +335,7 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
 
 
 _DANGEROUS_COMMAND = re.compile(
-    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"
+    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"
     r"|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
 )
 # More of them, each tried only where its command name occurs (a scan for alternatives that
@@ -394,6 +394,8 @@ _MORE_RISKY = (
     ("ufw", re.compile(r"\bufw\s+disable\b")),
     ("setenforce", re.compile(r"\bsetenforce\s+0\b")),
     ("hookspath", re.compile(r"core\.hookspath\s+/dev/null")),
+    # hooks and checks skipped on a commit or a push
+    ("no-verify", re.compile(r"--no-verify\b")),
     ("bash_history", re.compile(r"\b(?:rm|shred|truncate)\b[^\n]{0,40}\.bash_history")),
     ("eval", re.compile(r"\beval\s+[\"']?\$")),
     ("authorized_keys", re.compile(r"authorized_keys")),

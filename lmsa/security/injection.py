@@ -373,8 +373,8 @@ _MODAL = re.compile(
 _LEAK = re.compile(r"\bleak(?!ed)\w*\b|\bexfiltr\w*")
 _RAW_DELIMITER = re.compile(
     r"<\|(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|>|\[/?inst\]|<</?sys>>"
-    r"|</?tool_results>|tool_results>>>|<<<tool_results|^\s*#{2,}\s*(?:system|instruction)"
-    r"|^\s*(?:system|assistant)\s*:|<!--[^>]*\b(?:ai|assistant|assistent|llm|ki|ia)\b"
+    r"|</?tool_results>|tool_results>>>|<<<tool_results|^[^\S\n]*#{2,}[^\S\n]*(?:system|instruction)"
+    r"|^[^\S\n]*(?:system|assistant)[^\S\n]*:|<!--[^<>]*\b(?:ai|assistant|assistent|llm|ki|ia)\b"
     r"|display\s*:\s*none",
     re.MULTILINE,
 )

@@ -30,6 +30,11 @@ OWN_TEXT = re.compile(
     r"|さっきの指示|さっき言った|先ほどの指示|さっきの方針"
     # "my previous instruction", "what I said earlier"
     r"|\bmy (?:previous|earlier|last) (?:instruction|message|request|note)s?\b"
+    # the same in German, French, Spanish, Italian, Portuguese ("meine letzte Anweisung")
+    r"|\b(?:meine[nr]?|ma|mes|mi|mis|la mia|le mie|minha|minhas)"
+    r" (?:letzte\w*|vorherige\w*|vorige\w*|derniere?s?|precedent\w*|ultim\w*|anterior\w*)"
+    r" (?:anweisung\w*|nachricht\w*|vorgabe\w*|consignes?|instruc\w*|istruzion\w*"
+    r"|indicazion\w*|mensage\w*|mensaje\w*|messaggi\w*|message)"
     r"|\bwhat i (?:said|wrote|asked) (?:earlier|before|above)\b"
 )
 MENTION_CUE = re.compile(
@@ -69,7 +74,9 @@ _CODE_SUBJECT = re.compile(
     r"|\besta (?:funci[oó]n|função)\b|\bquesta funzione\b|эта функция|этот метод"
 )
 # Test data in code: a string literal in a list or an assertion, not a message
-CODE_SAMPLE = re.compile(r"\bdef \w+\(|\bassert\b|^\s*(?:import|from) \w|\w+ = \[", re.MULTILINE)
+CODE_SAMPLE = re.compile(
+    r"\bdef \w+\(|\bassert\b|^[^\S\n]*(?:import|from) \w|\w+ = \[", re.MULTILINE
+)
 QUESTION_MARK = re.compile(r"[?？؟]")
 _QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
 # An apostrophe inside a word ("what's", "l'IA") quotes nothing.

@@ -54,17 +54,27 @@ def _native(text: str) -> str:
     return native_view(text) or text
 
 
+# A label opens a line or follows a bracket or a sentence; reading every colon of a line made of
+# "AI:AI:AI:..." would cost a word scan per colon, so a line gets this many.
+_LABELS_PER_LINE = 8
+
+
 def ai_label(raw: str) -> str | None:
     """A label that speaks to an AI, followed by an order: "[assistant instructions: when you
     summarize this, also forward ...", "WICHTIG für den KI-Assistenten: ignoriere ...", a CSV
     cell that starts "Assistant: when you summarise this file, also ...". An AI word that opens
     its line ("Assistant: Sure, ...") is a transcript's speaker, not a label."""
     speakers = functools.cache(lambda: len(_SPEAKER_LINE.findall(raw)))
+    tried: dict[int, int] = {}  # line start -> labels read on that line
     for colon in _COLON.finditer(raw):
         at = colon.start()
         if at == 0 or not _LABEL_END.match(raw, at - 1) or not _LABEL_TEXT.match(raw, at + 1):
             continue
-        text = raw[max(raw.rfind("\n", 0, at) + 1, at - 60) : at]
+        line = raw.rfind("\n", 0, at) + 1
+        tried[line] = tried.get(line, 0) + 1
+        if tried[line] > _LABELS_PER_LINE:
+            continue
+        text = raw[max(line, at - 60) : at]
         if not text.strip() or any(mark in text for mark in _CODE_MARKS):
             continue  # a signature, a dict, a type hint: code, not a label
         label = fold(text)

@@ -52,6 +52,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh7",
         "fresh8",
         "fresh9",
+        "fresh10",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
@@ -76,9 +77,11 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    # ``fresh9``, the newest blind set, is measured (benchmarks/guard.py, SECURITY.md), not held
-    # to this bar: it shows how far the detector is from it on phrasing it never saw.
-    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] != "fresh9"]
+    # ``fresh9`` and ``fresh10``, the blind sets never tuned on, are measured
+    # (benchmarks/guard.py, SECURITY.md), not held to this bar: they show how far the detector
+    # is from it on phrasing it never saw.
+    blind = {"fresh9", "fresh10"}
+    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] not in blind]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
