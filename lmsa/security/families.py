@@ -179,10 +179,12 @@ _CODE_EXFIL = re.compile(
     r"(?:os\.environ|process\.env(?!\.\w)|getenv|id_rsa|\.aws/credentials|\.env\b)"
 )
 _CODE_EXFIL_WORDS = ("environ", ".env", "getenv", "id_rsa", "credentials")
+# A URL is read from where it starts ("http" after no URL character), so a token of
+# "http://http://..." is scanned once, not once per "http".
 _URL_PARAM_EXFIL = re.compile(
-    r"https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
-    r"|https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?(?:api[_ ]?key|token|secret|password|"
-    r"credential|\.env)"
+    r"(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
+    r"|(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?"
+    r"(?:api[_ ]?key|token|secret|password|credential|\.env)"
     r"|\b(?:append|add|put|include|encode|embed|attach)\w*(?: [\w'./~-]+){0,8}? "
     r"(?:to|in|into|as) (?:the |a |an )?(?:url|link|query (?:string|parameter)|image (?:url|link)|"
     r"url parameter|get parameter)\b"

@@ -27,9 +27,8 @@ from lmsa.security.normalize import strip_format_chars, unspaced
 _SCRIPTS = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")
 _GAP = r"[^。！？!?\n.]{0,14}?"  # a short stretch inside one sentence (CJK)
-_WGAP = (
-    r"(?:\s+\S+){0,4}?\s*"  # up to four words (ru, ar, ko); "\s+", so a long token splits one way
-)
+# up to four words (ru, ar, ko); "\s+" between them, so a long token splits only one way
+_WGAP = r"(?:\s+\S+){0,4}?\s*"
 
 
 def _cjk(verbs: str, objects: str) -> str:

@@ -4,7 +4,8 @@ Each text below once kept ``check_input`` or ``scan_tool_output`` busy for secon
 long token after a trigger word, a run of one character, a line of labels): a message built like
 that would tie up a worker. The checks run in a child process so that a pattern that backtracks
 fails this test at the deadline instead of hanging the suite (a regex holds the interpreter while
-it runs); the deadline is a hang guard, far above what the checks take."""
+it runs); the deadline is a hang guard, far above what the checks take. Costs that grow with the
+square of the text are shown by ``benchmarks/guard_shapes.py``, not here."""
 
 from __future__ import annotations
 
