@@ -9,11 +9,12 @@ helpers who never saw the detector; only their aggregate figures were ever looke
 * ``cues``: ``check_input`` as shipped;
 * ``embedding``: a logistic regression on the model's embedding of the text (llama.cpp, mean of
   the last hidden states, unit length), fitted on every other row; its threshold is the one that
-  keeps the false-positive rate of 5-fold out-of-fold scores on those rows at 3, 5 or 10 %;
+  keeps the false-positive rate of out-of-fold scores on those rows at 3, 5 or 10 % (5 folds of
+  whole templates, as ``train_guard_model.py`` makes them);
 * ``either``: flagged by the cues or by the embedding;
 * ``stacked``: a three-feature logistic regression (cue score, cue verdict, embedding logit).
   The cues were tuned on every row but the blind sets, so it is fitted on ``fresh9`` (threshold
-  from 5-fold scores there) and measured on ``fresh10`` alone;
+  from out-of-fold scores there) and measured on ``fresh10`` alone;
 * cost: prompt tokens per second and seconds to embed a 2 KB input on this machine.
 
 Embeddings are cached per text and model under ``--cache`` (default ``~/.cache/lmsa/embeddings``):
@@ -38,10 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.guard import CUES, SIZE, load_corpus  # noqa: E402
+from benchmarks.train_guard_model import FOLDS, pick_threshold, template_folds  # noqa: E402
 from lmsa.security import check_input  # noqa: E402
 
 BLIND = ("fresh9", "fresh10")
-FOLDS = 5
 MAX_TOKENS = 700  # a 2 KB input is about 500 tokens; longer texts are cut, as a scorer would
 
 
@@ -77,18 +78,13 @@ class Scaled:
         return logit((x - self.mean) / self.std, self.weights)
 
 
-def out_of_fold(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
-    """Each row scored by a model fitted without its fold (fixed seed)."""
-    folds = np.random.default_rng(0).permutation(len(x)) % FOLDS
+def out_of_fold(x: np.ndarray, y: np.ndarray, folds: np.ndarray, penalty: float) -> np.ndarray:
+    """Each row scored by a model fitted without its fold."""
     scores = np.empty(len(x))
     for k in range(FOLDS):
         held = folds == k
         scores[held] = Scaled(x[~held], y[~held], penalty).logit(x[held])
     return scores
-
-
-def threshold(benign_scores: np.ndarray, fpr: float) -> float:
-    return float(np.quantile(benign_scores, 1 - fpr))
 
 
 def rates(flagged: np.ndarray, y: np.ndarray) -> str:
@@ -160,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     cue_flag = np.array([not v.allowed for v in cues])
 
     train = ~np.isin(split, BLIND)
-    oof = out_of_fold(x[train], y[train], options.penalty)
+    kept = [r for r, inside in zip(rows, train, strict=True) if inside]
+    oof = out_of_fold(x[train], y[train], template_folds(kept), options.penalty)
     model = Scaled(x[train], y[train], options.penalty)
     score = model.logit(x)
     print(f"model {path.name}, {x.shape[1]} dimensions; fitted on {train.sum()} rows")
@@ -168,18 +165,19 @@ def main(argv: list[str] | None = None) -> None:
     cells = "".join(f"{rates(cue_flag[split == b], y[split == b]):>22}" for b in BLIND)
     print(f"{'cues':<22}{cells}")
     for fpr in (0.03, 0.05, 0.10):
-        cut = threshold(oof[~y[train]], fpr)
+        cut = pick_threshold(oof, y[train], fpr)
         for name, flagged in (("embedding", score > cut), ("either", (score > cut) | cue_flag)):
             cells = "".join(f"{rates(flagged[split == b], y[split == b]):>22}" for b in BLIND)
             print(f"{f'{name} @{fpr:.0%}':<22}{cells}")
 
     first, second = (split == b for b in BLIND)
+    blind_rows = [r for r, inside in zip(rows, first, strict=True) if inside]
     features = np.c_[cue_score, cue_flag, score]
-    stack_oof = out_of_fold(features[first], y[first], 1.0)
+    stack_oof = out_of_fold(features[first], y[first], template_folds(blind_rows), 1.0)
     stack = Scaled(features[first], y[first], 1.0)
     print(f"stacked, fitted on {BLIND[0]}:      {BLIND[0]} (5-fold)       {BLIND[1]}")
     for fpr in (0.03, 0.05, 0.07):
-        cut = threshold(stack_oof[~y[first]], fpr)
+        cut = pick_threshold(stack_oof, y[first], fpr)
         there = rates(stack_oof > cut, y[first])
         here = rates(stack.logit(features[second]) > cut, y[second])
         print(f"{f'stacked @{fpr:.0%}':<22}{there:>22}{here:>22}")

@@ -80,13 +80,19 @@ def probabilities(w: np.ndarray, b: float, rows: list[np.ndarray]) -> np.ndarray
     )
 
 
+def template_folds(rows: list[dict[str, str]]) -> np.ndarray:
+    """The fold of each row: whole templates go to one fold (deterministic assignment), so a
+    phrasing is never scored by a model that saw it."""
+    templates = sorted({r["template"] for r in rows})
+    fold_of = {t: i % FOLDS for i, t in enumerate(templates)}
+    return np.array([fold_of[r["template"]] for r in rows])
+
+
 def out_of_fold(
     train: list[dict[str, str]], feats: list[np.ndarray], labels: np.ndarray, l2: float
 ) -> np.ndarray:
-    """Out-of-fold probabilities, folds made of whole templates (deterministic assignment)."""
-    templates = sorted({r["template"] for r in train})
-    fold_of = {t: i % FOLDS for i, t in enumerate(templates)}
-    folds = np.array([fold_of[r["template"]] for r in train])
+    """Out-of-fold probabilities, folds made of whole templates."""
+    folds = template_folds(train)
     oof = np.zeros(len(train))
     for k in range(FOLDS):
         inside = np.flatnonzero(folds != k)
