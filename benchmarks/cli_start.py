@@ -15,6 +15,10 @@ What is measured (``python benchmarks/cli_start.py [--runs 5] [--json]``), each 
   ``langgraph.graph``, ``langgraph.checkpoint.sqlite.aio``) has imported them. No ``lmsa ask``
   can send its first request sooner, so ``first request - floor`` is what lmsa itself adds,
   a figure that travels between machines better than the absolute one.
+* ``baseline: plain ReAct agent``: the named baseline, a plain LangGraph app doing the same job
+  the plain way: ``create_react_agent`` over ``ChatOpenAI`` with one tool and the SQLite saver,
+  invoked with the same text, until the stub receives its first chat request. It has no input
+  guard, no server check and no CLI, so ``first request - baseline`` is what those cost.
 
 Targets: first request < 1 s, ``--help`` < 0.3 s, no-server error < 1 s. A Python process with
 nothing imported takes about 0.02 s; see ``python -X importtime -m lmsa.cli.main --help`` for
@@ -52,6 +56,7 @@ TARGETS = {
     "--help": 0.3,
     "no-server error": 1.0,
     "floor: stack imports": None,
+    "baseline: plain ReAct agent": None,
 }
 FLOOR = (
     "import gc, os; gc.disable(); "
@@ -59,6 +64,31 @@ FLOOR = (
 )
 """The floor process: the imports with the collector off (as lmsa loads them) and no interpreter
 teardown, so it is timed to the end of its imports."""
+BASELINE = """
+import asyncio, os
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.prebuilt import create_react_agent
+
+@tool
+def read_file(path: str) -> str:
+    \"\"\"Read a text file.\"\"\"
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+async def main():
+    llm = ChatOpenAI(base_url=os.environ["LMSA_BASE_URL"], api_key="lm-studio", model="test-model")
+    os.makedirs(os.environ["LMSA_DATA_DIR"], exist_ok=True)
+    path = os.path.join(os.environ["LMSA_DATA_DIR"], "baseline.sqlite")
+    async with AsyncSqliteSaver.from_conn_string(path) as saver:
+        agent = create_react_agent(llm, [read_file], checkpointer=saver)
+        config = {"configurable": {"thread_id": "1"}}
+        await agent.ainvoke({"messages": [("user", "hello")]}, config)
+
+asyncio.run(main())
+"""
+"""The baseline process: a plain LangGraph ReAct agent as its documentation writes one."""
 
 
 PYCACHE: dict[str, str] = {}
@@ -94,13 +124,13 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def first_request(stub: LMStudioStub) -> float:
-    stub.set_scenario({"IntentResult": [{"hold": True}], "text": ["hi"]})
+def first_request(stub: LMStudioStub, command: list[str]) -> float:
+    stub.set_scenario({"IntentResult": [{"hold": True}], "text": [{"hold": True}]})
     seen = stub.count()
     with tempfile.TemporaryDirectory() as root:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            _command("ask", "hello"),
+            command,
             env=_env(stub.base_url, Path(root)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -108,7 +138,7 @@ def first_request(stub: LMStudioStub) -> float:
         try:
             while stub.count() == seen:  # polled: a 2 ms step is far below what is measured
                 if proc.poll() is not None or time.perf_counter() - started > 60:
-                    raise RuntimeError("lmsa ask never sent a chat request")
+                    raise RuntimeError(f"{command[1:]} never sent a chat request")
                 time.sleep(0.002)
             return time.perf_counter() - started
         finally:
@@ -143,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, list[float]] = {}
     with LMStudioStub(scenario={}) as stub, tempfile.TemporaryDirectory() as pycache:
         cases: dict[str, Callable[[], float]] = {
-            "ask: first LLM request": lambda: first_request(stub),
+            "ask: first LLM request": lambda: first_request(stub, _command("ask", "hello")),
+            "baseline: plain ReAct agent": lambda: first_request(
+                stub, [sys.executable, "-c", BASELINE]
+            ),
             "--help": exits(("--help",), closed),
             "no-server error": exits(("ask", "hello"), closed),
             "floor: stack imports": exits(("-c", FLOOR), closed, python=True),
@@ -162,15 +195,20 @@ def main(argv: list[str] | None = None) -> None:
     if options.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"{'command':<24} {'min s':>7} {'median s':>9} {'target s':>9}")
+    print(f"{'command':<28} {'min s':>7} {'median s':>9} {'target s':>9}")
     for name, row in summary.items():
         target = "-" if row["target"] is None else f"{row['target']:.1f}"
-        print(f"{name:<24} {row['min']:>7.3f} {row['median']:>9.3f} {target:>9}")
+        print(f"{name:<28} {row['min']:>7.3f} {row['median']:>9.3f} {target:>9}")
     own = {
         key: summary["ask: first LLM request"][key] - summary["floor: stack imports"][key]
         for key in ("min", "median")
     }
-    print(f"{'lmsa over the floor':<24} {own['min']:>7.3f} {own['median']:>9.3f}")
+    print(f"{'lmsa over the floor':<28} {own['min']:>7.3f} {own['median']:>9.3f}")
+    over = {
+        key: summary["ask: first LLM request"][key] - summary["baseline: plain ReAct agent"][key]
+        for key in ("min", "median")
+    }
+    print(f"{'lmsa over the baseline':<28} {over['min']:>7.3f} {over['median']:>9.3f}")
 
 
 if __name__ == "__main__":

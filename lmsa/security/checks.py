@@ -7,9 +7,8 @@ the injection scorer, detect-secrets' plugins and the PII regexes are all local 
 
 from __future__ import annotations
 
-import re
-
 from lmsa.security.canary import contains_canary, redact_canary
+from lmsa.security.deferred import deferred
 from lmsa.security.injection import score_injection
 from lmsa.security.pii import find_pii, redact_pii
 from lmsa.security.policy import SecurityPolicy
@@ -17,7 +16,7 @@ from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
 from lmsa.security.verdict import SUSPECT, Verdict
 
 DEFAULT_POLICY = SecurityPolicy()
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = deferred(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 INJECTION = "prompt_injection"
 LEARNED = "learned_scorer"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 
+from lmsa.security.deferred import deferred
+
 # Chat-template and role-header delimiters read from the raw (lower-cased) text.
-_TEMPLATE_TOKEN = re.compile(
+_TEMPLATE_TOKEN = deferred(
     r"<\|[a-z_]{2,24}\|>|<(?:start|end)_of_turn>|\[/?inst\]|<</?sys>>|<\|?(?:begin|end)_of_text\|?>"
     r"|<s>\s*\[|</s>\s*<s>|\[/?(?:system|sys)_?(?:prompt)?\]\s*\n"
 )
-_ROLE_LINE = re.compile(
+_ROLE_LINE = deferred(
     r"^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<)[^\S\n]*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
     r"[^\S\n]*[:：]?[^\S\n]*(?:\]|\)|>|\*\*)?[^\S\n]*$"
     r"|^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})[^\S\n]*(?:begin |start of |start )?"
@@ -28,11 +30,11 @@ _ROLE_LINE = re.compile(
 # A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").
 # Found name first (a scan that starts with a literal alternation is fast), then the text
 # before the name is checked: a line start, a closing tag or bracket, or the end of a sentence.
-_VOCATIVE = re.compile(
+_VOCATIVE = deferred(
     r"(?:ai|llm|assistant|ai assistant|ai agent|chatbot|agent|bot|ki|ki-assistent|ia|assistente|"
     r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
 )
-_VOCATIVE_BEFORE = re.compile(
+_VOCATIVE_BEFORE = deferred(
     r"(?:^|[>\]]|[.!?:]\s)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |automated |autonomous |"
     r"liebe[rs]? |cher |ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой |уважаемый )?"
     r"(?:the |any )?$",
@@ -50,13 +52,13 @@ def _vocative(raw: str) -> re.Match[str] | None:
     return None
 
 
-_TOOL_JSON = re.compile(
+_TOOL_JSON = deferred(
     r"[\"']role[\"']\s*:\s*[\"'](?:system|tool|developer|function)[\"']"
     r"|[\"'](?:tool_result|tool_output|function_result|tool_response|tool_call_id)[\"']\s*:"
     r"|</?(?:tool_result|tool_output|function_results?|tool_response|search_results)>"
     r"|\[/?(?:tool_result|tool_output|function_result|tool_response)\b"
 )
-_END_MARKER = re.compile(
+_END_MARKER = deferred(
     r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+|du\s+)?"
     r"(?:the\s+)?(?:user(?:'s)?\s+)?(?:input|message|prompt|document|context|conversation|"
     r"instructions|text|data|email|eingabe|nachricht|entree|saisie|mensaje|documento|texto|"
@@ -94,7 +96,7 @@ def _end_marker(raw: str) -> re.Match[str] | None:
     return None
 
 
-_TEMPLATE_TALK = re.compile(
+_TEMPLATE_TALK = deferred(
     r"tokeni[sz]er|chat[ _]?template|chatml|special tokens?|jinja|apply_chat_template|"
     r"\bformat\b|\bdef |\bimport |```|\bregex\b|messages\s*=|json\.|\bpython\b|\btokens?\b"
     r"|\bfunction\b|\bstrip|\bescap|\bsanitiz|\bparse|\bjson\b|\bexplain|\bunit test|\bmarkers?\b"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lmsa.security.deferred import deferred
 from lmsa.security.delimiters import is_template_talk
 from lmsa.security.families import (
     LATIN_FAMILIES,
@@ -120,8 +121,8 @@ _OVR_OBJECT = _any(
     r"todo lo que te (?:dijeron|han dicho|dije)", r"la peticion del usuario",
     r"istruzioni", r"instrucoes", r"tutto quello che", r"tudo o que",
 )  # fmt: skip
-_OVERRIDE = re.compile(rf"\b{_OVR_VERB}\b{_W}{{0,4}}? ?{_OVR_OBJECT}\b")
-_OVERRIDE_DECLARED = re.compile(
+_OVERRIDE = deferred(rf"\b{_OVR_VERB}\b{_W}{{0,4}}? ?{_OVR_OBJECT}\b")
+_OVERRIDE_DECLARED = deferred(
     _any(
         r"\b(?:previous|prior|all|earlier|old|original|your|existing) (?:instructions|rules|"
         r"guidelines|directives)(?: \w+)? (?:are|is|have been|were) (?:now )?(?:void|null|"
@@ -135,7 +136,7 @@ _OVERRIDE_DECLARED = re.compile(
         r"anuladas|canceladas)",
     )
 )
-_NEW_RULES = re.compile(
+_NEW_RULES = deferred(
     _any(
         r"\bnew (?:instructions?|rules?|directives?|system prompt|orders|task)\b",
         r"\byour (?:new|real|true) (?:task|instructions?|role|purpose) (?:is|are)\b",
@@ -148,7 +149,7 @@ _NEW_RULES = re.compile(
 
 # Spaced-out letters ("i g n o r e a l l ...") lose their word boundaries when rejoined, so the
 # joined view is also read with space-free phrases.
-_SQUEEZED = re.compile(
+_SQUEEZED = deferred(
     r"(?:ignor|disregard|forget|overrid|bypass)\w{0,30}?(?:instructions?|rules|guidelines|prompt)"
     r"|(?:reveal|show|print|repeat|output|dump)\w{0,12}?(?:systemprompt|yourprompt|"
     r"yourinstructions|yourrules)"
@@ -185,14 +186,14 @@ _OWN_NOUN = _any(
     r"reglas", r"configuracion", r"ursprunglichen \w+", r"instructions initiales",
     r"instrucciones iniciales",
 )  # fmt: skip
-_EXTRACTION = re.compile(
+_EXTRACTION = deferred(
     rf"\b{_EXT_VERB}\b{_W}{{0,5}}? ?(?:"
     rf"(?:your|the|their|its|deine?n?|den|die|tes|ton|ta|le|les|tus|tu|el|las|il|o|seu|sua) "
     rf"(?:\w+ )?{_PROMPT_NOUN}"
     rf"|(?:your|its|deine?n?|tes|ton|ta|tus|tu|il tuo|o seu) (?:\w+ ){{0,2}}?{_OWN_NOUN}"
     rf")\b"
 )
-_EXTRACTION_PHRASE = re.compile(
+_EXTRACTION_PHRASE = deferred(
     _any(
         r"\b(?:text|words|message|everything|content|instructions) (?:above|before) (?:this|my|"
         r"the)\b",
@@ -210,7 +211,7 @@ _EXTRACTION_PHRASE = re.compile(
 )
 
 # -- role hijack -------------------------------------------------------------------------------
-_ROLE = re.compile(
+_ROLE = deferred(
     _any(
         r"\byou are (?:now|no longer)(?: a| an| the)?(?: \w+){0,2}? (?:ai|model|assistant|bot|"
         r"chatbot|dan|llm|free|evil|unrestricted|unfiltered|uncensored|jailbroken|root|admin|"
@@ -249,7 +250,7 @@ _ROLE = re.compile(
         r"\bobedece todas mis ordenes\b",
     )
 )
-_NO_LIMITS = re.compile(
+_NO_LIMITS = deferred(
     _any(
         r"\b(?:without|no) (?:any )?(?:restrictions|filters|limits|limitations|rules|censorship|"
         r"ethical \w+)\b",
@@ -261,7 +262,7 @@ _NO_LIMITS = re.compile(
 )
 
 # -- tool / approval manipulation --------------------------------------------------------------
-_APPROVAL = re.compile(
+_APPROVAL = deferred(
     _any(
         r"\bwithout(?: (?:asking|requesting|waiting for|needing|my|any|user|the user's))?"
         r"(?: for)?(?: my| any| user| the)? (?:approval|confirmation|permission|consent|"
@@ -292,13 +293,13 @@ _APPROVAL = re.compile(
 )
 
 # -- exfiltration ------------------------------------------------------------------------------
-_SEND_VERB = re.compile(
+_SEND_VERB = deferred(
     r"\b(?:send|upload|post|e-?mail|forward|transmit|exfiltrat\w*|leak|copy|submit|pipe|"
     r"encode|append|include|collect|paste|schick\w*|sende\w*|ubertrag\w*|kopier\w*|"
     r"envoie\w*|transmets|copie\w*|envia\w*|manda\w*|copia\w*|read|lies|lis|lee|cat|print|"
     r"give|show|list|dump|dame|gib|donne\w*)\b"
 )
-_SECRET_OBJECT = re.compile(
+_SECRET_OBJECT = deferred(
     r"(?:\.env\b|id_rsa(?!\.pub)|id_ed25519(?!\.pub)|ssh[ _-]?keys?|\.ssh\b|/etc/shadow|"
     r"\.aws/credentials|"
     r"\.bash_history|\.netrc|\.git-credentials|credentials|passwords?|passwort\w*|passworter|"
@@ -306,16 +307,16 @@ _SECRET_OBJECT = re.compile(
     r"zugangsdaten|conversation history|historique de la conversation|historial de la "
     r"conversacion|environment variables|every file you read|workspace)"
 )
-_SENSITIVE_PATH = re.compile(
+_SENSITIVE_PATH = deferred(
     r"(?:~/\.ssh|\bid_rsa\b(?!\.pub)|\bid_ed25519\b(?!\.pub)|/etc/shadow|\.aws/credentials|\.bash_history|"
     r"\.netrc\b|\.git-credentials|\.kube/config)"
 )
-_DESTINATION = re.compile(
+_DESTINATION = deferred(
     r"(?:https?://|\bwww\.|(?<=[\w.+-])@[\w-]+\.\w+|\bpastebin\b|\bwebhook\b|\bngrok\b|"
     r"\b\d{1,3}(?:\.\d{1,3}){3}\b|/tmp/\w+|shared folder|to the sender|an den absender)"
 )
-_MD_IMAGE_EXFIL = re.compile(r"!\[[^\]]*\]\(https?://[^)\s]*\?[^)\s]*=")
-_DISCLOSE_ALL = re.compile(
+_MD_IMAGE_EXFIL = deferred(r"!\[[^\]]*\]\(https?://[^)\s]*\?[^)\s]*=")
+_DISCLOSE_ALL = deferred(
     r"\b(?:list|print|show|give|reveal|dump|leak|collect|find|dame|gib|donne\w*)\b"
     r"(?: [\w']+){0,4}? (?:every|all|any|todas las|alle|tous les) (?:\w+ ){0,2}?"
     r"(?:secrets?|passwords?|tokens?|api keys?|credentials|contrasenas|passworter|mots de passe|"
@@ -325,7 +326,7 @@ _DISCLOSE_ALL = re.compile(
 )
 
 # -- text addressed to an AI from inside data --------------------------------------------------
-_INDIRECT = re.compile(
+_INDIRECT = deferred(
     _any(
         r"\b(?:note|message|instructions?|p ?s|reminder|notice|directive|task|todo|important"
         r"(?: instructions?)?) (?:to|for) (?:the |any |all )?(?:ai|assistant|llm|language model|"
@@ -356,7 +357,7 @@ _INDIRECT = re.compile(
         r"^(?:asistente|assistant|assistent|ai|ki|ia) ",
     )
 )
-_CONCEAL = re.compile(
+_CONCEAL = deferred(
     _any(
         r"\b(?:do not|don't|never) (?:tell|inform|mention|alert|notify) (?:this to )?(?:the )?"
         r"(?:user|human)\b",
@@ -366,12 +367,12 @@ _CONCEAL = re.compile(
         r"\bno lo menciones\b|\bno se lo digas\b",
     )
 )
-_MODAL = re.compile(
+_MODAL = deferred(
     r"\b(?:must|should|needs? to|have to|are required to|muss|musst|doit|dois|"
     r"devez|debe|debes|deve)\b"
 )
-_LEAK = re.compile(r"\bleak(?!ed)\w*\b|\bexfiltr\w*")
-_RAW_DELIMITER = re.compile(
+_LEAK = deferred(r"\bleak(?!ed)\w*\b|\bexfiltr\w*")
+_RAW_DELIMITER = deferred(
     r"<\|(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|>|\[/?inst\]|<</?sys>>"
     r"|</?tool_results>|tool_results>>>|<<<tool_results|^[^\S\n]*#{2,}[^\S\n]*(?:system|instruction)"
     r"|^[^\S\n]*(?:system|assistant)[^\S\n]*:|<!--[^<>]*\b(?:ai|assistant|assistent|llm|ki|ia)\b"
@@ -560,7 +561,7 @@ def _family_windows(spaced: str) -> dict[int, list[tuple[int, int]]]:
     return windows
 
 
-_WORD_START = re.compile(r" (?=\S)")
+_WORD_START = deferred(r" (?=\S)")
 
 
 def _buckets() -> dict[str, tuple[tuple[str, tuple[int, ...]], ...]]:

@@ -21,11 +21,12 @@ import functools
 import re
 import unicodedata
 
+from lmsa.security.deferred import deferred
 from lmsa.security.normalize import strip_format_chars, unspaced
 
 # Characters of the scripts this module reads; a text without any skips it entirely.
-_SCRIPTS = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-_ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")
+_SCRIPTS = deferred(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_ARABIC_MARKS = deferred(r"[\u064b-\u065f\u0670\u0640]")
 _GAP = r"[^。！？!?\n.]{0,14}?"  # a short stretch inside one sentence (CJK)
 # up to four words (ru, ar, ko); "\s+" between them, so a long token splits only one way
 _WGAP = r"(?:\s+\S+){0,4}?\s*"
@@ -216,7 +217,7 @@ def native_view(text: str) -> str | None:
 
 
 # "и.г.н.о.р.и.р.у.й": letters of these scripts with a dot (or star) between each two
-_DOTTED = re.compile(r"(?<![\w.])(?:[^\W\d_a-z][.·*]){3,}[^\W\d_a-z](?![\w])")
+_DOTTED = deferred(r"(?<![\w.])(?:[^\W\d_a-z][.·*]){3,}[^\W\d_a-z](?![\w])")
 
 
 def _undotted(match: re.Match[str]) -> str:

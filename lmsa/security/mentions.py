@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
+from lmsa.security.deferred import deferred
+
 # The user's own earlier text ("disregard the instructions I sent", "the paragraph I pasted"):
 # setting it aside or repeating it is not aimed at the assistant's rules.
-OWN_TEXT = re.compile(
+OWN_TEXT = deferred(
     r"\b(?:instructions?|rules?|guidelines?|directions?|notes?|steps?|text|paragraph|message|"
     r"email|e mail|format\w*|regl\w*|reglas|anweisung\w*|consignes?)\b(?: [\w']+){0,4}? "
     r"(?:(?:that|which) )?(?:i|we) (?:just |had |have )?(?:sent|gave|wrote|asked|mentioned|"
@@ -37,18 +39,18 @@ OWN_TEXT = re.compile(
     r"|indicazion\w*|mensage\w*|mensaje\w*|messaggi\w*|message)"
     r"|\bwhat i (?:said|wrote|asked) (?:earlier|before|above)\b"
 )
-MENTION_CUE = re.compile(
+MENTION_CUE = deferred(
     r"^(?:please )?(?:translate|explain|what does|what is|what's|define|how do i detect|"
     r"is this an example|ubersetze|erklare|traduis|explique|traduce|explica|traduci|spiega|"
     r"traduza|traduz|traduzir|tradurre)\b"
 )
 # The same request in the other scripts, read from the raw text before the first quotation
 # mark ("이 문장을 영어로 번역해 줘: \"...\"", "Объясни, почему «...»").
-MENTION_NATIVE = re.compile(
+MENTION_NATIVE = deferred(
     r"^[^\"“”«»„「『]{0,80}?(?:переве|объясни|翻译|翻譯|解释|解釋|翻訳|説明|번역|설명|ترجم|اشرح)"
     r"[^\"“”«»„「『]{0,60}[\"“”«»„「『]"
 )
-META_QUESTION = re.compile(
+META_QUESTION = deferred(
     r"^(?:is it (?:\w+ )?(?:a good idea|safe|wise|ok|okay|possible|risky)|should (?:i|we)|"
     r"what happens if|what are the (?:risks|trade ?offs|dangers|downsides)"
     r"|how (?:do|can|should) (?:i|we)"
@@ -58,29 +60,27 @@ META_QUESTION = re.compile(
     r"|faco|crio)|come (?:posso|scrivo|faccio|creo))\b"
 )
 # The first sentence is a question ("How do I change ...? I'd like ...")
-FIRST_QUESTION = re.compile(r"[^.!\n]{0,200}\?")
+FIRST_QUESTION = deferred(r"[^.!\n]{0,200}\?")
 # "How do I ...?" in the other scripts, in the first sentence
-META_NATIVE = re.compile(
+META_NATIVE = deferred(
     r"[^。.!！\n]{0,120}?"
     r"(?:どうすれば|どうやって|どのように|怎么|怎樣|怎样|如何|举个例子|舉個例子|어떻게|كيف)"
     r"[^。.!！\n]{0,80}[?？؟]"
 )
 # The subject of a code comment that is the code itself ("this function ignores the previous
 # settings")
-_CODE_SUBJECT = re.compile(
+_CODE_SUBJECT = deferred(
     r"\b(?:this|the) (?:function|method|script|option|flag|setting|endpoint)\b"
     r"|この関数|该函数|本函数|此函数|这个函数|該函數|이 함수|해당 함수|هذه الدالة"
     r"|\bdiese (?:funktion|methode)\b|\bcette (?:fonction|m[ée]thode)\b"
     r"|\besta (?:funci[oó]n|função)\b|\bquesta funzione\b|эта функция|этот метод"
 )
 # Test data in code: a string literal in a list or an assertion, not a message
-CODE_SAMPLE = re.compile(
-    r"\bdef \w+\(|\bassert\b|^[^\S\n]*(?:import|from) \w|\w+ = \[", re.MULTILINE
-)
-QUESTION_MARK = re.compile(r"[?？؟]")
-_QUOTE_MARKS = re.compile(r"[\"“”«»„`「『]")
+CODE_SAMPLE = deferred(r"\bdef \w+\(|\bassert\b|^[^\S\n]*(?:import|from) \w|\w+ = \[", re.MULTILINE)
+QUESTION_MARK = deferred(r"[?？؟]")
+_QUOTE_MARKS = deferred(r"[\"“”«»„`「『]")
 # An apostrophe inside a word ("what's", "l'IA") quotes nothing.
-_QUOTE_APOSTROPHE = re.compile(r"\B'|'\B")
+_QUOTE_APOSTROPHE = deferred(r"\B'|'\B")
 
 
 def has_quotes(text: str) -> bool:

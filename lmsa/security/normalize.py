@@ -32,6 +32,8 @@ import unicodedata
 import urllib.parse
 from collections.abc import Callable
 
+from lmsa.security.deferred import deferred
+
 _HOMOGLYPHS = str.maketrans(
     {
         # Cyrillic lookalikes
@@ -49,21 +51,21 @@ _HOMOGLYPHS = str.maketrans(
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "!": "i", "|": "l"})  # fmt: skip
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_SPACED_LETTERS = re.compile(r"\b(?:\w ){3,}\w\b")
-_LETTER_RUN = re.compile(r"(?<!\w)(?:[^\W\d_] ){6,}[^\W\d_](?!\w)")
-_HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_NON_ASCII = deferred(r"[^\x00-\x7f]")
+_SPACED_LETTERS = deferred(r"\b(?:\w ){3,}\w\b")
+_LETTER_RUN = deferred(r"(?<!\w)(?:[^\W\d_] ){6,}[^\W\d_](?!\w)")
+_HYPHENATED = deferred(r"(?<=[a-z])-(?=[a-z])")
 # A word of four or more characters with a digit between letters ("1gn0r3", "pr0mpt"); short
 # tokens such as "q3" or "mp3" are names, and rewriting them would score the text twice.
-_LEET_WORD = re.compile(r"\b(?=\w*[a-z][0-9])(?=\w{4,})\w+\b|\b(?=\w*[0-9][a-z])(?=\w{4,})\w+\b")
+_LEET_WORD = deferred(r"\b(?=\w*[a-z][0-9])(?=\w{4,})\w+\b|\b(?=\w*[0-9][a-z])(?=\w{4,})\w+\b")
 # Letters split by dots, stars, underscores or slashes ("i.g.n.o.r.e", "r*u*l*e*s").
-_SEPARATED = re.compile(r"(?<!\w)(?:\w[._*/|~+\\]){3,}\w(?!\w)")
-_SEPARATORS = re.compile(r"[._*/|~+\\]")
+_SEPARATED = deferred(r"(?<!\w)(?:\w[._*/|~+\\]){3,}\w(?!\w)")
+_SEPARATORS = deferred(r"[._*/|~+\\]")
 # Symbols standing for letters inside a word ("@ll", "rul3$", "pr!nt").
-_SYMBOL_LEET = re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[@$!|])[\w@$!|]{3,}")
-_BASE64_SPAN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_HEX_SPAN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
-_ROT13_HINT = re.compile(r"rot[\s_-]?13|rot13", re.IGNORECASE)
+_SYMBOL_LEET = deferred(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[@$!|])[\w@$!|]{3,}")
+_BASE64_SPAN = deferred(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX_SPAN = deferred(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
+_ROT13_HINT = deferred(r"rot[\s_-]?13|rot13", re.IGNORECASE)
 # Text written backwards is read backwards only when the text says so, as rot13 is (substring
 # tests: a regex scan for these costs more than the rest of the decoding).
 _REVERSED_HINTS = (
@@ -72,8 +74,8 @@ _REVERSED_HINTS = (
     "倒过来", "倒著", "反过来", "逆さ", "逆から", "거꾸로", "معكوس", "بالعكس",
 )  # fmt: skip
 _PRINTABLE_RATIO = 0.9
-_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
-_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_PERCENT_ESCAPE = deferred(r"%[0-9a-fA-F]{2}")
+_UNICODE_ESCAPE = deferred(r"\\u([0-9a-fA-F]{4})")
 
 
 def _unescape(match: re.Match[str]) -> str:

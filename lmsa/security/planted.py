@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
+from lmsa.security.deferred import deferred
 from lmsa.security.families import quoted_parts
 from lmsa.security.lexicon import native_view
 from lmsa.security.normalize import fold
@@ -18,9 +19,9 @@ from lmsa.security.structure import WORD_AT, events, structural_hits
 
 # A colon that ends a label: after a word (or "word :"), with the text it introduces on the
 # same line
-_COLON = re.compile(r"[:：]")
-_LABEL_END = re.compile(r"[^\W\d_]|(?<=[^\W\d_]) ")
-_LABEL_TEXT = re.compile(r"[ \t]*[^\s\d]")
+_COLON = deferred(r"[:：]")
+_LABEL_END = deferred(r"[^\W\d_]|(?<=[^\W\d_]) ")
+_LABEL_TEXT = deferred(r"[ \t]*[^\s\d]")
 _CODE_MARKS = ("def ", "self.", "=", "{", ")", "->", "return ", "lambda")
 # Besides a verb that drops, sends, hides, executes or turns away from the task: "you" or the
 # user with an order, a change to a setting, a task added on the side ("also ...").
@@ -29,18 +30,18 @@ _ORDERS_AFTER = (
     *({"ALSO", "YOU"}, {"ALSO", "ORDER"}, {"ALSO", "TASK"}, {"ALSO", "CHANGE"}),
 )
 # A line that opens with a short name and a colon, as a transcript's lines do ("John: ...")
-_SPEAKER_LINE = re.compile(r"^[ \t]*[^\W\d_][\w .'-]{0,24}[ \t]?[:：][ \t]*\S", re.MULTILINE)
-_SPEECH = re.compile(
+_SPEAKER_LINE = deferred(r"^[ \t]*[^\W\d_][\w .'-]{0,24}[ \t]?[:：][ \t]*\S", re.MULTILINE)
+_SPEECH = deferred(
     r"\b(?:says|said|replies|replied|answers|answered|asks|asked|responds|sagt|antwortet|dit|"
     r"repond\w*|dice|responde|risponde|diz|говорит|отвечает|ответил)\b|说|說|言う|말했|قال"
 )
 # What may follow the AI word in a label ("assistant instructions:", "note for the agent:")
 _LABEL_NOUNS = {"TGT", "NOTE", "AITGT", "WHOLE"}
-_TO_WORD = re.compile(r"(?:^|\s)(?:for|to|fur|an|pour|para|per|al|ao|для|к)\s")
-_LABEL_OPENER = re.compile(r"[\[(<>{\"'“«„「#/]")
+_TO_WORD = deferred(r"(?:^|\s)(?:for|to|fur|an|pour|para|per|al|ao|для|к)\s")
+_LABEL_OPENER = deferred(r"[\[(<>{\"'“«„「#/]")
 _SET_TO = r"[\"'`»]?\s*(?:=|:|to|auf|sur|a|à|em|para|на|إلى|为|を|로)\s*[\"'`«]?"
-_FLAG_WORD = re.compile(r"safe|confirm|approv|require|guard|sandbox|auto")
-_FLAG_OFF = re.compile(
+_FLAG_WORD = deferred(r"safe|confirm|approv|require|guard|sandbox|auto")
+_FLAG_OFF = deferred(
     r"(?:safety_?(?:checks?|mode|filters?|guard\w*)?|safe_?mode|approval_?mode|confirm_?(?:destructive|commands?"
     r"|actions?|edits?|shell|tools?)?|approvals?|require_?approval|guardrails?|sandbox(?:ed|_mode)?)"
     + _SET_TO

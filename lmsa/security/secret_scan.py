@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_PEM_BLOCK = re.compile(
+from lmsa.security.deferred import deferred
+
+_PEM_BLOCK = deferred(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY"
     r"(?: BLOCK)?-----|\Z)",
     re.DOTALL,
 )
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
+_BASE64_RUN = deferred(r"[A-Za-z0-9+/_-]{20,}={0,2}")
 _BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
 _ENTROPY_LIMIT = 4.5
 _MARKER = "[REDACTED:{kind}]"

@@ -24,11 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lmsa.security.canary import _PREFIX as CANARY_PREFIX
+from lmsa.security.deferred import deferred
 from lmsa.security.secret_scan import SecretFinding, find_secrets
 
-_UNIT = re.compile(r"(\s*)(\S+)(?=\s)")
-_PEM_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]*-----")
-_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_UNIT = deferred(r"(\s*)(\S+)(?=\s)")
+_PEM_HEADER = deferred(r"-----BEGIN [A-Z0-9 ]*-----")
+_PEM_END = deferred(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _CONTEXT_CHARS = 200  # of the current line, for rules that need the words before a value
 _MAX_WORD = 4096  # a "word" longer than this is a blob: judge it rather than hold it forever
 _CANARY_MARK = "[REDACTED:canary]"
@@ -158,7 +159,7 @@ def _could_start(squeezed: str, target: str) -> bool:
 
 
 # A value assigned to a key-like name ("password = ", "api_key: '"): the keyword rules apply.
-_ASSIGNED = re.compile(
+_ASSIGNED = deferred(
     r"(?:pass|pwd|secret|token|key|auth|credential)[^\n=:]{0,24}(?:[:=]|=>)\s*[\"'`]?\s*$",
     re.IGNORECASE,
 )

@@ -40,11 +40,12 @@ from typing import Any
 
 import ahocorasick
 
+from lmsa.security.deferred import deferred
 from lmsa.security.delimiters import delimiter_hits
 from lmsa.security.kind_lexicon import UNBOUNDED, classes
 from lmsa.security.normalize import fold
 
-_UNBOUNDED_START = re.compile(UNBOUNDED)
+_UNBOUNDED_START = deferred(UNBOUNDED)
 
 
 # Letters of the scripts whose words are separated by spaces: a word of them starts and ends
@@ -141,29 +142,29 @@ def _words_in(view: str, automaton: Any, *, bounded: bool) -> list[tuple[int, st
     return found
 
 
-_HAS_UNBOUNDED = re.compile(UNBOUNDED)
+_HAS_UNBOUNDED = deferred(UNBOUNDED)
 # The rest of a verb whose object pronoun is attached ("cópia-lo", "ripetilo"): a short ending,
 # so "repeatable" is not "repeat" + "le".
-_ENCLITIC = re.compile(r"[a-z]{0,2}(?:lo|la|los|las|li|le|gli|lhe)\b")
-_LETTER_AT = re.compile(f"[{_LETTER}]")
-WORD_AT = re.compile(r"\w")
+_ENCLITIC = deferred(r"[a-z]{0,2}(?:lo|la|los|las|li|le|gli|lhe)\b")
+_LETTER_AT = deferred(f"[{_LETTER}]")
+WORD_AT = deferred(r"\w")
 # "I've disabled the sandbox", "j'ai désactivé ...": what the user says they did, not an order
-_DONE = re.compile(
+_DONE = deferred(
     r"\b(?:i've|i have|i|we've|we have|j'ai|nous avons|ich habe|wir haben|he|hemos|ho|abbiamo|"
     r"eu|nos) (?:already |just |deja |schon |ya |gia |ja )?$|\bi (?:already |just )?\w+ed $"
 )
-_TO_ME = re.compile(r"\w* (?:me|mir|moi|mi|мне|to me)\b|我|私に|나에게|لي")
+_TO_ME = deferred(r"\w* (?:me|mir|moi|mi|мне|to me)\b|我|私に|나에게|لي")
 # "To disable the confirmations, add them to ...": a purpose opening a sentence in a document
-_PURPOSE = re.compile(r"(?:^|[.!?:\"“„«]\s*)(?:to|pour|para|per|um|zum) (\w+)", re.MULTILINE)
-_SOV = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")  # kana or Hangul: object-verb order
-_QUESTION = re.compile(r"\?(?:\s|$)|[？؟]")  # not the "?" of a URL
+_PURPOSE = deferred(r"(?:^|[.!?:\"“„«]\s*)(?:to|pour|para|per|um|zum) (\w+)", re.MULTILINE)
+_SOV = deferred(r"[\u3040-\u30ff\uac00-\ud7af]")  # kana or Hangul: object-verb order
+_QUESTION = deferred(r"\?(?:\s|$)|[？؟]")  # not the "?" of a URL
 WINDOW = 60  # characters between two words that belong to one request
 
-DESTINATION = re.compile(
+DESTINATION = deferred(
     r"https?://|\bwww\.|\b[\w.+-]+@[\w-]+\.[\w.-]+|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
     r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example)\b"
 )
-MODAL = re.compile(
+MODAL = deferred(
     r"\b(?:must|should|need to|needs to|have to|are required|muss|musst|sollst|soll|sollen|"
     r"sollte|sollten|doit|dois|devez|doivent|devrait|deberia|dovrebbe|deveria|"
     r"debe|debes|tienes que|deve|devi|precisa)\b|должен|должна|обязан|必须|必須|务必|務必|应该|"
@@ -327,7 +328,7 @@ class _Near:
         return None
 
 
-_VIEW_DESTINATION = re.compile(
+_VIEW_DESTINATION = deferred(
     r"https?:? ?//|\bwww |\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
     r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example|jp|kr|fr|de|es|"
     r"it|br|pt)\b"
@@ -336,7 +337,7 @@ _VIEW_DESTINATION = re.compile(
 
 # A word followed by a domain: the local part of an e-mail address in the folded view, where
 # "@" has become a space.
-_ADDRESS_PART = re.compile(r"\S+ [\w-]+(?:\.[\w-]+)*\.[a-z]{2,12}\b")
+_ADDRESS_PART = deferred(r"\S+ [\w-]+(?:\.[\w-]+)*\.[a-z]{2,12}\b")
 
 
 def _sends_secret(found: dict[str, list[tuple[int, str]]], view: str) -> str | None:

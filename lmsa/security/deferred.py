@@ -1,0 +1,49 @@
+"""Module-level patterns that are compiled when first used.
+
+The guard's modules define 136 patterns at module level. ``re.compile`` parses each one in
+Python; together that is about 30 ms of CPU, paid before the first request of every ``lmsa ask``.
+A benign text reaches about 20 of them, because most families are read only after one of their
+lexicon words is found (``tests/unit/test_security_deferred.py`` counts them). The standard
+library has no deferred compile, so it is written here. After the first call the compiled
+pattern's own bound methods sit in the instance's slots, so a call costs one slot read more than
+on a compiled pattern (about 15 ns). ``re.sub(pattern, ...)`` and ``isinstance(x, re.Pattern)``
+do not accept the deferred object: call its methods instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+_METHODS = ("search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split")
+
+
+class _Deferred:
+    # A slot per method: once compiled, a call reads the slot (the compiled pattern's own bound
+    # method) without reaching __getattr__.
+    __slots__ = ("pattern", "_flags", "_compiled", *_METHODS)
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self.pattern = pattern
+        self._flags = flags
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached for an empty slot (not compiled yet) and for flags, groups, groupindex.
+        if name.startswith("__") or name in ("pattern", "_flags"):
+            raise AttributeError(name)
+        try:
+            compiled = object.__getattribute__(self, "_compiled")
+        except AttributeError:
+            compiled = re.compile(self.pattern, self._flags)
+            for method in _METHODS:
+                setattr(self, method, getattr(compiled, method))
+            self._compiled = compiled
+        return getattr(compiled, name)
+
+    def __repr__(self) -> str:
+        return f"deferred({self.pattern!r})"
+
+
+def deferred(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A pattern with ``re.Pattern``'s matching methods, compiled at the first of their calls."""
+    return cast("re.Pattern[str]", _Deferred(pattern, int(flags)))
