@@ -19,6 +19,8 @@ What is measured (``python benchmarks/cli_start.py [--runs 5] [--json]``), each 
   the plain way: ``create_react_agent`` over ``ChatOpenAI`` with one tool and the SQLite saver,
   invoked with the same text, until the stub receives its first chat request. It has no input
   guard, no server check and no CLI, so ``first request - baseline`` is what those cost.
+  ``baseline, collector off`` is the same with ``gc.disable()`` first, as lmsa pauses the
+  collector while its stack loads: the part of the difference that is the collector's.
 
 Targets: first request < 1 s, ``--help`` < 0.3 s, no-server error < 1 s. A Python process with
 nothing imported takes about 0.02 s; see ``python -X importtime -m lmsa.cli.main --help`` for
@@ -57,6 +59,7 @@ TARGETS = {
     "no-server error": 1.0,
     "floor: stack imports": None,
     "baseline: plain ReAct agent": None,
+    "baseline, collector off": None,
 }
 FLOOR = (
     "import gc, os; gc.disable(); "
@@ -176,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
             "ask: first LLM request": lambda: first_request(stub, _command("ask", "hello")),
             "baseline: plain ReAct agent": lambda: first_request(
                 stub, [sys.executable, "-c", BASELINE]
+            ),
+            "baseline, collector off": lambda: first_request(
+                stub, [sys.executable, "-c", "import gc; gc.disable()\n" + BASELINE]
             ),
             "--help": exits(("--help",), closed),
             "no-server error": exits(("ask", "hello"), closed),
