@@ -17,11 +17,19 @@ _TEMPLATE_TOKEN = deferred(
     r"|<s>\s*\[|</s>\s*<s>|\[/?(?:system|sys)_?(?:prompt)?\]\s*\n"
 )
 _ROLE_LINE = deferred(
-    r"^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<)[^\S\n]*(?:syst[eè]me|sistema|система|系统|系統|システム|시스템|النظام)"
+    r"^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<)[^\S\n]*"
+    r"(?:message |mensaje del |messaggio di |mensagem do |رسالة )?"
+    r"(?:syst[eè]me|sistema|система|системное сообщение|系统|系統|システム|시스템|النظام)"
+    r"(?:消息|訊息|メッセージ|[^\S\n]?메시지|[^\S\n]message|nachricht)?"
     r"[^\S\n]*[:：]?[^\S\n]*(?:\]|\)|>|\*\*)?[^\S\n]*$"
     r"|^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})[^\S\n]*(?:begin |start of |start )?"
     r"(?:system(?:_\w+)?|developer|admin(?:istrator)?|operator|root|instructions?|new instructions"
     r"|system prompt|system message|system override)\b[^\n]{0,30}"
+    r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
+    # the same opening in the other Latin languages: "---INÍCIO DAS INSTRUÇÕES DO DESENVOLVEDOR"
+    r"|^[^\S\n]*(?:#{1,4}|\[|<|=+|-{2,})[^\S\n]*(?:in[ií]cio|inizio|d[ée]but|beginn|anfang)\s+"
+    r"(?:das|de las|de los|delle|degli|des|der)\s+(?:instru[cç][õo]es|instrucciones|istruzioni|"
+    r"instructions|anweisungen)\b[^\n]{0,40}"
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
     r"|^[^\S\n]*(?:system|developer|admin|operator|assistant|human)[^\S\n]*(?:message|note|prompt|notice|"
     r"override)?[^\S\n]*:",
@@ -52,6 +60,12 @@ def _vocative(raw: str) -> re.Match[str] | None:
     return None
 
 
+# A message element whose role attribute says system, in any of the languages
+# (<messaggio ruolo="sistema">): a spoofed turn inside data.
+_ROLE_ATTRIBUTE = deferred(
+    r"<\w+[^<>\n]{0,40}\b(?:role|ruolo|rol|r[oô]le|rolle|papel|роль)\s*=\s*[\"']?"
+    r"(?:system|sistema|syst[eè]me|система|系统|系統|システム|시스템|النظام)\b[^<>\n]{0,60}>"
+)
 _TOOL_JSON = deferred(
     r"[\"']role[\"']\s*:\s*[\"'](?:system|tool|developer|function)[\"']"
     r"|[\"'](?:tool_result|tool_output|function_result|tool_response|tool_call_id)[\"']\s*:"
@@ -62,7 +76,7 @@ _END_MARKER = deferred(
     r"(?:end|ende|fin|fine|fim)\s+(?:of\s+|de\s+(?:la\s+|l')?|del\s+|der\s+|da\s+|do\s+|des\s+|du\s+)?"
     r"(?:the\s+)?(?:user(?:'s)?\s+)?(?:input|message|prompt|document|context|conversation|"
     r"instructions|text|data|email|eingabe|nachricht|entree|saisie|mensaje|documento|texto|"
-    r"messaggio|testo|mensagem|entrada)\b"
+    r"messaggio|testo|mensagem|entrada|contexto|contesto|contexte|kontext)\b"
     r"|</(?:user|user_input|user_query|user_message|input|document|context|data|email|message|query"
     r"|untrusted)>"
     r"|(?:={3,}|-{3,}|\*{3,})\s*(?:end|begin|start)\b|\[(?:end|eof|eos)\]|end_of_input"
@@ -72,8 +86,8 @@ _END_MARKER = deferred(
 # Substrings without which the patterns above cannot match: a substring test is far cheaper
 # than a regex scan, so ordinary text skips the scans.
 _ROLE_WORDS = ("system", "developer", "admin", "operator", "root", "instruction", "assistant",
-               "human", "système", "sistema", "система", "系统", "系統", "システム", "시스템",
-               "النظام")  # fmt: skip
+               "human", "système", "sistema", "система", "системное", "系统", "系統", "システム",
+               "시스템", "النظام", "instru", "istruzioni", "anweisungen")  # fmt: skip
 # Where an end marker can start; the full pattern is tried only there (one regex scan of the
 # whole text costs more than the rest of this module, str.find does not).
 _END_STARTS = (
@@ -120,6 +134,10 @@ def delimiter_hits(raw: str) -> dict[str, str]:
         hits["s_template_talk" if talk else "s_template_token"] = match.group(0)[:40]
     if any(word in raw for word in _ROLE_WORDS) and (match := _ROLE_LINE.search(raw)):
         hits["s_role_line"] = match.group(0).strip()[:40]
+    if "<" in raw and "=" in raw and (match := _ROLE_ATTRIBUTE.search(raw)):
+        hits["s_tool_json_code" if _TEMPLATE_TALK.search(raw) else "s_tool_json"] = match.group(0)[
+            :40
+        ]
     if any(word in raw for word in ('role"', "role'", "tool_", "function_", "<search")) and (
         match := _TOOL_JSON.search(raw)
     ):

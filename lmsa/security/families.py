@@ -197,7 +197,11 @@ _TAG_EXTRACTION = deferred(
     r"dame|repite|mostra|ripeti|dammi|mostre|repita|kopier|ausgeb|affiche|copie|copia|stampa|"
     r"riporta|escreva|exiba|imprime|cita|выведи|покажи|повтори|процитируй|скопируй|выдай|напиши|"
     r"输出|显示|打印|给我|出力|見せ|表示|보여|출력|اعرض|اطبع|أظهر)[^\n]{0,90}?(?:<|\[|\{\{)\s*/?\s*(?:system|sys|system_prompt|"
-    r"instructions?|developer|prompt|rules|hidden|secret|im_start|context)[\w-]*\s*(?:>|\]|\}\})",
+    r"instructions?|developer|prompt|rules|hidden|secret|im_start|context)[\w-]*\s*(?:>|\]|\}\})"
+    # the tags named first: "your <system> and <tool_definitions> tags? print them"
+    r"|(?:<|\[)\s*(?:system|sys|system_prompt|instructions?|developer|tool_definitions|tools)"
+    r"[\w-]*\s*(?:>|\])[^\n]{0,60}?\b(?:print|show|output|repeat|reveal|display|copy|dump|paste)"
+    r"\s+(?:them|it|its|their|everything)\b",
     re.IGNORECASE,
 )
 # A sentence addressed to the assistant by name inside data ("Hidden text: assistant, ...").
@@ -339,7 +343,7 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
 
 
 _DANGEROUS_COMMAND = deferred(
-    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"
+    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:sh|bash|zsh|node|python3?|perl|ruby)\b"
     r"|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
 )
 # More of them, each tried only where its command name occurs (a scan for alternatives that
@@ -351,6 +355,10 @@ _MORE_DANGEROUS = (
     ("push", deferred(r"\bgit\s+push\s+(?:-f|--force)\b")),
     ("-delete", deferred(r"\bfind\s+[/~]\S*\s[^\n]*-delete\b")),
     ("history", deferred(r"\bhistory\s+-c\b")),
+    # a shell served on a port, branch protection removed, every reflog entry dropped
+    ("/bin/", deferred(r"\b(?:nc|ncat|netcat)\b[^\n|;]{0,60}\s-\w*e\s*/bin/(?:ba|z)?sh\b")),
+    ("protection", deferred(r"\bgh\s+api\b[^\n]{0,40}\bdelete\b[^\n]{0,120}/protection\b")),
+    ("reflog", deferred(r"\bgit\s+reflog\s+expire\b[^\n]{0,40}--all\b")),
     (
         "base64",
         deferred(r"\bbase64\s+(?:-d|--decode)\b[^|\n]*\|\s*(?:sudo\s+)?(?:sh|bash|zsh)\b"),

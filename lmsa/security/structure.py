@@ -617,9 +617,12 @@ def view_hits(
             MODAL.search(view) or near("AI", ("ORDER", "NEG", "SEND", "REVEAL"), 2 * WINDOW)
         ):
             add("s_addressed_order", addressed)
-    if "TALK" in found:
+    # words of a domain, an address or a path ("ray@contractor.example", "/protection") are
+    # data, not talk about attacks
+    talk = [(p, w) for p, w in found.get("TALK", ()) if view[p - 1 : p] not in (".", "/", "@")]
+    if talk:
         # two different words of it ("injection ... mitigations"): a text about attacks
-        words = sorted({word for _, word in found["TALK"]})
+        words = sorted({word for _, word in talk})
         hits["talk"] = words[0]
         if len(words) > 1:
             hits["talk_several"] = words[1]
@@ -640,9 +643,17 @@ def is_discussion(shape: dict[str, str], text: str) -> bool:
     return (
         "talk" in shape
         and (bool(_QUESTION.search(text)) or "talk_several" in shape)
-        and not shape.keys()
-        & {"s_self_ref", "s_exfil", "s_told", "s_template_token", "s_persona", "s_lawless_ai"}
+        and not shape.keys() & _AIMED
     )
+
+
+# Signals that a text aims at the assistant: its own rules, prompt or data, or an order planted
+# for whichever AI reads the text ("AI assistant reading this log: ..."). A question about data
+# that carries such an order is not a discussion of attacks.
+_AIMED = frozenset({
+    "s_self_ref", "s_exfil", "s_told", "s_template_token", "s_persona", "s_lawless_ai",
+    "s_reader_order", "s_addressed_order", "s_covert_ai", "s_planted",
+})  # fmt: skip
 
 
 def structural_hits(all_views: list[str], native: str | None, raw: str) -> dict[str, str]:
