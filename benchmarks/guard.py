@@ -7,10 +7,10 @@
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh`` to ``fresh10`` (rows with templates found nowhere
-  else, written after the detector was frozen; ``fresh`` to ``fresh8`` were looked at and fixed
-  for, ``fresh3`` to ``fresh10`` were written by someone who never saw the detector, and only
-  the aggregate figures of ``fresh9`` and ``fresh10`` have been looked at: the blind figures),
+  out, see the file's header), ``fresh`` to ``fresh11`` (rows with templates found nowhere
+  else, written after the detector was frozen; ``fresh`` to ``fresh10`` were looked at and fixed
+  for, ``fresh3`` to ``fresh11`` were written by someone who never saw the detector, and only
+  the aggregate figures of ``fresh11`` have been looked at: the blind figure),
   and per language and attack family;
 * the same latency and per-split figures with the optional learned scorer on
   (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
@@ -92,9 +92,20 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 11)))
-"""The blind sets in the order they were written (``fresh`` .. ``fresh10``)."""
+FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 12)))
+"""The blind sets in the order they were written (``fresh`` .. ``fresh11``)."""
 SPLITS = ("train", "holdout", *FRESH, "all")
+BLIND = frozenset({"fresh11"})
+"""Splits never looked at: their missed ids are not printed, so a later reader of this output
+does not learn which rows to read (``--json`` still has them, for tools)."""
+
+
+def _missed(split: str, figures: dict[str, Any]) -> str:
+    if split == "all":
+        return ""
+    if split in BLIND:
+        return "  (blind: ids not shown)"
+    return f"  {figures['missed']} / {figures['false_alarms']}"
 
 
 def _rates(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, Any]:
@@ -177,7 +188,7 @@ def main() -> None:
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
     for split in SPLITS:
         d = detection[split]
-        missed = "" if split == "all" else f"  {d['missed']} / {d['false_alarms']}"
+        missed = _missed(split, d)
         print(
             f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
             f"{d['false_positive_rate']:>6.3f}{missed}"
@@ -186,7 +197,7 @@ def main() -> None:
     print("cues + learned n-gram scorer (LMSA_INJECTION_MODEL=ngram)")
     for split in SPLITS:
         d = learned[split]
-        missed = "" if split == "all" else f"  {d['missed']} / {d['false_alarms']}"
+        missed = _missed(split, d)
         print(
             f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
             f"{d['false_positive_rate']:>6.3f}{missed}"

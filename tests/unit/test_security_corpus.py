@@ -53,6 +53,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh8",
         "fresh9",
         "fresh10",
+        "fresh11",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
@@ -77,10 +78,9 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    # ``fresh9`` and ``fresh10``, the blind sets never tuned on, are measured
-    # (benchmarks/guard.py, SECURITY.md), not held to this bar: they show how far the detector
-    # is from it on phrasing it never saw.
-    blind = {"fresh9", "fresh10"}
+    # ``fresh11``, the blind set never tuned on, is measured (benchmarks/guard.py, SECURITY.md),
+    # not held to this bar: it shows how far the detector is from it on phrasing it never saw.
+    blind = {"fresh11"}
     rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] not in blind]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
