@@ -43,8 +43,9 @@ _VOCATIVE = deferred(
     r"asistente|assistent|ии|ассистент|ai助手|助手|アシスタント|어시스턴트|المساعد)s?\s*[:,，：、]\s*[^\W\d_]"
 )
 _VOCATIVE_BEFORE = deferred(
-    r"(?:^|[>\]]|[.!?]\s|:\s?)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |automated |autonomous |"
-    r"liebe[rs]? |cher |ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой |уважаемый )?"
+    r"(?:^|[>\]]|[.!?]\s|:\s?)\s*[„“\"«]?\s*(?:dear |hey |attention |note to |automated |"
+    r"autonomous |liebe[rs]? |cher |ch[eè]re |querid[oa] |car[oa] |prezad[oa] |дорогой "
+    r"|уважаемый )?"
     r"(?:the |any )?$",
     re.MULTILINE,
 )
