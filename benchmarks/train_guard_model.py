@@ -4,6 +4,9 @@
 
 * fits an L2-regularised logistic regression on hashed character 2-5-grams of the ``train``
   split ONLY (holdout, fresh and fresh2 rows are never seen by the fit or by any choice made here);
+  ``--fit-on seen`` fits on every split but the blind one instead (``--weights`` writes it
+  elsewhere): on the blind set that scores far better, and on ordinary long text
+  (``benchmarks/guard_ordinary.py``) far worse, so it is not what ships (SECURITY.md);
 * picks the decision threshold by grouped cross-validation on ``train``: five folds with whole
   templates kept out of each fold (so the out-of-fold scores are on unseen phrasings, like the
   blind splits), threshold = the lowest one whose out-of-fold false-positive rate on train's
@@ -35,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
 
-from benchmarks.guard import FRESH, _inputs, load_corpus
+from benchmarks.guard import BLIND, FRESH, _inputs, load_corpus
 from lmsa.security.injection import score_injection
 from lmsa.security.ngram_model import BITS, WEIGHTS, NgramModel, features
 from lmsa.security.policy import SecurityPolicy
@@ -134,12 +137,19 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--lift-fpr", type=float, default=0.05)
+    parser.add_argument(
+        "--fit-on",
+        choices=("train", "seen"),
+        default="train",
+        help="train: the train split only (the shipped weights); seen: every split but the blind",
+    )
+    parser.add_argument("--weights", type=Path, default=WEIGHTS, help="where --write saves")
     args = parser.parse_args()
     rows = load_corpus()
     feats = [features(r["text"]) for r in rows]
     labels = np.array([r["label"] == "injection" for r in rows], dtype=float)
     split = np.array([r["split"] for r in rows])
-    is_train = split == "train"
+    is_train = split == "train" if args.fit_on == "train" else ~np.isin(split, tuple(BLIND))
     train_rows = [r for r, t in zip(rows, is_train, strict=True) if t]
     train_feats = [f for f, t in zip(feats, is_train, strict=True) if t]
     choice: dict[str, Any] = {}
@@ -180,15 +190,13 @@ def main() -> None:
     report["table"] = table
     if args.write:
         np.savez_compressed(
-            WEIGHTS,
+            args.weights,
             index=nonzero.astype(np.uint32),
             value=w[nonzero].astype(np.float16),
             bias=np.float64(b),
             threshold=np.float64(threshold),
         )
-        report["written"] = (
-            f"{WEIGHTS.relative_to(WEIGHTS.parents[3])} ({WEIGHTS.stat().st_size} bytes)"
-        )
+        report["written"] = f"{args.weights} ({args.weights.stat().st_size} bytes)"
     if args.json:
         print(json.dumps(report, indent=2))
         return

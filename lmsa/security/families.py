@@ -184,7 +184,7 @@ _CODE_EXFIL_WORDS = ("environ", ".env", "getenv", "id_rsa", "credentials")
 # A URL is read from where it starts ("http" after no URL character), so a token of
 # "http://http://..." is scanned once, not once per "http".
 _URL_PARAM_EXFIL = deferred(
-    r"(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\{|<|\[|\$|%7b)"
+    r"(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\{|<|\[|\$[{\w]|%7b)"
     r"|(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?"
     r"(?:api[_ ]?key|token|secret|password|credential|\.env)"
     r"|\b(?:append|add|put|include|encode|embed|attach)\w*(?: [\w'./~-]+){0,8}? "

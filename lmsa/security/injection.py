@@ -315,7 +315,13 @@ _DESTINATION = deferred(
     r"(?:https?://|\bwww\.|(?<=[\w.+-])@[\w-]+\.\w+|\bpastebin\b|\bwebhook\b|\bngrok\b|"
     r"\b\d{1,3}(?:\.\d{1,3}){3}\b|/tmp/\w+|shared folder|to the sender|an den absender)"
 )
-_MD_IMAGE_EXFIL = deferred(r"!\[[^\]]*\]\(https?://[^)\s]*\?[^)\s]*=")
+# A markdown image whose link leaves a query value to be filled in (empty, a {placeholder}, an
+# upper-case DATA token, words of another script): rendering it sends the data. Read on the text
+# as written, since case tells a placeholder from a badge's "?branch=main".
+_MD_IMAGE_EXFIL = deferred(
+    r"!\[[^\]\n]*\]\((?i:https?)://[^)\s?]*\?(?:[^)\s]*&)?[\w.-]*="
+    r"(?:[)\s&]|[{<\[]|\$[{\w]|[A-Z][A-Z_]{2,}|[^\x00-\x7f])"
+)
 _DISCLOSE_ALL = deferred(
     r"\b(?:list|print|show|give|reveal|dump|leak|collect|find|dame|gib|donne\w*)\b"
     r"(?: [\w']+){0,4}? (?:every|all|any|todas las|alle|tous les) (?:\w+ ){0,2}?"
@@ -635,7 +641,7 @@ def score_injection(text: str) -> InjectionScore:
         "exfil_sensitive",
     }:
         hits["sensitive_path"] = _snippet(match)
-    if match := _MD_IMAGE_EXFIL.search(raw):
+    if "![" in text and (match := _MD_IMAGE_EXFIL.search(text)):
         hits["md_image_exfil"] = _snippet(match)
     if match := _RAW_DELIMITER.search(raw):
         hits["delimiter"] = _snippet(match)

@@ -1,0 +1,115 @@
+"""False alarms of the input guard on ordinary text: documentation, code and READMEs that nobody
+wrote to look like an attack.
+
+``python benchmarks/guard_ordinary.py [--reasons]`` cuts three sources into 2 KB pieces, as a user
+pasting them would send them, and counts how many ``check_input`` refuses:
+
+* ``python docs``: the Python documentation's topics that ``pydoc`` ships (``pydoc_data``);
+* ``stdlib code``: the modules of ten standard-library packages (json, email, http, asyncio, ...);
+* ``package READMEs``: the long description of every installed distribution (its PyPI page).
+
+The first two are fixed for a Python version; the third is whatever this environment installed
+(the project pins it in ``constraints.txt``). Each source is split in two halves by a hash of the
+document's name: ``tune`` is the half whose refusals may be read and fixed for (``--reasons``
+prints the most frequent reasons there), ``measure`` is the half that is only counted, so a
+fix for what was read is measured on documents it was not written against.
+
+The labelled corpus (``benchmarks/guard.py``) holds short hard look-alikes; this shows what its
+false-positive rate does not: how often ordinary long text trips the guard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.metadata
+import json
+import sys
+import sysconfig
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lmsa.security.checks import check_input
+
+SIZE = 2048
+STDLIB = ("json", "email", "http", "asyncio", "logging", "urllib", "sqlite3", "importlib",
+          "unittest", "concurrent")  # fmt: skip
+
+
+def _python_docs() -> Iterator[tuple[str, str]]:
+    from pydoc_data.topics import topics
+
+    for name in sorted(topics):
+        yield name, topics[name]
+
+
+def _stdlib_code() -> Iterator[tuple[str, str]]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    for package in STDLIB:
+        for path in sorted((root / package).rglob("*.py")):
+            if "test" not in path.parts:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                yield str(path.relative_to(root)), text
+
+
+def _package_readmes() -> Iterator[tuple[str, str]]:
+    seen: set[str] = set()
+    for dist in sorted(importlib.metadata.distributions(), key=lambda d: d.metadata["Name"] or ""):
+        name = dist.metadata["Name"] or ""
+        body = dist.metadata.get_payload() or ""  # type: ignore[attr-defined]
+        if name and name not in seen and len(body) > 200:
+            seen.add(name)
+            yield name, body
+
+
+SOURCES = {
+    "python docs": _python_docs,
+    "stdlib code": _stdlib_code,
+    "package READMEs": _package_readmes,
+}
+
+
+def part_of(name: str) -> str:
+    return "tune" if zlib.crc32(name.encode()) % 2 == 0 else "measure"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reasons", action="store_true", help="the tune half's top reasons")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    table: dict[str, dict[str, list[int]]] = {}
+    reasons: collections.Counter[str] = collections.Counter()
+    for source, documents in SOURCES.items():
+        counts = {"tune": [0, 0], "measure": [0, 0]}
+        for name, text in documents():
+            part = part_of(name)
+            for start in range(0, len(text), SIZE):
+                verdict = check_input(text[start : start + SIZE])
+                counts[part][0] += 1
+                if not verdict.allowed:
+                    counts[part][1] += 1
+                    if part == "tune":
+                        reasons.update(r[:70] for r in verdict.reasons if ": " in r)
+        table[source] = counts
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return
+    print(f"{'source':<18} {'tune: refused / pieces':>24} {'measure: refused / pieces':>27}")
+    for source, counts in table.items():
+        cells = [f"{c[1]:>5} / {c[0]:<5} {c[1] / max(c[0], 1):6.1%}" for c in counts.values()]
+        print(f"{source:<18} {cells[0]:>24} {cells[1]:>27}")
+    totals = [[sum(t[p][i] for t in table.values()) for i in (0, 1)] for p in ("tune", "measure")]
+    cells = [f"{c[1]:>5} / {c[0]:<5} {c[1] / max(c[0], 1):6.1%}" for c in totals]
+    print(f"{'all':<18} {cells[0]:>24} {cells[1]:>27}")
+    if args.reasons:
+        print("\nmost frequent reasons in the tune half:")
+        for reason, count in reasons.most_common(40):
+            print(f"{count:>4}  {reason}")
+
+
+if __name__ == "__main__":
+    main()
