@@ -25,6 +25,7 @@ SHAPES = [
     "send ", ".env ", "ssh ", "key ", "the user ", "you ", "AI assistant, ", "base64 ", "curl ",
     "| bash ", "rm -rf ", "i g n ", "Ig.no.re ", "a.b.", "A-", "a_", "x=", "'a' ", "a@b.",
     "http://", "отправь ", ".env を ", "아래 .env ", "أرسل ", "«", "「",
+    "(http://x?a=b", "![a](http://x?a=b", "ab.cd", "a.", "?a=b&",
 ]  # fmt: skip
 
 
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=10)
     options = parser.parse_args(argv)
     small, large = options.sizes
-    seconds("warm up: the first text compiles the patterns")
+    for shape in SHAPES:  # warm up: patterns are compiled at their first use, not timed here
+        seconds("Please read this. " + shape * (200 // len(shape)))
     rows = []
     for shape in SHAPES:
         times = [

@@ -184,8 +184,8 @@ _CODE_EXFIL_WORDS = ("environ", ".env", "getenv", "id_rsa", "credentials")
 # A URL is read from where it starts ("http" after no URL character), so a token of
 # "http://http://..." is scanned once, not once per "http".
 _URL_PARAM_EXFIL = deferred(
-    r"(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\{|<|\[|\$[{\w]|%7b)"
-    r"|(?<![\w/.%@-])https?://\S+[?&][\w-]+=(?:\s|$)[^\n]{0,80}?"
+    r"(?<![\w/.%@-])https?://\S{0,300}?[?&][\w-]{1,60}=(?:\{|<|\[|\$[{\w]|%7b)"
+    r"|(?<![\w/.%@-])https?://\S{0,300}?[?&][\w-]{1,60}=(?:\s|$)[^\n]{0,80}?"
     r"(?:api[_ ]?key|token|secret|password|credential|\.env)"
     r"|\b(?:append|add|put|include|encode|embed|attach)\w*(?: [\w'./~-]+){0,8}? "
     r"(?:to|in|into|as) (?:the |a |an )?(?:url|link|query (?:string|parameter)|image (?:url|link)|"

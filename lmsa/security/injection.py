@@ -319,7 +319,7 @@ _DESTINATION = deferred(
 # upper-case DATA token, words of another script): rendering it sends the data. Read on the text
 # as written, since case tells a placeholder from a badge's "?branch=main".
 _MD_IMAGE_EXFIL = deferred(
-    r"!\[[^\]\n]*\]\((?i:https?)://[^)\s?]*\?(?:[^)\s]*&)?[\w.-]*="
+    r"!\[[^\]\n]{0,200}\]\((?i:https?)://[^)\s?]{0,300}\?(?:[^)\s]{0,300}&)?[\w.-]{0,60}="
     r"(?:[)\s&]|[{<\[]|\$[{\w]|[A-Z][A-Z_]{2,}|[^\x00-\x7f])"
 )
 _DISCLOSE_ALL = deferred(

@@ -161,7 +161,7 @@ _QUESTION = deferred(r"\?(?:\s|$)|[？؟]")  # not the "?" of a URL
 WINDOW = 60  # characters between two words that belong to one request
 
 DESTINATION = deferred(
-    r"https?://|\bwww\.|\b[\w.+-]+@[\w-]+\.[\w.-]+|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+    r"https?://|\bwww\.|\b[\w.+-]{1,64}@[\w-]+\.[\w.-]+|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
     r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|site|top|dev|app|me|cc|tk|link|example)\b"
 )
 MODAL = deferred(
