@@ -1,6 +1,6 @@
 """Module-level patterns that are compiled when first used.
 
-The guard's modules define 136 patterns at module level. ``re.compile`` parses each one in
+The guard's modules define 140 patterns at module level. ``re.compile`` parses each one in
 Python; together that is about 30 ms of CPU, paid before the first request of every ``lmsa ask``.
 A benign text reaches about 20 of them, because most families are read only after one of their
 lexicon words is found (``tests/unit/test_security_deferred.py`` counts them). The standard
