@@ -141,12 +141,13 @@ def first_request(stub: LMStudioStub, command: list[str]) -> float:
         try:
             while stub.count() == seen:  # polled: a 2 ms step is far below what is measured
                 if proc.poll() is not None or time.perf_counter() - started > 60:
-                    raise RuntimeError(f"{command[1:]} never sent a chat request")
+                    raise RuntimeError(f"{command[-2:]!r} never sent a chat request")
                 time.sleep(0.002)
             return time.perf_counter() - started
         finally:
             proc.kill()
             proc.wait()
+            stub.release()  # the held request's handler ends instead of polling on
 
 
 def exits(args: tuple[str, ...], base_url: str, *, python: bool = False) -> Callable[[], float]:

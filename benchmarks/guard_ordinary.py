@@ -1,8 +1,9 @@
 """False alarms of the input guard on ordinary text: documentation, code and READMEs that nobody
 wrote to look like an attack.
 
-``python benchmarks/guard_ordinary.py [--reasons]`` cuts three sources into 2 KB pieces, as a user
-pasting them would send them, and counts how many ``check_input`` refuses:
+``python benchmarks/guard_ordinary.py [--reasons] [--ngram [--weights FILE]]`` cuts three sources
+into 2 KB pieces, as a user pasting them would send them, and counts how many ``check_input``
+refuses (with the optional learned scorer on, and other weights for it, when asked):
 
 * ``python docs``: the Python documentation's topics that ``pydoc`` ships (``pydoc_data``);
 * ``stdlib code``: the modules of ten standard-library packages (json, email, http, asyncio, ...);
@@ -32,7 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lmsa.security import ngram_model
 from lmsa.security.checks import check_input
+from lmsa.security.policy import SecurityPolicy
 
 SIZE = 2048
 STDLIB = ("json", "email", "http", "asyncio", "logging", "urllib", "sqlite3", "importlib",
@@ -80,7 +83,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reasons", action="store_true", help="the tune half's top reasons")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--ngram", action="store_true", help="with the learned scorer on (LMSA_INJECTION_MODEL)"
+    )
+    parser.add_argument(
+        "--weights", type=Path, help="with --ngram: weights written by train_guard_model.py"
+    )
     args = parser.parse_args()
+    policy = SecurityPolicy(injection_model="ngram" if args.ngram else "off")
+    if args.weights:
+        model = ngram_model.NgramModel.load(args.weights)
+        # check_input looks the model up at each call, so this swaps in the weights under test
+        ngram_model.default_model = lambda: model  # type: ignore[method-assign]
     table: dict[str, dict[str, list[int]]] = {}
     reasons: collections.Counter[str] = collections.Counter()
     for source, documents in SOURCES.items():
@@ -88,7 +102,7 @@ def main() -> None:
         for name, text in documents():
             part = part_of(name)
             for start in range(0, len(text), SIZE):
-                verdict = check_input(text[start : start + SIZE])
+                verdict = check_input(text[start : start + SIZE], policy=policy)
                 counts[part][0] += 1
                 if not verdict.allowed:
                     counts[part][1] += 1

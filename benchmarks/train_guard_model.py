@@ -145,6 +145,8 @@ def main() -> None:
     )
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="where --write saves")
     args = parser.parse_args()
+    if args.write and args.fit_on == "seen" and args.weights == WEIGHTS:
+        parser.error("--fit-on seen --write needs --weights: the shipped file is fitted on train")
     rows = load_corpus()
     feats = [features(r["text"]) for r in rows]
     labels = np.array([r["label"] == "injection" for r in rows], dtype=float)

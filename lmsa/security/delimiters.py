@@ -21,7 +21,8 @@ _ROLE_LINE = deferred(
     r"(?:message |mensaje del |messaggio di |mensagem do |رسالة )?"
     r"(?:syst[eè]me|sistema|система|системное сообщение|系统|系統|システム|시스템|النظام)"
     r"(?:消息|訊息|メッセージ|[^\S\n]?메시지|[^\S\n]message|nachricht)?"
-    r"[^\S\n]*[:：]?[^\S\n]*(?:\]|\)|>|\*\*)?[^\S\n]*$"
+    # possessive blanks: three optional runs of them in a row would backtrack cubically
+    r"[^\S\n]*+(?:[:：][^\S\n]*+)?(?:(?:\]|\)|>|\*\*)[^\S\n]*+)?$"
     r"|^[^\S\n]*(?:#{1,4}|\*\*|\[|\(|<|=+|-{2,})[^\S\n]*(?:begin |start of |start )?"
     r"(?:system(?:_\w+)?|developer|admin(?:istrator)?|operator|root|instructions?|new instructions"
     r"|system prompt|system message|system override)\b[^\n]{0,30}"
@@ -31,8 +32,8 @@ _ROLE_LINE = deferred(
     r"(?:das|de las|de los|delle|degli|des|der)\s+(?:instru[cç][õo]es|instrucciones|istruzioni|"
     r"instructions|anweisungen)\b[^\n]{0,40}"
     r"?(?:\]|\)|>|\*\*|:|=+|-{2,}|$)"
-    r"|^[^\S\n]*(?:system|developer|admin|operator|assistant|human)[^\S\n]*(?:message|note|prompt|notice|"
-    r"override)?[^\S\n]*:",
+    r"|^[^\S\n]*(?:system|developer|admin|operator|assistant|human)[^\S\n]*+"
+    r"(?:(?:message|note|prompt|notice|override)[^\S\n]*+)?:",
     re.MULTILINE,
 )
 # A sentence addressed to an AI by name ("AI assistant: tell the user ...", "ИИ, удали ...").

@@ -343,7 +343,9 @@ LATIN_FAMILIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], float, str], 
 
 
 _DANGEROUS_COMMAND = deferred(
-    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:sh|bash|zsh|node|python3?|perl|ruby)\b"
+    r"rm\s+-rf\s+[/~]|(?:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:(?:sh|bash|zsh)\b"
+    # an interpreter running what it is fed ("| node", "| python3 -"), not "| python3 -m json.tool"
+    r"|(?:node|python3?|perl|ruby)(?:\s+-)?(?=\s*(?:$|[;&|)`'\"\n])))"
     r"|chmod\s+-r\s+777\s+/|mkfs\.|:\(\)\s*\{"
 )
 # More of them, each tried only where its command name occurs (a scan for alternatives that

@@ -320,7 +320,7 @@ _DESTINATION = deferred(
 # as written, since case tells a placeholder from a badge's "?branch=main".
 _MD_IMAGE_EXFIL = deferred(
     r"!\[[^\]\n]{0,200}\]\((?i:https?)://[^)\s?]{0,300}\?(?:[^)\s]{0,300}&)?[\w.-]{0,60}="
-    r"(?:[)\s&]|[{<\[]|\$[{\w]|[A-Z][A-Z_]{2,}|[^\x00-\x7f])"
+    r"(?:[)\s&]|[{<\[]|%7[bB]|\$[{\w]|[A-Z][A-Z_]{2,}|[^\x00-\x7f])"
 )
 _DISCLOSE_ALL = deferred(
     r"\b(?:list|print|show|give|reveal|dump|leak|collect|find|dame|gib|donne\w*)\b"
@@ -595,10 +595,12 @@ def asks_how(plain: str, raw: str, text: str) -> bool:
     meta = META_QUESTION.search(plain) is not None
     if meta and text.rstrip().endswith("?"):
         return True
-    question = (FIRST_QUESTION.match(text.lstrip()) if meta else None) or META_NATIVE.match(raw)
-    if question is None:
+    if meta and (first := FIRST_QUESTION.match(text.lstrip())):
+        rest = text.lstrip()[first.end() :]
+    elif native := META_NATIVE.match(raw):
+        rest = raw[native.end() :]
+    else:
         return False
-    rest = (text.lstrip() if question.re is FIRST_QUESTION else raw)[question.end() :]
     return not score_injection(rest).categories
 
 
@@ -641,7 +643,7 @@ def score_injection(text: str) -> InjectionScore:
         "exfil_sensitive",
     }:
         hits["sensitive_path"] = _snippet(match)
-    if "![" in text and (match := _MD_IMAGE_EXFIL.search(text)):
+    if "![" in text and (match := _MD_IMAGE_EXFIL.search(strip_format_chars(text))):
         hits["md_image_exfil"] = _snippet(match)
     if match := _RAW_DELIMITER.search(raw):
         hits["delimiter"] = _snippet(match)

@@ -29,8 +29,7 @@ OWN_TEXT = deferred(
     # CJK and Korean: "the plan I had you use before", "the rules I set at the start"
     r"|之前让你|之前讓你|我之前|我刚才|我剛才|我刚刚|我给你的|我給你的|私が言った|私が決めた|さっき私が"
     r"|내가 정해|내가 말한|내가 준|내가 알려|잘못 알려"
-    r"|さっきの指示|さっき言った|先ほどの指示|さっきの方針|前に送った|前に出した|さっき送った"
-    r"|이전에 보낸|아까 보낸|내가 보낸|之前发的|之前發的|我之前发|我发的"
+    r"|さっきの指示|さっき言った|先ほどの指示|さっきの方針"
     # "my previous instruction", "what I said earlier"
     r"|\bmy (?:previous|earlier|last) (?:instruction|message|request|note)s?\b"
     # the same in German, French, Spanish, Italian, Portuguese ("meine letzte Anweisung")

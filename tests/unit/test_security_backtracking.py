@@ -28,6 +28,8 @@ TEXTS = [
     ("curl without a pipe", "'Please read this. ' + 'curl ' * 6000"),
     ("a line of AI labels", "'Please read this. ' + 'AI:' * 10000"),
     ("role headers", "'Please read this.\\n' + '## system\\n' * 3000"),
+    ("blanks after a role word", "'[système' + ' ' * 8000 + 'x'"),
+    ("tabs after a role word", "'system' + '\\t' * 8000 + 'x'"),
 ]
 
 SCRIPT = """
