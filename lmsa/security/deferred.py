@@ -44,6 +44,25 @@ class _Deferred:
         return f"deferred({self.pattern!r})"
 
 
+_CREATED: list[_Deferred] = []
+
+
 def deferred(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """A pattern with ``re.Pattern``'s matching methods, compiled at the first of their calls."""
-    return cast("re.Pattern[str]", _Deferred(pattern, int(flags)))
+    made = _Deferred(pattern, int(flags))
+    _CREATED.append(made)
+    return cast("re.Pattern[str]", made)
+
+
+def created() -> tuple[re.Pattern[str], ...]:
+    """Every deferred pattern made so far (the guard's are made when its modules are imported)."""
+    return tuple(cast("re.Pattern[str]", made) for made in _CREATED)
+
+
+def is_compiled(pattern: re.Pattern[str]) -> bool:
+    """Whether a deferred pattern has been compiled (a compiled ``re.Pattern`` always has)."""
+    try:
+        object.__getattribute__(pattern, "_compiled")
+    except AttributeError:
+        return not isinstance(pattern, _Deferred)
+    return True

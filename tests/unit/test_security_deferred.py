@@ -57,22 +57,15 @@ def test_a_deferred_pattern_compiles_once_at_its_first_use(
 
 PROBE = textwrap.dedent(
     """
-    import gc, json, sys
-    from lmsa.security.deferred import _Deferred
+    import json, sys
     from lmsa.security.checks import check_input
+    from lmsa.security.deferred import created, is_compiled
 
-    def compiled(pattern):
-        try:
-            object.__getattribute__(pattern, "_compiled")
-        except AttributeError:
-            return False
-        return True
-
-    patterns = [o for o in gc.get_objects() if isinstance(o, _Deferred)]
-    at_import = sum(map(compiled, patterns))
+    patterns = created()
+    at_import = sum(map(is_compiled, patterns))
     verdict = check_input(sys.argv[1])
     print(json.dumps({"made": len(patterns), "at_import": at_import,
-                      "after": sum(map(compiled, patterns)), "allowed": verdict.allowed}))
+                      "after": sum(map(is_compiled, patterns)), "allowed": verdict.allowed}))
     """
 )
 
@@ -105,13 +98,11 @@ def test_an_injection_still_reaches_the_patterns_that_block_it() -> None:
 def test_every_deferred_pattern_of_the_guard_compiles() -> None:
     # Compiled at first use, a malformed pattern would otherwise fail only when a text first
     # reaches it; this compiles them all. The modules are imported so that all of them exist.
-    import gc
-
     import lmsa.security.checks
     import lmsa.security.stream  # noqa: F401
-    from lmsa.security.deferred import _Deferred
+    from lmsa.security.deferred import created
 
-    patterns = [o for o in gc.get_objects() if isinstance(o, _Deferred)]
+    patterns = created()
     assert len(patterns) >= 100
     for pattern in patterns:
         assert pattern.groups >= 0, pattern.pattern
