@@ -160,7 +160,9 @@ def main() -> None:
     inputs = _inputs(rows)
     latency = {name: _latency(text, args.runs) for name, text in inputs.items()}
     learned_latency = {name: _latency(text, args.runs, LEARNED) for name, text in inputs.items()}
+    started = time.perf_counter()
     detection = _detection(rows)
+    corpus_seconds = time.perf_counter() - started  # every row once, the patterns warm
     learned = _detection(rows, LEARNED)
     if args.json:
         print(
@@ -170,6 +172,7 @@ def main() -> None:
                     "detection": detection,
                     "learned_latency": learned_latency,
                     "learned_detection": learned,
+                    "corpus_seconds": round(corpus_seconds, 3),
                 },
                 indent=2,
             )
@@ -184,7 +187,10 @@ def main() -> None:
             f"{more['median_ms']:>14.3f} {more['p95_ms']:>8.3f}"
         )
     print()
-    print(f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts)")
+    print(
+        f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts, "
+        f"checked in {corpus_seconds:.2f} s)"
+    )
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
     for split in SPLITS:
         d = detection[split]

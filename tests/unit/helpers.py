@@ -17,6 +17,7 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 
+from benchmarks.guard import BLIND as BLIND  # the splits never tuned on
 from benchmarks.guard import load_corpus as load_corpus  # shared with the guard benchmark
 from lmsa import create_assistant
 from lmsa.config import Settings

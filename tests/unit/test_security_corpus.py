@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from lmsa.security import check_input
-from tests.unit.helpers import load_corpus
+from tests.unit.helpers import BLIND, load_corpus
 
 
 def rates(rows: list[dict[str, str]]) -> tuple[float, float, list[str], list[str]]:
@@ -78,10 +78,9 @@ def test_check_input_recall_and_false_positive_rate(split: str) -> None:
 
 
 def test_each_language_is_detected() -> None:
-    # ``fresh11``, the blind set never tuned on, is measured (benchmarks/guard.py, SECURITY.md),
-    # not held to this bar: it shows how far the detector is from it on phrasing it never saw.
-    blind = {"fresh11"}
-    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] not in blind]
+    # The blind set, never tuned on, is measured (benchmarks/guard.py, SECURITY.md), not held to
+    # this bar: it shows how far the detector is from it on phrasing it never saw.
+    rows = [r for r in load_corpus() if r["label"] == "injection" and r["split"] not in BLIND]
     for language in LANGUAGES:
         subset = [r for r in rows if r["lang"] == language]
         caught = sum(not check_input(r["text"]).allowed for r in subset)
