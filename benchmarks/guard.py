@@ -7,14 +7,17 @@
   of corpus prompts back to back (almost every pattern family has a trigger word in it);
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh`` to ``fresh11`` (rows with templates found nowhere
+  out, see the file's header), ``fresh`` to ``fresh12`` (rows with templates found nowhere
   else, written after the detector was frozen; ``fresh`` to ``fresh10`` were looked at and fixed
-  for, ``fresh3`` to ``fresh11`` were written by someone who never saw the detector, and only
-  the aggregate figures of ``fresh11`` have been looked at: the blind figure),
-  and per language and attack family;
-* the same latency and per-split figures with the optional learned scorer on
-  (``LMSA_INJECTION_MODEL=ngram``, trained on ``train`` only by
-  ``benchmarks/train_guard_model.py``).
+  for, ``fresh3`` to ``fresh12`` were written by someone who never saw the detector, and only
+  the aggregate figures of ``fresh11`` and ``fresh12`` have been looked at: the blind figures),
+  and per language and attack family, all of it for the default detector
+  (``LMSA_INJECTION_MODEL=ngram``: the cues, whose blocks the learned scorer reviews, and the
+  scorer blocking short messages on its own; fitted by ``benchmarks/train_guard_model.py`` on
+  every split but the blind ones, so on the others its part is in-sample);
+* the per-split figures of the other modes: the cues alone (``off``), the review only
+  (``confirm``) and the scorer blocking texts of any length on its own (``full``, whose latency
+  is printed too).
 
 Latency depends on the machine and its load (this project's machine has 2 cores shared with
 other jobs); the figures are for comparing changes, the target is < 2 ms for 2 KB.
@@ -69,8 +72,16 @@ def _inputs(rows: list[dict[str, str]]) -> dict[str, str]:
 
 
 CUES = SecurityPolicy()
-LEARNED = SecurityPolicy(injection_model="ngram")
-"""The cues plus the optional learned scorer (``LMSA_INJECTION_MODEL=ngram``)."""
+"""The default detector (``LMSA_INJECTION_MODEL=ngram``)."""
+LEARNED = SecurityPolicy(injection_model="full")
+"""The learned scorer blocking texts of any length on its own (``LMSA_INJECTION_MODEL=full``)."""
+OTHER_MODES = {
+    "the cues alone (LMSA_INJECTION_MODEL=off)": SecurityPolicy(injection_model="off"),
+    "the cues, their blocks reviewed (LMSA_INJECTION_MODEL=confirm)": SecurityPolicy(
+        injection_model="confirm"
+    ),
+    "the learned scorer blocking any text alone too (LMSA_INJECTION_MODEL=full)": LEARNED,
+}
 
 
 def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, float]:
@@ -92,10 +103,10 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 12)))
-"""The blind sets in the order they were written (``fresh`` .. ``fresh11``)."""
+FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 13)))
+"""The blind sets in the order they were written (``fresh`` .. ``fresh12``)."""
 SPLITS = ("train", "holdout", *FRESH, "all")
-BLIND = frozenset({"fresh11"})
+BLIND = frozenset({"fresh11", "fresh12"})
 """Splits never looked at: their missed ids are not printed, so a later reader of this output
 does not learn which rows to read (``--json`` still has them, for tools)."""
 
@@ -163,15 +174,15 @@ def main() -> None:
     started = time.perf_counter()
     detection = _detection(rows)
     corpus_seconds = time.perf_counter() - started  # every row once, the patterns warm
-    learned = _detection(rows, LEARNED)
+    modes = {title: _detection(rows, policy) for title, policy in OTHER_MODES.items()}
     if args.json:
         print(
             json.dumps(
                 {
                     "latency": latency,
                     "detection": detection,
-                    "learned_latency": learned_latency,
-                    "learned_detection": learned,
+                    "full_latency": learned_latency,
+                    "other_modes": modes,
                     "corpus_seconds": round(corpus_seconds, 3),
                 },
                 indent=2,
@@ -179,7 +190,7 @@ def main() -> None:
         )
         return
     print(f"check_input latency, LLM judge off ({args.runs} runs each)")
-    print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10} {'+ngram median':>14} {'p95':>8}")
+    print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10} {'full: median':>14} {'p95':>8}")
     for name, figures in latency.items():
         more = learned_latency[name]
         print(
@@ -191,6 +202,10 @@ def main() -> None:
         f"corpus: {CORPUS.relative_to(ROOT)} ({len(rows)} prompts, "
         f"checked in {corpus_seconds:.2f} s)"
     )
+    print(
+        "default detector (LMSA_INJECTION_MODEL=ngram); its learned scorer was fitted on every "
+        f"split but {', '.join(sorted(BLIND))}, so only those say how it generalises"
+    )
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
     for split in SPLITS:
         d = detection[split]
@@ -199,15 +214,16 @@ def main() -> None:
             f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
             f"{d['false_positive_rate']:>6.3f}{missed}"
         )
-    print()
-    print("cues + learned n-gram scorer (LMSA_INJECTION_MODEL=ngram)")
-    for split in SPLITS:
-        d = learned[split]
-        missed = _missed(split, d)
-        print(
-            f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
-            f"{d['false_positive_rate']:>6.3f}{missed}"
-        )
+    for title, other in modes.items():
+        print()
+        print(title)
+        for split in SPLITS:
+            d = other[split]
+            missed = _missed(split, d)
+            print(
+                f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
+                f"{d['false_positive_rate']:>6.3f}{missed}"
+            )
     for column in ("lang", "family"):
         print()
         print(f"by {column} (R = recall on injections, FPR on benign rows; counts in brackets)")

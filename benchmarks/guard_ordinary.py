@@ -1,13 +1,17 @@
 """False alarms of the input guard on ordinary text: documentation, code and READMEs that nobody
 wrote to look like an attack.
 
-``python benchmarks/guard_ordinary.py [--reasons] [--ngram [--weights FILE]]`` cuts three sources
-into 2 KB pieces, as a user pasting them would send them, and counts how many ``check_input``
-refuses (with the optional learned scorer on, and other weights for it, when asked):
+``python benchmarks/guard_ordinary.py [--reasons] [--mode MODE] [--weights FILE]`` cuts three
+sources into 2 KB pieces, as a user pasting them would send them, and counts how many
+``check_input`` refuses (``--mode`` is ``LMSA_INJECTION_MODEL``: ngram, the default, off, confirm
+or full; ``--weights`` tries other weights for the learned scorer):
 
 * ``python docs``: the Python documentation's topics that ``pydoc`` ships (``pydoc_data``);
 * ``stdlib code``: the modules of ten standard-library packages (json, email, http, asyncio, ...);
-* ``package READMEs``: the long description of every installed distribution (its PyPI page).
+* ``package READMEs``: the long description of every installed distribution (its PyPI page);
+
+and, apart, every paragraph of 100-400 characters of them (short text, where the learned scorer
+blocks on its own).
 
 The first two are fixed for a Python version; the third is whatever this environment installed
 (the project pins it in ``constraints.txt``). Each source is split in two halves by a hash of the
@@ -25,6 +29,7 @@ import argparse
 import collections
 import importlib.metadata
 import json
+import re
 import sys
 import sysconfig
 import zlib
@@ -79,18 +84,33 @@ def part_of(name: str) -> str:
     return "tune" if zlib.crc32(name.encode()) % 2 == 0 else "measure"
 
 
+def pieces(part: str) -> Iterator[str]:
+    """The 2 KB pieces of one half (``tune`` or ``measure``), every source in turn."""
+    for documents in SOURCES.values():
+        for name, text in documents():
+            if part_of(name) == part:
+                for start in range(0, len(text), SIZE):
+                    yield text[start : start + SIZE]
+
+
+def paragraphs(part: str) -> Iterator[str]:
+    """The paragraphs of 100-400 characters of one half: short text, as most messages are."""
+    for piece in pieces(part):
+        for paragraph in re.split(r"\n\s*\n", piece):
+            if 100 <= len(paragraph.strip()) <= 400:
+                yield paragraph.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reasons", action="store_true", help="the tune half's top reasons")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
-        "--ngram", action="store_true", help="with the learned scorer on (LMSA_INJECTION_MODEL)"
+        "--mode", choices=("ngram", "off", "confirm", "full"), default="ngram", help="its setting"
     )
-    parser.add_argument(
-        "--weights", type=Path, help="with --ngram: weights written by train_guard_model.py"
-    )
+    parser.add_argument("--weights", type=Path, help="weights written by train_guard_model.py")
     args = parser.parse_args()
-    policy = SecurityPolicy(injection_model="ngram" if args.ngram else "off")
+    policy = SecurityPolicy(injection_model=args.mode)
     if args.weights:
         model = ngram_model.NgramModel.load(args.weights)
         # check_input looks the model up at each call, so this swaps in the weights under test
@@ -109,8 +129,12 @@ def main() -> None:
                     if part == "tune":
                         reasons.update(r[:70] for r in verdict.reasons if ": " in r)
         table[source] = counts
+    short = {
+        part: [not check_input(text, policy=policy).allowed for text in paragraphs(part)]
+        for part in ("tune", "measure")
+    }
     if args.json:
-        print(json.dumps(table, indent=2))
+        print(json.dumps({"pieces": table, "short_paragraphs": short}, indent=2))
         return
     print(f"{'source':<18} {'tune: refused / pieces':>24} {'measure: refused / pieces':>27}")
     for source, counts in table.items():
@@ -119,6 +143,8 @@ def main() -> None:
     totals = [[sum(t[p][i] for t in table.values()) for i in (0, 1)] for p in ("tune", "measure")]
     cells = [f"{c[1]:>5} / {c[0]:<5} {c[1] / max(c[0], 1):6.1%}" for c in totals]
     print(f"{'all':<18} {cells[0]:>24} {cells[1]:>27}")
+    cells = [f"{sum(f):>5} / {len(f):<5} {sum(f) / max(len(f), 1):6.1%}" for f in short.values()]
+    print(f"{'short paragraphs':<18} {cells[0]:>24} {cells[1]:>27}   (100-400 characters)")
     if args.reasons:
         print("\nmost frequent reasons in the tune half:")
         for reason, count in reasons.most_common(40):

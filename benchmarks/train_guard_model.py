@@ -1,27 +1,34 @@
-"""Trains the optional n-gram injection scorer (:mod:`lmsa.security.ngram_model`) and measures it.
+"""Trains the learned injection scorer (:mod:`lmsa.security.ngram_model`) and measures it.
 
-``python benchmarks/train_guard_model.py [--write] [--json]``
+``python benchmarks/train_guard_model.py [--write] [--json] [--fit-on seen|train]``
 
-* fits an L2-regularised logistic regression on hashed character 2-5-grams of the ``train``
-  split ONLY (holdout, fresh and fresh2 rows are never seen by the fit or by any choice made here);
-  ``--fit-on seen`` fits on every split but the blind one instead (``--weights`` writes it
-  elsewhere): on the blind set that scores far better, and on ordinary long text
-  (``benchmarks/guard_ordinary.py``) far worse, so it is not what ships (SECURITY.md);
-* picks the decision threshold by grouped cross-validation on ``train``: five folds with whole
-  templates kept out of each fold (so the out-of-fold scores are on unseen phrasings, like the
-  blind splits), threshold = the lowest one whose out-of-fold false-positive rate on train's
-  benign rows is at most ``--max-fpr``. The cue scorer cannot be cross-validated (it was tuned on
-  all of train by hand), so combination rules are fixed in advance, not fitted: the classifier
-  alone and cues OR classifier (threshold at ``--max-fpr``), and the classifier lifting an
-  "unsure" cue score to a block (its own threshold at ``--lift-fpr``, looser, since it only acts
-  where the cues already found something);
-* prints recall / FPR per split for the cues, the classifier and each combination;
-* the classifier's median latency on the 2 KB inputs of ``benchmarks/guard.py``;
-* ``--write`` saves the sparse weights (float16 values of the buckets seen in training) to
-  ``lmsa/security/data/injection_ngrams.npz``, the file the package ships.
+* fits an L2-regularised logistic regression on hashed character 2-5-grams of every corpus row
+  that has been read (``train``, ``holdout``, ``fresh`` .. ``fresh10``), never of the blind
+  splits (``benchmarks.guard.BLIND``), which are scored once, after every choice is made;
+  ``--fit-on train`` fits on ``train`` alone, for comparison (``--weights`` writes it elsewhere);
+* makes every choice on out-of-fold scores: five folds with whole templates kept out of each
+  fold, so each read row is scored by a model that never saw its phrasing, as a new attack
+  would be. Chosen that way, in advance of any blind figure:
 
-The scorer itself is :mod:`lmsa.security.ngram_model`. Nothing here is tuned on holdout,
-fresh or fresh2: they are scored once, after every choice is made.
+  - the confirm level: the 2nd percentile of the out-of-fold probabilities of the injections.
+    In the default mode a cue block stands only at or above it, so about 2 % of the attacks the
+    cues catch could be set aside, and every look-alike the scorer finds ordinary is;
+  - the L2 strength (1e-5, 1e-4, 1e-3): the one whose out-of-fold scores put the most benign
+    rows below that level (the most false alarms set aside for that 2 %);
+  - the shortest text the scorer may block on its own: the 1st percentile of the fitted
+    injections' lengths (a few words carry too few n-grams to go on);
+  - the thresholds at which the scorer blocks on its own: for a message of one window, the
+    higher of the lowest one whose out-of-fold false-positive rate on benign rows is at most
+    ``--max-fpr`` and the lowest one that refuses at most 0.5 % of the short paragraphs of
+    ordinary text in ``benchmarks/guard_ordinary.py``'s tune half; for longer texts (``full``
+    mode) the same with that half's 2 KB pieces (long text was where an earlier fit of this
+    kind went wrong: 10 % of it refused);
+* prints recall / FPR per split for the cues alone and each mode of ``LMSA_INJECTION_MODEL``
+  (``confirm``, ``ngram``, the default, and ``full``). For the fitted splits the scorer's part
+  is in-sample; the blind splits are the figures that say how it generalises;
+* the scorer's median latency on the 2 KB inputs of ``benchmarks/guard.py``;
+* ``--write`` saves the weights (dense float32), the bias, the thresholds and the confirm level
+  to ``lmsa/security/data/injection_ngrams.bin``, the file the package ships.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import json
 import statistics
 import sys
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +47,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
 
 from benchmarks.guard import BLIND, FRESH, _inputs, load_corpus
+from benchmarks.guard_ordinary import paragraphs, pieces
 from lmsa.security.injection import score_injection
 from lmsa.security.ngram_model import BITS, WEIGHTS, NgramModel, features
+from lmsa.security.normalize import fold
 from lmsa.security.policy import SecurityPolicy
 
 SPLITS = ("train", "holdout", *FRESH)
@@ -94,7 +104,7 @@ def template_folds(rows: list[dict[str, str]]) -> np.ndarray:
 def out_of_fold(
     train: list[dict[str, str]], feats: list[np.ndarray], labels: np.ndarray, l2: float
 ) -> np.ndarray:
-    """Out-of-fold probabilities, folds made of whole templates."""
+    """Out-of-fold probabilities of the fitted rows, folds made of whole templates."""
     folds = template_folds(train)
     oof = np.zeros(len(train))
     for k in range(FOLDS):
@@ -136,76 +146,91 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--max-fpr", type=float, default=0.01)
-    parser.add_argument("--lift-fpr", type=float, default=0.05)
+    parser.add_argument("--confirm-quantile", type=float, default=0.02)
+    parser.add_argument("--ordinary-fpr", type=float, default=0.005)
     parser.add_argument(
         "--fit-on",
-        choices=("train", "seen"),
-        default="train",
-        help="train: the train split only (the shipped weights); seen: every split but the blind",
+        choices=("seen", "train"),
+        default="seen",
+        help="seen: every split but the blind ones (what ships); train: the train split only",
     )
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="where --write saves")
     args = parser.parse_args()
-    if args.write and args.fit_on == "seen" and args.weights == WEIGHTS:
-        parser.error("--fit-on seen --write needs --weights: the shipped file is fitted on train")
+    if args.write and args.fit_on == "train" and args.weights == WEIGHTS:
+        parser.error("--fit-on train --write needs --weights: the shipped file is fitted on seen")
     rows = load_corpus()
-    feats = [features(r["text"]) for r in rows]
+    feats = [np.array(features(r["text"]), dtype=np.int64) for r in rows]
     labels = np.array([r["label"] == "injection" for r in rows], dtype=float)
     split = np.array([r["split"] for r in rows])
-    is_train = split == "train" if args.fit_on == "train" else ~np.isin(split, tuple(BLIND))
-    train_rows = [r for r, t in zip(rows, is_train, strict=True) if t]
-    train_feats = [f for f, t in zip(feats, is_train, strict=True) if t]
+    is_fit = ~np.isin(split, tuple(BLIND)) if args.fit_on == "seen" else split == "train"
+    fit_rows = [r for r, t in zip(rows, is_fit, strict=True) if t]
+    fit_feats = [f for f, t in zip(feats, is_fit, strict=True) if t]
+    fit_labels = labels[is_fit]
     choice: dict[str, Any] = {}
     best = None
     for l2 in (1e-5, 1e-4, 1e-3):
-        oof = out_of_fold(train_rows, train_feats, labels[is_train], l2)
-        threshold = pick_threshold(oof, labels[is_train], args.max_fpr)
-        recall = float((oof[labels[is_train] == 1] >= threshold).mean())
-        choice[str(l2)] = {"threshold": round(threshold, 4), "oof_recall": round(recall, 3)}
-        if best is None or recall > best[0]:
-            best = (recall, l2, threshold, oof)
+        oof = out_of_fold(fit_rows, fit_feats, fit_labels, l2)
+        confirm = float(np.quantile(oof[fit_labels == 1], args.confirm_quantile))
+        set_aside = float((oof[fit_labels == 0] < confirm).mean())
+        choice[str(l2)] = {"confirm": round(confirm, 4), "benign_set_aside": round(set_aside, 3)}
+        if best is None or set_aside > best[0]:
+            best = (set_aside, l2, confirm, oof)
     assert best is not None
-    _, l2, threshold, oof = best
-    lift = pick_threshold(oof, labels[is_train], args.lift_fpr)
-    w, b = fit(train_feats, labels[is_train], l2=l2)
-    model = NgramModel(w.astype(np.float32), b, threshold)
+    _, l2, confirm, oof = best
+    w, b = fit(fit_feats, fit_labels, l2=l2)
+    weights = array("f")
+    weights.frombytes(w.astype("<f4").tobytes())
+    lengths = [len(fold(r["text"])) for r, t in zip(rows, is_fit, strict=True) if t]
+    min_chars = int(np.percentile(np.array(lengths)[fit_labels == 1], 1))
+    model = NgramModel(
+        weights, b, threshold=1.0, threshold_long=1.0, confirm=confirm, min_chars=min_chars
+    )
+    out_of_fold_level = pick_threshold(oof, fit_labels, args.max_fpr)
+
+    def ordinary_level(texts: list[str]) -> float:
+        scores = np.sort([model.score(text) for text in texts])[::-1]
+        allowed = int(np.floor(args.ordinary_fpr * len(scores)))
+        return max(out_of_fold_level, float(np.nextafter(scores[allowed], 1.0)))
+
+    model.threshold = ordinary_level(list(paragraphs("tune")))
+    model.threshold_long = ordinary_level(list(pieces("tune")))
+    threshold, threshold_long = model.threshold, model.threshold_long
     prob = np.array([model.score(r["text"]) for r in rows])
-    policy = SecurityPolicy()
+    alone = {
+        long: np.array([model.threshold_for(r["text"], long=long) or 2.0 for r in rows])
+        for long in (False, True)
+    }
     cue = np.array([score_injection(r["text"]).score for r in rows])
-    cue_block = cue >= policy.injection_threshold
-    unsure = cue >= policy.judge_floor
+    cue_block = cue >= SecurityPolicy().injection_threshold
+    confirmed = cue_block & (prob >= confirm)
     rules = {
-        "cues (current)": cue_block,
-        "ngram alone": prob >= threshold,
-        "cues OR ngram": cue_block | (prob >= threshold),
-        "cues + ngram lifts unsure": cue_block | (unsure & (prob >= lift)),
+        "cues alone (off)": cue_block,
+        "cues confirmed (confirm)": confirmed,
+        "+ alone, short (ngram)": confirmed | (prob >= alone[False]),
+        "+ alone, all (full)": confirmed | (prob >= alone[True]),
     }
     table = {
         name: {s: rates(flags[split == s], labels[split == s]) for s in SPLITS}
         for name, flags in rules.items()
     }
-    nonzero = np.flatnonzero(np.abs(w) > 1e-4)
-    report: dict[str, Any] = {"cv": choice, "l2": l2, "threshold": threshold, "lift": lift}
-    report["stored_buckets"] = len(nonzero)
+    report: dict[str, Any] = {"fit_on": args.fit_on, "cv": choice, "l2": l2}
+    report |= {"confirm": confirm, "threshold": threshold, "threshold_long": threshold_long}
+    report["min_chars"] = min_chars
     report["latency_median_ms"] = {
         name: _latency(model, text) for name, text in _inputs(rows).items()
     }
     report["table"] = table
     if args.write:
-        np.savez_compressed(
-            args.weights,
-            index=nonzero.astype(np.uint32),
-            value=w[nonzero].astype(np.float16),
-            bias=np.float64(b),
-            threshold=np.float64(threshold),
-        )
+        model.save(args.weights)
         report["written"] = f"{args.weights} ({args.weights.stat().st_size} bytes)"
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"cross-validation on train (grouped by template): {choice}")
+    print(f"fitted on {args.fit_on} ({len(fit_rows)} rows); blind, never fitted: {sorted(BLIND)}")
+    print(f"out-of-fold choices (folds of whole templates): {choice}")
     print(
-        f"chosen l2={l2}, threshold={threshold:.4f}, lift threshold={lift:.4f}, "
-        f"{len(nonzero)} buckets stored"
+        f"chosen l2={l2}, confirm level={confirm:.4f}, blocking thresholds: one window "
+        f"{threshold:.4f}, longer {threshold_long:.4f}, none under {min_chars} characters"
     )
     print(f"n-gram scorer median ms: {report['latency_median_ms']}")
     print(f"{'rule':<28}" + "".join(f"{s:>16}" for s in SPLITS) + "   (recall / FPR)")

@@ -334,10 +334,12 @@ class Settings(BaseSettings):
     injection_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     injection_judge_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     injection_llm_judge: bool = False
-    # ``injection_model``: "ngram" adds a learned scorer (character n-grams + logistic regression,
-    # lmsa/security/ngram_model.py) that can block what the cues let through; off by default
-    # because it adds about 1 ms per 2 KB and a measured +0.05 recall on unseen phrasing.
-    injection_model: Literal["off", "ngram"] = "off"
+    # ``injection_model``: the learned scorer (character n-grams + logistic regression,
+    # lmsa/security/ngram_model.py). "ngram" (default): it reviews what the cues would block and
+    # sets aside the blocks it finds ordinary, and blocks a message of up to 400 characters on
+    # its own when it is sure (about 0.5 ms). "full": longer texts too (about 0.5 ms per 200
+    # characters). "confirm": only the review. "off": the cues alone. SECURITY.md has figures.
+    injection_model: Literal["off", "confirm", "ngram", "full"] = "ngram"
     pii_action: Literal["off", "warn", "redact", "block"] = "warn"
     canary_token: str | None = None
     rate_limit: str = "60/minute"

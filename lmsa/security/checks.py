@@ -97,31 +97,52 @@ def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> V
     injection = score_injection(text)
     categories = list(injection.categories)
     reasons = list(injection.reasons)
+    mode = policy.injection_model
+    probability: float | None = None
     if injection.score >= policy.injection_threshold:
-        return Verdict(
-            False,
-            injection.score,
-            [INJECTION, *categories],
-            text,
-            reasons,
-            "I can't act on this message: it reads like an attempt to "
-            f"{_describe(categories)}. If that was not your intent, please rephrase the request.",
-        )
-    if policy.injection_model == "ngram":
+        set_aside = False
+        if mode != "off":
+            from lmsa.security.ngram_model import default_model
+
+            confirm = default_model().confirm
+            probability = default_model().score(text)
+            set_aside = probability < confirm
+            if set_aside:
+                reasons.append(
+                    f"learned scorer: p={probability:.2f} < {confirm:.2f}, the cues' block is "
+                    "set aside"
+                )
+        if not set_aside:
+            return Verdict(
+                False,
+                injection.score,
+                [INJECTION, *categories],
+                text,
+                reasons,
+                "I can't act on this message: it reads like an attempt to "
+                f"{_describe(categories)}. If that was not your intent, please rephrase the "
+                "request.",
+            )
+    if mode in ("ngram", "full"):
         from lmsa.security.ngram_model import default_model
 
         model = default_model()
-        probability = model.score(text)
-        if probability >= model.threshold:
-            return Verdict(
-                False,
-                max(injection.score, probability),
-                [INJECTION, LEARNED, *categories],
-                text,
-                [*reasons, f"learned scorer: p={probability:.2f} >= {model.threshold:.2f}"],
-                "I can't act on this message: it reads like an attempt to manipulate the "
-                "assistant. If that was not your intent, please rephrase the request.",
-            )
+        # ``ngram`` leaves a long text to the cues (and the review above): every window of it
+        # would cost about 0.7 ms, and ordinary long text is where the scorer errs most.
+        threshold = model.threshold_for(text, long=mode == "full")
+        if threshold is not None:
+            if probability is None:
+                probability = model.score(text)
+            if probability >= threshold:
+                return Verdict(
+                    False,
+                    max(injection.score, probability),
+                    [INJECTION, LEARNED, *categories],
+                    text,
+                    [*reasons, f"learned scorer: p={probability:.2f} >= {threshold:.2f}"],
+                    "I can't act on this message: it reads like an attempt to manipulate the "
+                    "assistant. If that was not your intent, please rephrase the request.",
+                )
     if injection.score >= policy.judge_floor:
         categories.insert(0, SUSPECT)
     redacted = text

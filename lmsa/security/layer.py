@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from lmsa.observability.metrics import GUARD_VERDICTS
+from lmsa.security import ngram_model
 from lmsa.security.audit import AuditLog
 from lmsa.security.canary import contains_canary, new_canary
 from lmsa.security.checks import (
@@ -43,10 +44,8 @@ class SecurityLayer:
         # Imports happen here, at graph build time, not on the event loop during a turn
         # (``langgraph dev`` fails blocking calls made on its loop).
         find_secrets("")
-        if layer.policy.injection_model == "ngram":
-            from lmsa.security.ngram_model import default_model
-
-            default_model()
+        if layer.policy.injection_model != "off":
+            ngram_model.default_model()  # a 1 MB file read, about 1 ms
         if layer.policy.engine == "guardrails":
             from lmsa.security.guardrails_guard import input_guard
 

@@ -2,63 +2,76 @@
 
 Character 2-5-grams of :func:`~lmsa.security.normalize.fold`'s plain view work the same way in
 every script (no tokeniser, no word list per language), and hashing them into a fixed number of
-buckets keeps the model a weight vector. ``benchmarks/train_guard_model.py`` trains it on the
-corpus' ``train`` split only and writes ``lmsa/security/data/injection_ngrams.npz`` (sparse: the
-buckets seen in training, float16). It is an optional second opinion beside the cue scorer
-(``LMSA_INJECTION_MODEL=ngram``): it blocks only at a probability whose false-positive rate on
-unseen templates, by cross-validation on train, was at most 1 %. SECURITY.md has its figures.
+buckets keeps the model a weight vector. ``benchmarks/train_guard_model.py`` trains it on every
+corpus row that has been read (never the blind sets) and writes
+``lmsa/security/data/injection_ngrams.bin``.
 
-Written in numpy rather than scikit-learn on purpose: scikit-learn (with scipy) is a ~30 MB
-dependency for what is here about sixty lines, and the hashing must be reproducible byte for
-byte between training and scoring, which a vectorised polynomial hash guarantees (Python's own
-``hash`` is salted per process). numpy is imported on first use, so the cues alone never pay
-for it.
+It is a second opinion beside the cue scorer (``LMSA_INJECTION_MODEL``). It reviews what the
+cues would block, and a block stands when its probability reaches :attr:`NgramModel.confirm`, a
+level 98 % of injections of unseen phrasing reached in cross-validation: that is where
+hand-written cues fail most (a look-alike that quotes or discusses an attack), and the scorer,
+fitted on hundreds of such look-alikes, tells them apart better. It also blocks a message of
+one window (from :attr:`NgramModel.min_chars` up to :data:`WINDOW` characters, the lengths it
+was fitted on) at :attr:`NgramModel.threshold`, and, in the ``full`` mode, longer texts at
+:attr:`NgramModel.threshold_long`. SECURITY.md has its figures.
+
+Written in plain Python on purpose. The scorer runs on the first message of every session, and
+numpy's import alone (about 60 ms) would then sit before the first model request; hashing the
+n-grams of one 400-character window in Python takes about 0.5 ms, and the weights are a dense
+float32 array read straight into :class:`array.array`. The price is long text: 2 KB takes
+about 7 ms (numpy took 1.4), paid only when the cues would block the text, or always with
+``full``. The hash must be reproducible byte for
+byte between training and scoring (Python's own ``hash`` is salted per process), so it is a
+fixed polynomial hash, pinned by a test. scikit-learn was not used for the training either
+(``benchmarks/train_guard_model.py`` says why).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+import struct
+import sys
+from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lmsa.security.normalize import fold
 
-if TYPE_CHECKING:
-    import numpy as np
-
-WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_ngrams.npz"
+WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_ngrams.bin"
 BITS = 18
 NGRAMS = (2, 3, 4, 5)
 WINDOW = 400
-"""Longer texts are also scored in overlapping windows of this many characters (max taken),
-so one injected sentence in a long document is not diluted by the rest of it."""
+"""Longer texts are scored in overlapping windows of this many characters (max taken), so one
+injected sentence in a long document is not diluted by the rest of it."""
 
+_MAGIC = b"LMSANG1\n"
 _MULT = 1_000_003
 _GOLDEN = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+_SHIFT = 64 - BITS
+# h_n = n * MULT**n + (the polynomial of the n codes), so one pass per start position serves
+# every n: the seed term is added at the end.
+_SEED = {n: n * pow(_MULT, n, 1 << 64) for n in NGRAMS}
 
 
-def buckets(text: str) -> np.ndarray:
+def buckets(text: str) -> list[int]:
     """The sorted unique hash buckets of the character n-grams of ``text`` (already folded)."""
-    import numpy as np
-
-    padded = f" {text} "
-    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    parts = []
-    with np.errstate(over="ignore"):
-        for n in NGRAMS:
-            count = len(codes) - n + 1
-            if count <= 0:
-                continue
-            h = np.full(count, n, dtype=np.uint64)
-            for k in range(n):
-                h = h * np.uint64(_MULT) + codes[k : k + count]
-            parts.append((h * np.uint64(_GOLDEN)) >> np.uint64(64 - BITS))
-    if not parts:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(parts)).astype(np.int64)
+    codes = [ord(c) for c in f" {text} "]
+    size = len(codes)
+    found: set[int] = set()
+    add = found.add
+    low, high = NGRAMS[0], NGRAMS[-1]
+    for start in range(size - low + 1):
+        h = 0
+        for n in range(1, min(high, size - start) + 1):
+            h = (h * _MULT + codes[start + n - 1]) & _MASK
+            if n >= low:
+                add(((((h + _SEED[n]) & _MASK) * _GOLDEN) & _MASK) >> _SHIFT)
+    return sorted(found)
 
 
-def features(text: str) -> np.ndarray:
+def features(text: str) -> list[int]:
     """Bucket indices of the whole folded text; the model weighs each by 1/sqrt(len)."""
     return buckets(fold(text))
 
@@ -72,36 +85,100 @@ def windows(plain: str) -> list[str]:
 
 
 class NgramModel:
-    def __init__(self, weights: np.ndarray, bias: float, threshold: float) -> None:
+    def __init__(
+        self,
+        weights: array[float],
+        bias: float,
+        *,
+        threshold: float,
+        threshold_long: float,
+        confirm: float,
+        min_chars: int = 0,
+    ) -> None:
         self.weights = weights
         self.bias = bias
         self.threshold = threshold
-        """The probability at or above which the combined guard blocks (chosen on train)."""
+        """The probability at or above which the scorer blocks a one-window text on its own."""
+        self.threshold_long = threshold_long
+        """The same for longer texts (``full`` mode): higher, since the max over many windows
+        of ordinary text reaches high probabilities more often."""
+        self.confirm = confirm
+        """The probability a cue block needs to stand (below it the block is set aside)."""
+        self.min_chars = min_chars
+        """Shorter texts are never blocked on the scorer's word alone: a few words carry too
+        few n-grams to go on ("you know" scored 0.98), and 99 % of the injections it was
+        fitted on are at least this long."""
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> NgramModel:
-        import numpy as np
+        data = path.read_bytes()
+        if not data.startswith(_MAGIC):
+            raise ValueError(f"{path} is not an n-gram weights file")
+        (length,) = struct.unpack_from("<I", data, len(_MAGIC))
+        start = len(_MAGIC) + 4
+        header = json.loads(data[start : start + length])
+        weights = array("f")
+        weights.frombytes(data[start + length :])
+        if sys.byteorder == "big":
+            weights.byteswap()
+        if header["bits"] != BITS or len(weights) != 1 << BITS:
+            raise ValueError(f"{path} was written for another hash size")
+        return cls(
+            weights,
+            header["bias"],
+            threshold=header["threshold"],
+            threshold_long=header["threshold_long"],
+            confirm=header["confirm"],
+            min_chars=header["min_chars"],
+        )
 
-        with np.load(path) as data:
-            dense = np.zeros(1 << BITS, dtype=np.float32)
-            dense[data["index"]] = data["value"].astype(np.float32)
-            return cls(dense, float(data["bias"]), float(data["threshold"]))
+    def save(self, path: Path) -> None:
+        header = {
+            "bits": BITS,
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "threshold_long": self.threshold_long,
+            "confirm": self.confirm,
+            "min_chars": self.min_chars,
+        }
+        raw = json.dumps(header).encode()
+        weights = array("f", self.weights)
+        if sys.byteorder == "big":
+            weights.byteswap()
+        path.write_bytes(_MAGIC + struct.pack("<I", len(raw)) + raw + weights.tobytes())
 
-    def _probability(self, index: np.ndarray) -> float:
-        import numpy as np
-
-        if len(index) == 0:
+    def probability(self, index: list[int]) -> float:
+        """The probability of one window's buckets (``features`` of a text)."""
+        if not index:
             return 0.0
-        z = self.bias + float(self.weights[index].sum()) / np.sqrt(len(index))
-        return float(1.0 / (1.0 + np.exp(-z)))
+        weights = self.weights
+        z = self.bias + sum(weights[i] for i in index) / len(index) ** 0.5
+        if z < -700:  # math.exp overflows past about 709; the probability is 0 by then
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
 
     def score(self, text: str) -> float:
         """The probability that ``text`` is an injection (max over windows for long texts)."""
-        plain = fold(text)
-        return max(self._probability(buckets(part)) for part in windows(plain))
+        return max(self.probability(buckets(part)) for part in windows(fold(text)))
+
+    def threshold_for(self, text: str, *, long: bool) -> float | None:
+        """The probability at or above which ``text`` is blocked on the scorer's word alone:
+        :attr:`threshold` for one window, :attr:`threshold_long` for more when ``long``,
+        ``None`` when the scorer may not block it alone."""
+        size = len(fold(text))
+        if size < self.min_chars:
+            return None
+        if size <= WINDOW:
+            return self.threshold
+        return self.threshold_long if long else None
 
 
 @functools.cache
 def default_model() -> NgramModel:
     """The shipped weights, loaded once per process."""
     return NgramModel.load()
+
+
+def loaded() -> bool:
+    """Whether :func:`default_model` has read the weights."""
+    return default_model.cache_info().currsize > 0

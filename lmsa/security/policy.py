@@ -18,8 +18,10 @@ class SecurityPolicy:
     judge_floor: float = 0.3
     """Scores in [judge_floor, injection_threshold) are "unsure": the LLM judge decides if on."""
     llm_judge: bool = False
-    injection_model: Literal["off", "ngram"] = "off"
-    """"ngram": the learned scorer may block what the cues let through (see ngram_model.py)."""
+    injection_model: Literal["off", "confirm", "ngram", "full"] = "ngram"
+    """The learned scorer's part (ngram_model.py). "confirm": a cue block stands only if the
+    scorer agrees; "ngram": that, and it blocks a short message (one window) on its own; "full":
+    longer texts too; "off": the cues alone."""
     pii_action: PiiAction = "warn"
     canary: str = ""
     engine: Literal["native", "guardrails"] = "native"
@@ -35,7 +37,7 @@ class SecurityPolicy:
             injection_threshold=get("injection_threshold", 0.6),
             judge_floor=get("injection_judge_floor", 0.3),
             llm_judge=get("injection_llm_judge", False),
-            injection_model=get("injection_model", "off"),
+            injection_model=get("injection_model", "ngram"),
             pii_action=get("pii_action", "warn"),
             canary=canary or get("canary_token", None) or "",
             engine=get("security_engine", "native"),

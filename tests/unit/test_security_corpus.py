@@ -54,6 +54,7 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh9",
         "fresh10",
         "fresh11",
+        "fresh12",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 

@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from lmsa.nodes.guard import WITHHELD, make_guard
 from lmsa.nodes.respond import make_respond
 from lmsa.observability.metrics import GUARD_VERDICTS
+from lmsa.security import ngram_model
 from lmsa.security.audit import flush_all
 from lmsa.security.checks import QUARANTINE_NOTICE
 from tests.deps import require_module
@@ -175,6 +176,8 @@ async def test_guard_and_respond_never_block_the_event_loop(tmp_path: Path) -> N
     """``langgraph dev`` runs blockbuster, which fails blocking calls made on its event loop:
     audit writes and lazy imports must happen elsewhere."""
     blockbuster = require_module("blockbuster", "needs blockbuster (langgraph-cli[inmem])")
+    # the learned scorer's weights are read when the graph is built, not by the first message
+    ngram_model.default_model.cache_clear()
     svc, _ = services(tmp_path, {"text": [f"key {GITHUB}"]})
     guard, respond = make_guard(svc), make_respond(svc)
     with blockbuster.blockbuster_ctx():
@@ -186,3 +189,4 @@ async def test_guard_and_respond_never_block_the_event_loop(tmp_path: Path) -> N
     assert blocked["error"] and GITHUB not in redacted["messages"][0].content
     assert GITHUB not in answer["answer"]
     assert len(_audit(tmp_path)) == 3
+    assert ngram_model.loaded()
