@@ -162,6 +162,15 @@ def _cell(figures: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _print_splits(detection: dict[str, Any]) -> None:
+    for split in SPLITS:
+        d = detection[split]
+        print(
+            f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
+            f"{d['false_positive_rate']:>6.3f}{_missed(split, d)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
@@ -207,23 +216,11 @@ def main() -> None:
         f"split but {', '.join(sorted(BLIND))}, so only those say how it generalises"
     )
     print(f"{'split':<8} {'inj':>5} {'benign':>7} {'recall':>7} {'FPR':>6}  missed / false alarms")
-    for split in SPLITS:
-        d = detection[split]
-        missed = _missed(split, d)
-        print(
-            f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
-            f"{d['false_positive_rate']:>6.3f}{missed}"
-        )
+    _print_splits(detection)
     for title, other in modes.items():
         print()
         print(title)
-        for split in SPLITS:
-            d = other[split]
-            missed = _missed(split, d)
-            print(
-                f"{split:<8} {d['injections']:>5} {d['benign']:>7} {d['recall']:>7.3f} "
-                f"{d['false_positive_rate']:>6.3f}{missed}"
-            )
+        _print_splits(other)
     for column in ("lang", "family"):
         print()
         print(f"by {column} (R = recall on injections, FPR on benign rows; counts in brackets)")

@@ -134,7 +134,8 @@ def main() -> None:
         for part in ("tune", "measure")
     }
     if args.json:
-        print(json.dumps({"pieces": table, "short_paragraphs": short}, indent=2))
+        counts = {part: [len(f), sum(f)] for part, f in short.items()}
+        print(json.dumps({"pieces": table, "short_paragraphs": counts}, indent=2))
         return
     print(f"{'source':<18} {'tune: refused / pieces':>24} {'measure: refused / pieces':>27}")
     for source, counts in table.items():

@@ -8,11 +8,12 @@
   ``--fit-on train`` fits on ``train`` alone, for comparison (``--weights`` writes it elsewhere);
 * makes every choice on out-of-fold scores: five folds with whole templates kept out of each
   fold, so each read row is scored by a model that never saw its phrasing, as a new attack
-  would be. Chosen that way, in advance of any blind figure:
+  would be (SECURITY.md says which blind figures were seen between versions of these rules):
 
-  - the confirm level: the 2nd percentile of the out-of-fold probabilities of the injections.
-    In the default mode a cue block stands only at or above it, so about 2 % of the attacks the
-    cues catch could be set aside, and every look-alike the scorer finds ordinary is;
+  - the confirm level: the 2nd percentile of the injections' out-of-fold review probabilities
+    (the highest of the whole text and its parts, ``NgramModel.review``). A cue block under
+    ``checks.SURE`` stands only at or above it, so about 2 % of the attacks the cues catch
+    could be set aside, and every look-alike the scorer finds ordinary is;
   - the L2 strength (1e-5, 1e-4, 1e-3): the one whose out-of-fold scores put the most benign
     rows below that level (the most false alarms set aside for that 2 %);
   - the shortest text the scorer may block on its own: the 1st percentile of the fitted
@@ -23,7 +24,8 @@
     ordinary text in ``benchmarks/guard_ordinary.py``'s tune half; for longer texts (``full``
     mode) the same with that half's 2 KB pieces (long text was where an earlier fit of this
     kind went wrong: 10 % of it refused);
-* prints recall / FPR per split for the cues alone and each mode of ``LMSA_INJECTION_MODEL``
+* prints recall / FPR per split (the blind ones only with ``--blind``) for the cues alone and
+  each mode of ``LMSA_INJECTION_MODEL``
   (``confirm``, ``ngram``, the default, and ``full``). For the fitted splits the scorer's part
   is in-sample; the blind splits are the figures that say how it generalises;
 * the scorer's median latency on the 2 KB inputs of ``benchmarks/guard.py``;
@@ -48,12 +50,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as 
 
 from benchmarks.guard import BLIND, FRESH, _inputs, load_corpus
 from benchmarks.guard_ordinary import paragraphs, pieces
+from lmsa.security.checks import SURE
 from lmsa.security.injection import score_injection
-from lmsa.security.ngram_model import BITS, WEIGHTS, NgramModel, features
+from lmsa.security.ngram_model import BITS, PART, WEIGHTS, NgramModel, buckets, features
 from lmsa.security.normalize import fold
 from lmsa.security.policy import SecurityPolicy
 
 SPLITS = ("train", "holdout", *FRESH)
+READ = ("train", "holdout", "fresh", *(f"fresh{n}" for n in range(2, 11)))
+"""The splits whose rows have been read: what the shipped scorer is fitted on (named, so a new
+blind split is never fitted by default)."""
 FOLDS = 5
 
 
@@ -102,17 +108,39 @@ def template_folds(rows: list[dict[str, str]]) -> np.ndarray:
 
 
 def out_of_fold(
-    train: list[dict[str, str]], feats: list[np.ndarray], labels: np.ndarray, l2: float
-) -> np.ndarray:
-    """Out-of-fold probabilities of the fitted rows, folds made of whole templates."""
+    train: list[dict[str, str]],
+    feats: list[np.ndarray],
+    labels: np.ndarray,
+    l2: float,
+    parts: list[list[np.ndarray]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities of the fitted rows, folds made of whole templates: of each
+    whole text, and the highest of it and its parts (``parts``: the features of each row's
+    :data:`~lmsa.security.ngram_model.PART`-long parts), which is what a review sees."""
     folds = template_folds(train)
     oof = np.zeros(len(train))
+    reviewed = np.zeros(len(train))
     for k in range(FOLDS):
         inside = np.flatnonzero(folds != k)
         out = np.flatnonzero(folds == k)
         w, b = fit([feats[i] for i in inside], labels[inside], l2=l2)
         oof[out] = probabilities(w, b, [feats[i] for i in out])
-    return oof
+        for i in out:
+            found = probabilities(w, b, parts[i]) if parts and parts[i] else []
+            reviewed[i] = max([oof[i], *found])
+    return oof, reviewed
+
+
+def part_features(text: str) -> list[np.ndarray]:
+    """The features of each part a review scores beside the whole text (none if it is short)."""
+    plain = fold(text)
+    if len(plain) <= PART:
+        return []
+    step = PART // 2
+    return [
+        np.array(buckets(plain[i : i + PART]), dtype=np.int64)
+        for i in range(0, len(plain) - step, step)
+    ]
 
 
 def pick_threshold(oof: np.ndarray, labels: np.ndarray, max_fpr: float) -> float:
@@ -152,8 +180,9 @@ def main() -> None:
         "--fit-on",
         choices=("seen", "train"),
         default="seen",
-        help="seen: every split but the blind ones (what ships); train: the train split only",
+        help="seen: every split that has been read (what ships); train: the train split only",
     )
+    parser.add_argument("--blind", action="store_true", help="also print the blind splits' figures")
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="where --write saves")
     args = parser.parse_args()
     if args.write and args.fit_on == "train" and args.weights == WEIGHTS:
@@ -162,28 +191,36 @@ def main() -> None:
     feats = [np.array(features(r["text"]), dtype=np.int64) for r in rows]
     labels = np.array([r["label"] == "injection" for r in rows], dtype=float)
     split = np.array([r["split"] for r in rows])
-    is_fit = ~np.isin(split, tuple(BLIND)) if args.fit_on == "seen" else split == "train"
+    fitted = READ if args.fit_on == "seen" else ("train",)
+    assert not set(fitted) & BLIND, "a blind split would be fitted"
+    is_fit = np.isin(split, fitted)
     fit_rows = [r for r, t in zip(rows, is_fit, strict=True) if t]
     fit_feats = [f for f, t in zip(feats, is_fit, strict=True) if t]
+    fit_parts = [part_features(r["text"]) for r in fit_rows]
     fit_labels = labels[is_fit]
     choice: dict[str, Any] = {}
     best = None
     for l2 in (1e-5, 1e-4, 1e-3):
-        oof = out_of_fold(fit_rows, fit_feats, fit_labels, l2)
-        confirm = float(np.quantile(oof[fit_labels == 1], args.confirm_quantile))
-        set_aside = float((oof[fit_labels == 0] < confirm).mean())
+        oof, reviewed = out_of_fold(fit_rows, fit_feats, fit_labels, l2, fit_parts)
+        confirm = float(np.quantile(reviewed[fit_labels == 1], args.confirm_quantile))
+        set_aside = float((reviewed[fit_labels == 0] < confirm).mean())
         choice[str(l2)] = {"confirm": round(confirm, 4), "benign_set_aside": round(set_aside, 3)}
         if best is None or set_aside > best[0]:
             best = (set_aside, l2, confirm, oof)
     assert best is not None
     _, l2, confirm, oof = best
     w, b = fit(fit_feats, fit_labels, l2=l2)
-    weights = array("f")
-    weights.frombytes(w.astype("<f4").tobytes())
+    weights = array("f", w.astype(np.float32).tolist())
     lengths = [len(fold(r["text"])) for r, t in zip(rows, is_fit, strict=True) if t]
     min_chars = int(np.percentile(np.array(lengths)[fit_labels == 1], 1))
     model = NgramModel(
-        weights, b, threshold=1.0, threshold_long=1.0, confirm=confirm, min_chars=min_chars
+        weights,
+        b,
+        threshold=1.0,
+        threshold_long=1.0,
+        confirm=confirm,
+        min_chars=min_chars,
+        fitted=fitted,
     )
     out_of_fold_level = pick_threshold(oof, fit_labels, args.max_fpr)
 
@@ -196,21 +233,23 @@ def main() -> None:
     model.threshold_long = ordinary_level(list(pieces("tune")))
     threshold, threshold_long = model.threshold, model.threshold_long
     prob = np.array([model.score(r["text"]) for r in rows])
+    review = np.array([model.review(r["text"])[1] for r in rows])
     alone = {
         long: np.array([model.threshold_for(r["text"], long=long) or 2.0 for r in rows])
         for long in (False, True)
     }
     cue = np.array([score_injection(r["text"]).score for r in rows])
     cue_block = cue >= SecurityPolicy().injection_threshold
-    confirmed = cue_block & (prob >= confirm)
+    confirmed = cue_block & ((cue >= SURE) | (review >= confirm))
     rules = {
         "cues alone (off)": cue_block,
         "cues confirmed (confirm)": confirmed,
         "+ alone, short (ngram)": confirmed | (prob >= alone[False]),
         "+ alone, all (full)": confirmed | (prob >= alone[True]),
     }
+    shown = [s for s in SPLITS if args.blind or s not in BLIND]
     table = {
-        name: {s: rates(flags[split == s], labels[split == s]) for s in SPLITS}
+        name: {s: rates(flags[split == s], labels[split == s]) for s in shown}
         for name, flags in rules.items()
     }
     report: dict[str, Any] = {"fit_on": args.fit_on, "cv": choice, "l2": l2}
@@ -233,7 +272,7 @@ def main() -> None:
         f"{threshold:.4f}, longer {threshold_long:.4f}, none under {min_chars} characters"
     )
     print(f"n-gram scorer median ms: {report['latency_median_ms']}")
-    print(f"{'rule':<28}" + "".join(f"{s:>16}" for s in SPLITS) + "   (recall / FPR)")
+    print(f"{'rule':<28}" + "".join(f"{s:>16}" for s in shown) + "   (recall / FPR)")
     for name, figures in table.items():
         cells = "".join(f"{f['recall']:>8.3f}/{f['fpr']:<7.3f}" for f in figures.values())
         print(f"{name:<28}{cells}")

@@ -1,8 +1,10 @@
 """The guards themselves: input, output and tool-result checks, each returning a
 :class:`~lmsa.security.verdict.Verdict`. Pure functions over text, usable without the graph.
 
-``check_input`` is on every turn's path, so it stays within a couple of milliseconds for 2 KB:
-the injection scorer, detect-secrets' plugins and the PII regexes are all local and pre-filtered.
+``check_input`` is on every turn's path, so it stays within a couple of milliseconds for 2 KB
+of ordinary text: the injection scorer, detect-secrets' plugins and the PII regexes are all
+local and pre-filtered. A text the cues would block costs more (the learned scorer's review,
+about 17 ms for 2 KB), and so does every text in the ``full`` mode.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ _CONTROL = deferred(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 INJECTION = "prompt_injection"
 LEARNED = "learned_scorer"
+SURE = 0.9
+"""Cue scores at or above this are never set aside by the learned scorer's review: a canonical
+attack scores there, and ordinary words appended to it could otherwise talk the review out of
+it. About half of the attacks the cues catch score there, and 4 of the 27 look-alikes the cues
+still block in the read corpus rows."""
 INDIRECT = "indirect_injection"
 SECRET = "secret"
 PII = "pii"
@@ -101,17 +108,16 @@ def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> V
     probability: float | None = None
     if injection.score >= policy.injection_threshold:
         set_aside = False
-        if mode != "off":
+        if mode != "off" and injection.score < SURE:
             from lmsa.security.ngram_model import default_model
 
             confirm = default_model().confirm
-            probability = default_model().score(text)
-            set_aside = probability < confirm
-            if set_aside:
-                reasons.append(
-                    f"learned scorer: p={probability:.2f} < {confirm:.2f}, the cues' block is "
-                    "set aside"
-                )
+            probability, reviewed = default_model().review(text)
+            set_aside = reviewed < confirm
+            reasons.append(
+                f"learned scorer: p={reviewed:.2f} "
+                + (f"< {confirm:.2f}, the cues' block is set aside" if set_aside else "agrees")
+            )
         if not set_aside:
             return Verdict(
                 False,

@@ -5,6 +5,7 @@ prompts carry, plus the small amount of glue (metrics, audit records, the judge)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -28,6 +29,8 @@ from lmsa.security.verdict import Verdict
 log = logging.getLogger(__name__)
 
 _QUARANTINE_PREFIX = QUARANTINE_NOTICE.split("{", 1)[0]
+_LONG = 2_000
+"""Texts longer than this are checked in a worker thread."""
 
 
 class SecurityLayer:
@@ -145,7 +148,12 @@ class SecurityLayer:
         """The one entry for text a person sends that will become model input (a message, an
         earlier message of a conversation a client sends whole, an answer to a question):
         checked, judged by the LLM when unsure and the policy says so, and audited."""
-        verdict = self.check_input(text, max_chars=max_chars)
+        if len(text) > _LONG:
+            # the learned scorer's review of a long text is pure-Python CPU work (about 8 ms
+            # per KB): off the event loop, which other runs share
+            verdict = await asyncio.to_thread(self.check_input, text, max_chars=max_chars)
+        else:
+            verdict = self.check_input(text, max_chars=max_chars)
         if verdict.allowed and verdict.suspect and self.policy.llm_judge:
             verdict = await self.judge(llm, verdict, text, style=style)
         where = {} if source == "message" else {"source": source}

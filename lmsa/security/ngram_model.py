@@ -7,20 +7,22 @@ corpus row that has been read (never the blind sets) and writes
 ``lmsa/security/data/injection_ngrams.bin``.
 
 It is a second opinion beside the cue scorer (``LMSA_INJECTION_MODEL``). It reviews what the
-cues would block, and a block stands when its probability reaches :attr:`NgramModel.confirm`, a
-level 98 % of injections of unseen phrasing reached in cross-validation: that is where
+cues would block (:meth:`NgramModel.review`), and a block stands when its probability reaches
+:attr:`NgramModel.confirm`, a level 98 % of injections of unseen phrasing reached in
+cross-validation: that is where
 hand-written cues fail most (a look-alike that quotes or discusses an attack), and the scorer,
 fitted on hundreds of such look-alikes, tells them apart better. It also blocks a message of
 one window (from :attr:`NgramModel.min_chars` up to :data:`WINDOW` characters, the lengths it
 was fitted on) at :attr:`NgramModel.threshold`, and, in the ``full`` mode, longer texts at
 :attr:`NgramModel.threshold_long`. SECURITY.md has its figures.
 
-Written in plain Python on purpose. The scorer runs on the first message of every session, and
-numpy's import alone (about 60 ms) would then sit before the first model request; hashing the
+Written in plain Python on purpose. The scorer runs on most messages (every one of 22-400
+characters), the first of a session included, and numpy's import alone (about 60 ms) would
+then sit before the first model request; hashing the
 n-grams of one 400-character window in Python takes about 0.5 ms, and the weights are a dense
-float32 array read straight into :class:`array.array`. The price is long text: 2 KB takes
-about 7 ms (numpy took 1.4), paid only when the cues would block the text, or always with
-``full``. The hash must be reproducible byte for
+float32 array read straight into :class:`array.array`. The price is long text: scoring 2 KB
+takes about 10 ms (numpy took 1.4) and reviewing it about 17 ms, paid only when the cues
+would block the text, or always with ``full``. The hash must be reproducible byte for
 byte between training and scoring (Python's own ``hash`` is salted per process), so it is a
 fixed polynomial hash, pinned by a test. scikit-learn was not used for the training either
 (``benchmarks/train_guard_model.py`` says why).
@@ -44,6 +46,11 @@ NGRAMS = (2, 3, 4, 5)
 WINDOW = 400
 """Longer texts are scored in overlapping windows of this many characters (max taken), so one
 injected sentence in a long document is not diluted by the rest of it."""
+PART = 160
+"""The review of a cue block also scores every part of this many characters (overlapping by
+half): otherwise a sentence of ordinary words appended to an attack dilutes the whole text's
+probability below the review's level (a reviewer's sentence let 48 of 167 caught attacks
+through that way; with the parts, 16)."""
 
 _MAGIC = b"LMSANG1\n"
 _MULT = 1_000_003
@@ -94,6 +101,7 @@ class NgramModel:
         threshold_long: float,
         confirm: float,
         min_chars: int = 0,
+        fitted: tuple[str, ...] = (),
     ) -> None:
         self.weights = weights
         self.bias = bias
@@ -108,6 +116,8 @@ class NgramModel:
         """Shorter texts are never blocked on the scorer's word alone: a few words carry too
         few n-grams to go on ("you know" scored 0.98), and 99 % of the injections it was
         fitted on are at least this long."""
+        self.fitted = fitted
+        """The corpus splits the weights were fitted on."""
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> NgramModel:
@@ -121,8 +131,10 @@ class NgramModel:
         weights.frombytes(data[start + length :])
         if sys.byteorder == "big":
             weights.byteswap()
-        if header["bits"] != BITS or len(weights) != 1 << BITS:
+        if header.get("bits") != BITS or len(weights) != 1 << BITS:
             raise ValueError(f"{path} was written for another hash size")
+        if not 0.0 <= header["confirm"] <= header["threshold"] <= header["threshold_long"] <= 1:
+            raise ValueError(f"{path}: its levels are out of order")
         return cls(
             weights,
             header["bias"],
@@ -130,6 +142,7 @@ class NgramModel:
             threshold_long=header["threshold_long"],
             confirm=header["confirm"],
             min_chars=header["min_chars"],
+            fitted=tuple(header["fitted"]),
         )
 
     def save(self, path: Path) -> None:
@@ -140,6 +153,7 @@ class NgramModel:
             "threshold_long": self.threshold_long,
             "confirm": self.confirm,
             "min_chars": self.min_chars,
+            "fitted": list(self.fitted),
         }
         raw = json.dumps(header).encode()
         weights = array("f", self.weights)
@@ -160,6 +174,17 @@ class NgramModel:
     def score(self, text: str) -> float:
         """The probability that ``text`` is an injection (max over windows for long texts)."""
         return max(self.probability(buckets(part)) for part in windows(fold(text)))
+
+    def review(self, text: str) -> tuple[float, float]:
+        """``score(text)``, and the highest probability of it or any of its :data:`PART`-long
+        parts: what a cue block is reviewed by."""
+        whole = self.score(text)
+        plain = fold(text)
+        if len(plain) <= PART:
+            return whole, whole
+        step = PART // 2
+        parts = (plain[i : i + PART] for i in range(0, len(plain) - step, step))
+        return whole, max(whole, *(self.probability(buckets(part)) for part in parts))
 
     def threshold_for(self, text: str, *, long: bool) -> float | None:
         """The probability at or above which ``text`` is blocked on the scorer's word alone:

@@ -113,9 +113,10 @@ SHARED_WORDS = [
 
 @pytest.mark.parametrize("text", TURNED_FROM_THE_TASK + ADDRESSED_TO_AN_AI + UNASKED)
 def test_wrapped_planted_and_unasked_attacks_are_blocked(text: str) -> None:
-    # The cues' verdict: by default the learned scorer reviews it, and sets aside the German
-    # wrapper above (p 0.15), one of the ~2 % of attacks that review costs (SECURITY.md).
     assert not check_input(text, policy=SecurityPolicy(injection_model="off")).allowed
+    # By default the learned scorer reviews the cues' block, and sets aside the German wrapper
+    # (p 0.15), one of the ~2 % of attacks that review costs (SECURITY.md).
+    assert check_input(text).allowed == (text == TURNED_FROM_THE_TASK[2])
 
 
 @pytest.mark.parametrize("text", SHARED_WORDS)
