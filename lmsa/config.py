@@ -335,10 +335,11 @@ class Settings(BaseSettings):
     injection_judge_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     injection_llm_judge: bool = False
     # ``injection_model``: the learned scorer (character n-grams + logistic regression,
-    # lmsa/security/ngram_model.py). "ngram" (default): it reviews what the cues would block and
-    # sets aside the blocks it finds ordinary, and blocks a message of up to 400 characters on
-    # its own when it is sure (about 0.5 ms). "full": longer texts too (about 0.5 ms per 200
-    # characters). "confirm": only the review. "off": the cues alone. SECURITY.md has figures.
+    # lmsa/security/ngram_model.py). "ngram" (default): it reviews what the cues would block
+    # (under a cue score of 0.9), sets aside the blocks it finds ordinary, and blocks a message
+    # of 22-400 characters on its own when it is sure (well under 1 ms). "full": longer texts
+    # too (about 5 ms per KB). "confirm": only the review. "off": the cues alone. SECURITY.md
+    # has the figures.
     injection_model: Literal["off", "confirm", "ngram", "full"] = "ngram"
     pii_action: Literal["off", "warn", "redact", "block"] = "warn"
     canary_token: str | None = None

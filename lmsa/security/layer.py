@@ -48,7 +48,7 @@ class SecurityLayer:
         # (``langgraph dev`` fails blocking calls made on its loop).
         find_secrets("")
         if layer.policy.injection_model != "off":
-            ngram_model.default_model()  # a 1 MB file read, about 1 ms
+            ngram_model.default_model()  # a 1 MB file read, about 3 ms
         if layer.policy.engine == "guardrails":
             from lmsa.security.guardrails_guard import input_guard
 
