@@ -4,7 +4,7 @@
 ``check_input`` is on every turn's path, so it stays within a couple of milliseconds for 2 KB
 of ordinary text: the injection scorer, detect-secrets' plugins and the PII regexes are all
 local and pre-filtered. A text the cues would block costs more (the learned scorer's review,
-about 17 ms for 2 KB), and so does every text in the ``full`` mode.
+about 23 ms for 2 KB), and so does every text in the ``full`` mode.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class SecurityLayer:
         earlier message of a conversation a client sends whole, an answer to a question):
         checked, judged by the LLM when unsure and the policy says so, and audited."""
         if len(text) > _LONG:
-            # the learned scorer's review of a long text is pure-Python CPU work (about 8 ms
+            # the learned scorer's review of a long text is pure-Python CPU work (about 12 ms
             # per KB): off the event loop, which other runs share
             verdict = await asyncio.to_thread(self.check_input, text, max_chars=max_chars)
         else:

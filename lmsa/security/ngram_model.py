@@ -21,7 +21,7 @@ characters), the first of a session included, and numpy's import alone (about 60
 then sit before the first model request; hashing the
 n-grams of one 400-character window in Python takes about 0.5 ms, and the weights are a dense
 float32 array read straight into :class:`array.array`. The price is long text: scoring 2 KB
-takes about 10 ms (numpy took 1.4) and reviewing it about 17 ms, paid only when the cues
+takes about 10 ms (numpy took 1.4) and reviewing it about 23 ms, paid only when the cues
 would block the text, or always with ``full``. The hash must be reproducible byte for
 byte between training and scoring (Python's own ``hash`` is salted per process), so it is a
 fixed polynomial hash, pinned by a test. scikit-learn was not used for the training either
@@ -46,11 +46,11 @@ NGRAMS = (2, 3, 4, 5)
 WINDOW = 400
 """Longer texts are scored in overlapping windows of this many characters (max taken), so one
 injected sentence in a long document is not diluted by the rest of it."""
-PART = 160
+PART = 120
 """The review of a cue block also scores every part of this many characters (overlapping by
 half): otherwise a sentence of ordinary words appended to an attack dilutes the whole text's
-probability below the review's level (a reviewer's sentence let 48 of 167 caught attacks
-through that way; with the parts, 16)."""
+probability below the review's level. SECURITY.md has the figures behind the length: shorter
+parts let fewer such attacks through and set aside fewer look-alikes."""
 
 _MAGIC = b"LMSANG1\n"
 _MULT = 1_000_003
