@@ -2,9 +2,10 @@
 
 ``python benchmarks/guard.py [--runs 500] [--json]`` prints:
 
-* latency (median and p95, ms) of ``check_input`` with the LLM judge off on 2 KB inputs of
-  different kinds: ordinary prose, a pasted code file, a log excerpt, and a "dense" worst case made
-  of corpus prompts back to back (almost every pattern family has a trigger word in it);
+* latency (median and p95, ms) of ``check_input`` with the LLM judge off on a 90-character
+  request and on 2 KB inputs of different kinds: ordinary prose, a pasted code file (which the
+  cues would block, so the learned scorer reviews it), a log excerpt, and a "dense" worst case
+  made of corpus prompts back to back; and how long the learned scorer's weights take to load;
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
   out, see the file's header), ``fresh`` to ``fresh12`` (rows with templates found nowhere
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from lmsa.security import SecurityPolicy, check_input
+from lmsa.security.ngram_model import NgramModel
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "injection_corpus.csv"
@@ -64,6 +66,7 @@ def _inputs(rows: list[dict[str, str]]) -> dict[str, str]:
     )
     dense = " ".join(r["text"] for r in rows)
     return {
+        "message, 90 chars": prose[:90],
         "prose 2 KB": (prose * 20)[:SIZE],
         "code 2 KB": (code * 2)[:SIZE],
         "log 2 KB": (log * 2)[:SIZE],
@@ -198,7 +201,11 @@ def main() -> None:
             )
         )
         return
+    started = time.perf_counter()
+    NgramModel.load()
+    load_ms = (time.perf_counter() - started) * 1000
     print(f"check_input latency, LLM judge off ({args.runs} runs each)")
+    print(f"the learned scorer's weights load in {load_ms:.1f} ms (once, at graph build)")
     print(f"{'input':<20} {'median ms':>10} {'p95 ms':>10} {'full: median':>14} {'p95':>8}")
     for name, figures in latency.items():
         more = learned_latency[name]

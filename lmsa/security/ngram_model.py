@@ -202,8 +202,3 @@ class NgramModel:
 def default_model() -> NgramModel:
     """The shipped weights, loaded once per process."""
     return NgramModel.load()
-
-
-def loaded() -> bool:
-    """Whether :func:`default_model` has read the weights."""
-    return default_model.cache_info().currsize > 0

@@ -214,4 +214,4 @@ async def test_guard_and_respond_never_block_the_event_loop(tmp_path: Path) -> N
     assert blocked["error"] and GITHUB not in redacted["messages"][0].content
     assert GITHUB not in answer["answer"]
     assert len(_audit(tmp_path)) == 3
-    assert ngram_model.loaded()
+    assert ngram_model.default_model.cache_info().currsize == 1  # read at build
