@@ -81,9 +81,11 @@ def test_an_approval_decided_with_a_key_is_audited_and_logged_with_its_digest(
         (decision,) = audit_records(audit_file, "approval_decision")
         assert decision["caller"] == key_digest(K1)
         assert decision["thread_id"].endswith("t1")
-        records = server.log_records()
     finally:
+        # The access line is written once the response has been sent, so the client can see
+        # the response before the line exists; a clean stop finishes every request first.
         server.stop()
+    records = server.log_records()
     assert K1 not in audit_file.read_text(encoding="utf-8")
     access = [r for r in records if r.get("logger") == "lmsa.access" and "resume" in r["route"]]
     assert access and all(r["caller"] == key_digest(K1) for r in access), access
