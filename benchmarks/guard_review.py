@@ -62,7 +62,7 @@ def main() -> None:
     model = NgramModel(
         array("f", w.astype(np.float32).tolist()),
         b,
-        threshold=shipped.threshold,
+        combination=shipped.combination,
         threshold_long=shipped.threshold_long,
         confirm=shipped.confirm,
         min_chars=shipped.min_chars,

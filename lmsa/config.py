@@ -335,11 +335,12 @@ class Settings(BaseSettings):
     injection_judge_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     injection_llm_judge: bool = False
     # ``injection_model``: the learned scorer (character n-grams + logistic regression,
-    # lmsa/security/ngram_model.py). "ngram" (default): it reviews what the cues would block
-    # (under a cue score of 0.9), sets aside the blocks it finds ordinary, and blocks a message
-    # of 22-400 characters on its own when it is sure (well under 1 ms). "full": longer texts
-    # too (about 5 ms per KB). "confirm": only the review. "off": the cues alone. SECURITY.md
-    # has the figures.
+    # lmsa/security/ngram_model.py). "ngram" (default): a message of one window (about 26-400
+    # characters) is judged by the scorer and the cue score together (well under 1 ms); for
+    # other texts it reviews what the cues would block under a cue score of 0.9 and sets aside
+    # the blocks it finds ordinary. "full": also blocks longer texts on its own (about 5 ms per
+    # KB). "confirm": like "ngram" but never blocks what the cues let through. "off": the cues
+    # alone. SECURITY.md has the figures.
     injection_model: Literal["off", "confirm", "ngram", "full"] = "ngram"
     pii_action: Literal["off", "warn", "redact", "block"] = "warn"
     canary_token: str | None = None

@@ -3,15 +3,19 @@
 
 ``check_input`` is on every turn's path, so it stays within a couple of milliseconds for 2 KB
 of ordinary text: the injection scorer, detect-secrets' plugins and the PII regexes are all
-local and pre-filtered. A text the cues would block costs more (the learned scorer's review,
-about 23 ms for 2 KB), and so does every text in the ``full`` mode.
+local and pre-filtered, and the learned scorer reads a message of one window (under a
+millisecond) but not a longer text. A longer text the cues would block costs more (the learned
+scorer's review, about 23 ms for 2 KB), and so does every text in the ``full`` mode.
 """
 
 from __future__ import annotations
 
+from lmsa.security import ngram_model
 from lmsa.security.canary import contains_canary, redact_canary
 from lmsa.security.deferred import deferred
 from lmsa.security.injection import score_injection
+from lmsa.security.ngram_model import FLOOR_PART, WINDOW, NgramModel
+from lmsa.security.normalize import fold
 from lmsa.security.pii import find_pii, redact_pii
 from lmsa.security.policy import SecurityPolicy
 from lmsa.security.secret_scan import SecretFinding, find_secrets, redact_values
@@ -23,10 +27,10 @@ _CONTROL = deferred(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 INJECTION = "prompt_injection"
 LEARNED = "learned_scorer"
 SURE = 0.9
-"""Cue scores at or above this are never set aside by the learned scorer's review: a canonical
-attack scores there, and ordinary words appended to it could otherwise talk the review out of
-it. About half of the attacks the cues catch score there, and 4 of the 27 look-alikes the cues
-still block in the read corpus rows."""
+"""A cue score at or above this is one input of the combination that judges a message of one
+window (a canonical attack scores there), and a cue block of any other text at or above it is
+never reviewed: ordinary words appended to an attack could otherwise talk the review out of
+it."""
 INDIRECT = "indirect_injection"
 SECRET = "secret"
 PII = "pii"
@@ -93,6 +97,73 @@ def _describe(categories: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def judge_injection(
+    text: str, cue: float, *, policy: SecurityPolicy, model: NgramModel | None
+) -> tuple[bool, bool, str | None]:
+    """Whether ``text``, whose cue score is ``cue``, is blocked as an injection; whether the
+    learned scorer blocked what the cues alone would let through; and the scorer's reason.
+
+    A message of one window is judged by the scorer's combination with the cues (in every
+    mode but ``off``; ``confirm`` never blocks what the cues let through), and a cue block of
+    it also stands when one of its sentence-long parts scores at the combination's floor.
+    Shorter texts are the cues' alone; for longer ones a cue block under :data:`SURE` stands
+    only if the scorer's review agrees, and ``full`` also blocks them on the scorer's word
+    alone.
+    """
+    over = cue >= policy.injection_threshold
+    mode = policy.injection_model
+    size = len(fold(text))
+    # A few words carry too few n-grams for the scorer to go on, either way.
+    if mode == "off" or model is None or size < model.min_chars:
+        return over, False, None
+    if size <= WINDOW:
+        sure = cue >= SURE
+        rule = model.combination
+        # The review's parts: ordinary words appended to an attack dilute the whole text's
+        # probability, not its attack's part.
+        whole, reviewed = model.review(text) if sure else (model.score(text), 0.0)
+        sentences = model.review(text, FLOOR_PART)[1] if over else 0.0
+        probability = reviewed if sure else whole
+        value = rule.value(cue, over=over, sure=sure, probability=probability)
+        blocked = (value >= rule.level and (over or mode != "confirm")) or (
+            over and sentences >= rule.floor
+        )
+        verdict = "agrees" if over and blocked else "blocks" if blocked else "lets it through"
+        if over and not blocked:
+            verdict = "the cues' block is set aside"
+        return (
+            blocked,
+            blocked and not over,
+            f"learned scorer: p={probability:.2f}, with the cues' {cue:.2f}: {value:.2f} "
+            f"{'>=' if value >= rule.level else '<'} {rule.level:.2f}"
+            + (f", its parts' p={sentences:.2f}" if over else "")
+            + f", {verdict}",
+        )
+    if over:
+        if cue >= SURE:
+            return True, False, None
+        reviewed = model.review(text)[1]
+        if reviewed < model.confirm:
+            return (
+                False,
+                False,
+                (
+                    f"learned scorer: p={reviewed:.2f} < {model.confirm:.2f}, the cues' block is "
+                    "set aside"
+                ),
+            )
+        return True, False, f"learned scorer: p={reviewed:.2f} agrees"
+    if mode == "full":
+        probability = model.score(text)
+        if probability >= model.threshold_long:
+            return (
+                True,
+                True,
+                (f"learned scorer: p={probability:.2f} >= {model.threshold_long:.2f}"),
+            )
+    return False, False, None
+
+
 def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> Verdict:
     """Checks a user message before any model sees it: limits, injection, secrets, PII."""
     policy = policy or DEFAULT_POLICY
@@ -104,51 +175,21 @@ def check_input(text: str | bytes, *, policy: SecurityPolicy | None = None) -> V
     injection = score_injection(text)
     categories = list(injection.categories)
     reasons = list(injection.reasons)
-    mode = policy.injection_model
-    probability: float | None = None
-    if injection.score >= policy.injection_threshold:
-        set_aside = False
-        if mode != "off" and injection.score < SURE:
-            from lmsa.security.ngram_model import default_model
-
-            confirm = default_model().confirm
-            probability, reviewed = default_model().review(text)
-            set_aside = reviewed < confirm
-            reasons.append(
-                f"learned scorer: p={reviewed:.2f} "
-                + (f"< {confirm:.2f}, the cues' block is set aside" if set_aside else "agrees")
-            )
-        if not set_aside:
-            return Verdict(
-                False,
-                injection.score,
-                [INJECTION, *categories],
-                text,
-                reasons,
-                "I can't act on this message: it reads like an attempt to "
-                f"{_describe(categories)}. If that was not your intent, please rephrase the "
-                "request.",
-            )
-    if mode in ("ngram", "full"):
-        from lmsa.security.ngram_model import default_model
-
-        model = default_model()
-        # ``ngram`` leaves a long text to the cues (and the review above): every window of it
-        # would cost about 0.7 ms, and ordinary long text is where the scorer errs most.
-        threshold = model.threshold_for(text, long=mode == "full")
-        if threshold is not None:
-            if probability is None:
-                probability = model.score(text)
-            if probability >= threshold:
-                return Verdict(
-                    False,
-                    max(injection.score, probability),
-                    [INJECTION, LEARNED, *categories],
-                    text,
-                    [*reasons, f"learned scorer: p={probability:.2f} >= {threshold:.2f}"],
-                    "I can't act on this message: it reads like an attempt to manipulate the "
-                    "assistant. If that was not your intent, please rephrase the request.",
-                )
+    model = ngram_model.default_model() if policy.injection_model != "off" else None
+    blocked, learned, reason = judge_injection(text, injection.score, policy=policy, model=model)
+    if reason:
+        reasons.append(reason)
+    if blocked:
+        return Verdict(
+            False,
+            injection.score,
+            [INJECTION, *([LEARNED] if learned else []), *categories],
+            text,
+            reasons,
+            "I can't act on this message: it reads like an attempt to "
+            f"{_describe(categories) if categories else 'manipulate the assistant'}. If that "
+            "was not your intent, please rephrase the request.",
+        )
     if injection.score >= policy.judge_floor:
         categories.insert(0, SUSPECT)
     redacted = text

@@ -6,18 +6,19 @@ buckets keeps the model a weight vector. ``benchmarks/train_guard_model.py`` tra
 corpus row that has been read (never the blind sets) and writes
 ``lmsa/security/data/injection_ngrams.bin``.
 
-It is a second opinion beside the cue scorer (``LMSA_INJECTION_MODEL``). It reviews what the
-cues would block (:meth:`NgramModel.review`), and a block stands when its probability reaches
-:attr:`NgramModel.confirm`, a level 98 % of injections of unseen phrasing reached in
-cross-validation: that is where
-hand-written cues fail most (a look-alike that quotes or discusses an attack), and the scorer,
-fitted on hundreds of such look-alikes, tells them apart better. It also blocks a message of
-one window (from :attr:`NgramModel.min_chars` up to :data:`WINDOW` characters, the lengths it
-was fitted on) at :attr:`NgramModel.threshold`, and, in the ``full`` mode, longer texts at
+It is a second opinion beside the cue scorer (``LMSA_INJECTION_MODEL``). A message of one
+window (from :attr:`NgramModel.min_chars` up to :data:`WINDOW` characters, most messages) is
+judged by :class:`Combination`, a logistic combination of the cue score and this scorer's
+probability, fitted on rows whose writers neither the cues nor this scorer had seen: on new
+phrasing the two err on different texts, the cues most on look-alikes that quote or discuss an
+attack, the scorer on attacks in words it has not met. For other texts the cues decide, and
+the scorer reviews what they would block (:meth:`NgramModel.review`): a block stands when its
+probability reaches :attr:`NgramModel.confirm`, a level 98 % of injections of unseen phrasing
+reached in cross-validation. In the ``full`` mode it also blocks longer texts alone at
 :attr:`NgramModel.threshold_long`. SECURITY.md has its figures.
 
-Written in plain Python on purpose. The scorer runs on most messages (every one of 22-400
-characters), the first of a session included, and numpy's import alone (about 60 ms) would
+Written in plain Python on purpose. The scorer runs on most messages (every one of one window),
+the first of a session included, and numpy's import alone (about 60 ms) would
 then sit before the first model request; hashing the
 n-grams of one 400-character window in Python takes about 0.5 ms, and the weights are a dense
 float32 array read straight into :class:`array.array`. The price is long text: scoring 2 KB
@@ -36,6 +37,7 @@ import math
 import struct
 import sys
 from array import array
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lmsa.security.normalize import fold
@@ -51,6 +53,10 @@ PART = 120
 half): otherwise a sentence of ordinary words appended to an attack dilutes the whole text's
 probability below the review's level. SECURITY.md has the figures behind the length: shorter
 parts let fewer such attacks through and set aside fewer look-alikes."""
+
+FLOOR_PART = 60
+"""The part length of the review :attr:`Combination.floor` is compared with: about a
+sentence, so an attack keeps a part of its own when ordinary sentences are put beside it."""
 
 _MAGIC = b"LMSANG1\n"
 _MULT = 1_000_003
@@ -91,13 +97,45 @@ def windows(plain: str) -> list[str]:
     return [plain[i : i + WINDOW] for i in range(0, len(plain) - step, step)]
 
 
+@dataclass(frozen=True)
+class Combination:
+    """How a message of one window is judged: a logistic combination of the cue score, whether
+    it reaches the cue threshold and :data:`~lmsa.security.checks.SURE`, and the logit of the
+    scorer's probability (for a sure cue, of :meth:`NgramModel.review`'s), blocked at
+    ``level``; a cue block also stands when its review reaches ``floor``. Fitted on texts
+    whose writers the scorer never saw (``benchmarks/train_guard_model.py``), so it weighs
+    the two as they hold up on new phrasing: neither decides alone, a sure cue included."""
+
+    cue: float
+    over: float
+    sure: float
+    logit: float
+    bias: float
+    level: float
+    floor: float
+    """A cue block whose review over :data:`FLOOR_PART`-long parts reaches this stands
+    whatever the combination says: the whole text's probability is an average over its
+    n-grams, so an ordinary sentence appended to an attack pulls it down, but not its attack's
+    part. No look-alike the fit held out reached it."""
+
+    def value(self, cue: float, *, over: bool, sure: bool, probability: float) -> float:
+        p = min(max(probability, 1e-6), 1 - 1e-6)
+        return (
+            self.bias
+            + self.cue * cue
+            + self.over * over
+            + self.sure * sure
+            + self.logit * math.log(p / (1 - p))
+        )
+
+
 class NgramModel:
     def __init__(
         self,
         weights: array[float],
         bias: float,
         *,
-        threshold: float,
+        combination: Combination,
         threshold_long: float,
         confirm: float,
         min_chars: int = 0,
@@ -105,8 +143,8 @@ class NgramModel:
     ) -> None:
         self.weights = weights
         self.bias = bias
-        self.threshold = threshold
-        """The probability at or above which the scorer blocks a one-window text on its own."""
+        self.combination = combination
+        """How a message of one window (``min_chars`` to :data:`WINDOW` characters) is judged."""
         self.threshold_long = threshold_long
         """The same for longer texts (``full`` mode): higher, since the max over many windows
         of ordinary text reaches high probabilities more often."""
@@ -133,12 +171,12 @@ class NgramModel:
             weights.byteswap()
         if header.get("bits") != BITS or len(weights) != 1 << BITS:
             raise ValueError(f"{path} was written for another hash size")
-        if not 0.0 <= header["confirm"] <= header["threshold"] <= header["threshold_long"] <= 1:
+        if not 0.0 <= header["confirm"] <= header["threshold_long"] <= 1:
             raise ValueError(f"{path}: its levels are out of order")
         return cls(
             weights,
             header["bias"],
-            threshold=header["threshold"],
+            combination=Combination(**header["combination"]),
             threshold_long=header["threshold_long"],
             confirm=header["confirm"],
             min_chars=header["min_chars"],
@@ -149,7 +187,7 @@ class NgramModel:
         header = {
             "bits": BITS,
             "bias": self.bias,
-            "threshold": self.threshold,
+            "combination": asdict(self.combination),
             "threshold_long": self.threshold_long,
             "confirm": self.confirm,
             "min_chars": self.min_chars,
@@ -175,27 +213,21 @@ class NgramModel:
         """The probability that ``text`` is an injection (max over windows for long texts)."""
         return max(self.probability(buckets(part)) for part in windows(fold(text)))
 
-    def review(self, text: str) -> tuple[float, float]:
-        """``score(text)``, and the highest probability of it or any of its :data:`PART`-long
-        parts: what a cue block is reviewed by."""
+    def review(self, text: str, part: int = PART) -> tuple[float, float]:
+        """``score(text)``, and the highest probability of it or any of its ``part``-long
+        parts (overlapping by half): what a cue block is reviewed by."""
         whole = self.score(text)
         plain = fold(text)
-        if len(plain) <= PART:
+        if len(plain) <= part:
             return whole, whole
-        step = PART // 2
-        parts = (plain[i : i + PART] for i in range(0, len(plain) - step, step))
+        step = part // 2
+        parts = (plain[i : i + part] for i in range(0, len(plain) - step, step))
         return whole, max(whole, *(self.probability(buckets(part)) for part in parts))
 
-    def threshold_for(self, text: str, *, long: bool) -> float | None:
-        """The probability at or above which ``text`` is blocked on the scorer's word alone:
-        :attr:`threshold` for one window, :attr:`threshold_long` for more when ``long``,
-        ``None`` when the scorer may not block it alone."""
-        size = len(fold(text))
-        if size < self.min_chars:
-            return None
-        if size <= WINDOW:
-            return self.threshold
-        return self.threshold_long if long else None
+    def one_window(self, text: str) -> bool:
+        """Whether ``text`` is judged by :attr:`combination` (from :attr:`min_chars` to
+        :data:`WINDOW` characters folded); shorter and longer texts are the cues' to block."""
+        return self.min_chars <= len(fold(text)) <= WINDOW
 
 
 @functools.cache

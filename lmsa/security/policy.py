@@ -19,9 +19,11 @@ class SecurityPolicy:
     """Scores in [judge_floor, injection_threshold) are "unsure": the LLM judge decides if on."""
     llm_judge: bool = False
     injection_model: Literal["off", "confirm", "ngram", "full"] = "ngram"
-    """The learned scorer's part (ngram_model.py). "confirm": a cue block under 0.9 stands only
-    if the scorer agrees; "ngram": that, and it blocks a short message (one window) on its own;
-    "full": longer texts too; "off": the cues alone."""
+    """The learned scorer's part (ngram_model.py). "ngram": a message of one window is judged
+    by the scorer and the cues together, and a cue block of any other text under 0.9 stands
+    only if the scorer's review agrees; "confirm": the same, but never blocks what the cues let
+    through; "full": "ngram", and longer texts blocked on the scorer's word alone; "off": the
+    cues alone."""
     pii_action: PiiAction = "warn"
     canary: str = ""
     engine: Literal["native", "guardrails"] = "native"

@@ -55,6 +55,10 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh10",
         "fresh11",
         "fresh12",
+        "fresh13",
+        "fresh14",
+        "fresh15",
+        "scorer",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
 
