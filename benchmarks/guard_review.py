@@ -1,14 +1,14 @@
-"""What the learned scorer's review of the cues' blocks buys and what it lets through.
+"""What the learned scorer's judgement of the cues' blocks buys and what it lets through.
 
-``python benchmarks/guard_review.py`` fits the scorer as ``train_guard_model.py`` does (same L2
-and review level as the shipped weights) but without ``fresh9`` and ``fresh10``, so on those two
-read sets the cues' verdicts are known and the scorer's are not tuned, and counts with
-``check_input`` (the default mode, the review's 0.9 guard and its parts included):
+``python benchmarks/guard_review.py`` fits the scorer as ``train_guard_model.py`` does (same L2,
+combination and levels as the shipped weights) but without ``fresh9`` and ``fresh10``, so on
+those two read sets the cues' verdicts are known and the scorer's are not tuned, and counts with
+``check_input`` (the default mode: the combination for a message of one window and its floor,
+the review of longer texts):
 
-* the look-alikes the cues block there that the review sets aside, and the attacks it sets
-  aside;
+* the look-alikes the cues block there that are set aside, and the attacks set aside;
 * the caught attacks that pass once one ordinary sentence is appended (three sentences written
-  to be ordinary, not to fool this scorer): the review's known weakness, since ordinary words
+  to be ordinary, not to fool this scorer): the scorer's known weakness, since ordinary words
   pull a text's probability down;
 * the caught attacks that pass once 200 to 1,600 characters of ordinary documentation (the
   Python docs' topics) are put around them.
