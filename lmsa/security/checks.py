@@ -14,7 +14,7 @@ from lmsa.security import ngram_model
 from lmsa.security.canary import contains_canary, redact_canary
 from lmsa.security.deferred import deferred
 from lmsa.security.injection import score_injection
-from lmsa.security.ngram_model import FLOOR_PART, WINDOW, NgramModel
+from lmsa.security.ngram_model import FLOOR_PART, PART, WINDOW, NgramModel
 from lmsa.security.normalize import fold
 from lmsa.security.pii import find_pii, redact_pii
 from lmsa.security.policy import SecurityPolicy
@@ -121,16 +121,17 @@ def judge_injection(
         rule = model.combination
         # The review's parts: ordinary words appended to an attack dilute the whole text's
         # probability, not its attack's part.
-        whole, reviewed = model.review(text) if sure else (model.score(text), 0.0)
-        sentences = model.review(text, FLOOR_PART)[1] if over else 0.0
-        probability = reviewed if sure else whole
+        whole = model.score(text)
+        probability = max(whole, model.parts(text, PART)) if sure else whole
+        sentences = max(whole, model.parts(text, FLOOR_PART)) if over else 0.0
         value = rule.value(cue, over=over, sure=sure, probability=probability)
         blocked = (value >= rule.level and (over or mode != "confirm")) or (
             over and sentences >= rule.floor
         )
-        verdict = "agrees" if over and blocked else "blocks" if blocked else "lets it through"
-        if over and not blocked:
-            verdict = "the cues' block is set aside"
+        if blocked:
+            verdict = "agrees" if over else "blocks"
+        else:
+            verdict = "the cues' block is set aside" if over else "lets it through"
         return (
             blocked,
             blocked and not over,

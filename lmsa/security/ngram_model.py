@@ -217,12 +217,19 @@ class NgramModel:
         """``score(text)``, and the highest probability of it or any of its ``part``-long
         parts (overlapping by half): what a cue block is reviewed by."""
         whole = self.score(text)
+        return whole, max(whole, self.parts(text, part))
+
+    def parts(self, text: str, part: int) -> float:
+        """The highest probability of ``text``'s ``part``-long parts (overlapping by half), 0
+        if it is no longer than one part."""
         plain = fold(text)
         if len(plain) <= part:
-            return whole, whole
+            return 0.0
         step = part // 2
-        parts = (plain[i : i + part] for i in range(0, len(plain) - step, step))
-        return whole, max(whole, *(self.probability(buckets(part)) for part in parts))
+        return max(
+            self.probability(buckets(plain[i : i + part]))
+            for i in range(0, len(plain) - step, step)
+        )
 
     def one_window(self, text: str) -> bool:
         """Whether ``text`` is judged by :attr:`combination` (from :attr:`min_chars` to
