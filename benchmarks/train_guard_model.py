@@ -88,7 +88,8 @@ ORDINARY = 1000
 """How many ordinary paragraphs (``benchmarks/guard_ordinary.py``'s tune half, the documents
 whose name hashes even) every fit takes as benign rows: without them the scorer had met
 almost only look-alikes as benign text and gave 18 % of ordinary documentation paragraphs a
-probability of 0.5 or more; with them, about 0.1 % of the paragraphs it was not fitted on."""
+probability of 0.5 or more; with them, about 0.1 % of the paragraphs it was not fitted on
+(both from a one-off check, SECURITY.md)."""
 
 
 def ordinary(fitted: bool) -> list[str]:

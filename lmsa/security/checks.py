@@ -112,18 +112,20 @@ def judge_injection(
     """
     over = cue >= policy.injection_threshold
     mode = policy.injection_model
-    size = len(fold(text))
-    # A few words carry too few n-grams for the scorer to go on, either way.
-    if mode == "off" or model is None or size < model.min_chars:
+    if mode == "off" or model is None:
         return over, False, None
-    if size <= WINDOW:
+    plain = fold(text)  # folded once here for every score below
+    # A few words carry too few n-grams for the scorer to go on, either way.
+    if len(plain) < model.min_chars:
+        return over, False, None
+    if len(plain) <= WINDOW:
         sure = cue >= SURE
         rule = model.combination
         # The review's parts: ordinary words appended to an attack dilute the whole text's
         # probability, not its attack's part.
-        whole = model.score(text)
-        probability = max(whole, model.parts(text, PART)) if sure else whole
-        sentences = max(whole, model.parts(text, FLOOR_PART)) if over else 0.0
+        whole = model.score_plain(plain)
+        probability = max(whole, model.parts(plain, PART)) if sure else whole
+        sentences = max(whole, model.parts(plain, FLOOR_PART)) if over else 0.0
         value = rule.value(cue, over=over, sure=sure, probability=probability)
         blocked = (value >= rule.level and (over or mode != "confirm")) or (
             over and sentences >= rule.floor
@@ -143,7 +145,8 @@ def judge_injection(
     if over:
         if cue >= SURE:
             return True, False, None
-        reviewed = model.review(text)[1]
+        whole = model.score_plain(plain)
+        reviewed = max(whole, model.parts(plain, PART))
         if reviewed < model.confirm:
             return (
                 False,
@@ -155,7 +158,7 @@ def judge_injection(
             )
         return True, False, f"learned scorer: p={reviewed:.2f} agrees"
     if mode == "full":
-        probability = model.score(text)
+        probability = model.score_plain(plain)
         if probability >= model.threshold_long:
             return (
                 True,

@@ -211,18 +211,23 @@ class NgramModel:
 
     def score(self, text: str) -> float:
         """The probability that ``text`` is an injection (max over windows for long texts)."""
-        return max(self.probability(buckets(part)) for part in windows(fold(text)))
+        return self.score_plain(fold(text))
+
+    def score_plain(self, plain: str) -> float:
+        """:meth:`score` of a text already folded (a caller that folds once for several
+        scores)."""
+        return max(self.probability(buckets(part)) for part in windows(plain))
 
     def review(self, text: str, part: int = PART) -> tuple[float, float]:
         """``score(text)``, and the highest probability of it or any of its ``part``-long
         parts (overlapping by half): what a cue block is reviewed by."""
-        whole = self.score(text)
-        return whole, max(whole, self.parts(text, part))
-
-    def parts(self, text: str, part: int) -> float:
-        """The highest probability of ``text``'s ``part``-long parts (overlapping by half), 0
-        if it is no longer than one part."""
         plain = fold(text)
+        whole = self.score_plain(plain)
+        return whole, max(whole, self.parts(plain, part))
+
+    def parts(self, plain: str, part: int) -> float:
+        """The highest probability of the ``part``-long parts (overlapping by half) of
+        ``plain``, a folded text; 0 if it is no longer than one part."""
         if len(plain) <= part:
             return 0.0
         step = part // 2
