@@ -8,10 +8,11 @@
   made of corpus prompts back to back; and how long the learned scorer's weights take to load;
 * recall and false-positive rate on ``tests/data/injection_corpus.csv`` per split: ``train``
   (the rows the detector was tuned on), ``holdout`` (whole templates and whole languages kept
-  out, see the file's header), ``fresh`` to ``fresh12`` (rows with templates found nowhere
+  out, see the file's header), ``fresh`` to ``fresh18`` (rows with templates found nowhere
   else, written after the detector was frozen; ``fresh`` to ``fresh10`` were looked at and fixed
-  for, ``fresh3`` to ``fresh12`` were written by someone who never saw the detector, and only
-  the aggregate figures of ``fresh11`` and ``fresh12`` have been looked at: the blind figures),
+  for, ``fresh3`` to ``fresh18`` were written by someone who never saw the detector, ``fresh11``
+  to ``fresh15`` were measured blind and then fitted by the learned scorer, and only the
+  aggregate figures of ``fresh16`` to ``fresh18`` have been looked at: the blind figures),
   and per language and attack family, all of it for the default detector
   (``LMSA_INJECTION_MODEL=ngram``: the cues, whose blocks the learned scorer reviews, and the
   scorer blocking short messages on its own; fitted by ``benchmarks/train_guard_model.py`` on
@@ -106,10 +107,10 @@ def _latency(text: str, runs: int, policy: SecurityPolicy = CUES) -> dict[str, f
     }
 
 
-FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 16)))
-"""The blind sets in the order they were written (``fresh`` .. ``fresh15``)."""
+FRESH = tuple(f"fresh{n}" for n in ("", *range(2, 19)))
+"""The blind sets in the order they were written (``fresh`` .. ``fresh18``)."""
 SPLITS = ("train", "holdout", *FRESH, "all")
-BLIND = frozenset({"fresh12", "fresh13", "fresh14", "fresh15"})
+BLIND = frozenset({"fresh16", "fresh17", "fresh18"})
 """Splits never looked at: their missed ids are not printed, so a later reader of this output
 does not learn which rows to read (``--json`` still has them, for tools)."""
 

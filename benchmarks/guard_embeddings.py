@@ -8,7 +8,8 @@ helpers who never saw the detector; only their aggregate figures were ever looke
 
 * ``cues``: ``check_input`` as shipped;
 * ``embedding``: a logistic regression on the model's embedding of the text (llama.cpp, mean of
-  the last hidden states, unit length), fitted on every other row; its threshold is the one that
+  the last hidden states, unit length), fitted on the rows written before it (``train``,
+  ``holdout``, ``fresh`` to ``fresh8``); its threshold is the one that
   keeps the false-positive rate of out-of-fold scores on those rows at 3, 5 or 10 % (5 folds of
   whole templates, as ``train_guard_model.py`` makes them);
 * ``either``: flagged by the cues or by the embedding;
@@ -155,8 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     cue_score = np.array([min(v.score, 1.0) for v in cues])
     cue_flag = np.array([not v.allowed for v in cues])
 
-    # rows written after this experiment (fresh11) stay out of the fit, so it reruns as measured
-    train = ~np.isin(split, (*BLIND, "fresh11"))
+    # only the rows that existed when it was measured are fitted (later splits, from fresh11
+    # and scorer on, stay out), so it reruns as measured
+    train = np.isin(split, ("train", "holdout", "fresh", *(f"fresh{n}" for n in range(2, 9))))
     kept = [r for r, inside in zip(rows, train, strict=True) if inside]
     oof = out_of_fold(x[train], y[train], template_folds(kept), options.penalty)
     model = Scaled(x[train], y[train], options.penalty)

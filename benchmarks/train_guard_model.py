@@ -3,7 +3,7 @@
 ``python benchmarks/train_guard_model.py [--write] [--json] [--fit-on seen|train]``
 
 * fits an L2-regularised logistic regression on hashed character 2-5-grams of every corpus row
-  that has been read (``READ``: ``train``, ``holdout``, ``scorer``, ``fresh`` .. ``fresh11``)
+  that has been read (``READ``: ``train``, ``holdout``, ``scorer``, ``fresh`` .. ``fresh15``)
   and of :data:`ORDINARY` ordinary paragraphs as benign rows, never of the blind splits
   (``benchmarks.guard.BLIND``), which are scored once, after every choice is made;
   ``--fit-on train`` fits on ``train`` alone, for comparison (``--weights`` writes it elsewhere);
@@ -23,8 +23,14 @@
   probability, for a sure cue its review's) on the one-window rows of :data:`COMBINED`, which
   the cues were never tuned on, each writer's rows scored by a scorer fitted without them
   (:func:`source`), as a blind set would be; its level is the higher of the lowest one that
-  blocks at most ``--combined-fpr`` (2 %) of those benign rows and the lowest one that refuses
-  at most 0.5 % of the ordinary paragraphs of the tune half the scorer was not fitted on;
+  blocks at most ``--combined-fpr`` (1.5 %) of those benign rows and the lowest one that
+  refuses at most 0.5 % of the ordinary paragraphs of the tune half the scorer was not fitted
+  on; its floor (a cue block stands when a sentence-long part reaches it) is the lowest that
+  adds at most ``--floor-fpr`` (0.5 %) of those benign rows. Both budgets were chosen on these
+  held-out scores by a one-off check that appended three ordinary sentences to each attack (not
+  ``guard_review.py``'s): with no floor budget 90 % of those attacks stayed blocked, with this
+  one 95 %, for 0.4 % more false positives (SECURITY.md); ``held_out_writers`` prints what the
+  fitted rule does on those rows;
 * the level at which ``full`` blocks a longer text on the scorer's word alone: the higher of the
   out-of-fold 1 % false-positive level and the one that refuses at most 0.5 % of the tune
   half's 2 KB pieces (long text was where an earlier fit of this kind went wrong: 10 % of it
@@ -74,11 +80,11 @@ from lmsa.security.normalize import fold
 from lmsa.security.policy import SecurityPolicy
 
 SPLITS = ("train", "holdout", "scorer", *FRESH)
-READ = ("train", "holdout", "scorer", "fresh", *(f"fresh{n}" for n in range(2, 12)))
+READ = ("train", "holdout", "scorer", "fresh", *(f"fresh{n}" for n in range(2, 16)))
 """The splits whose rows have been read: what the shipped scorer is fitted on (named, so a new
 blind split is never fitted by default)."""
 FOLDS = 5
-COMBINED = ("fresh11", "scorer")
+COMBINED = ("fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "scorer")
 """The read splits the combination with the cues is fitted on: the cues were never tuned on
 them, and each of their writers' rows is scored by a scorer fitted without that writer's rows
 (:func:`source`), as a blind set's would be."""
@@ -243,7 +249,8 @@ def main() -> None:
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--confirm-quantile", type=float, default=0.02)
     parser.add_argument("--ordinary-fpr", type=float, default=0.005)
-    parser.add_argument("--combined-fpr", type=float, default=0.02)
+    parser.add_argument("--combined-fpr", type=float, default=0.015)
+    parser.add_argument("--floor-fpr", type=float, default=0.005)
     parser.add_argument(
         "--fit-on",
         choices=("seen", "train"),
@@ -318,12 +325,10 @@ def main() -> None:
     benign = np.sort(values[labels[chosen] == 0])[::-1]
     # Strictly above the (allowed+1)-th highest benign value.
     level = float(np.nextafter(benign[int(np.floor(args.combined_fpr * len(benign)))], np.inf))
-    # The floor: just above the highest review of a benign row the cues block.
-    floor = float(np.nextafter(held_floor[chosen][labels[chosen] == 0].max(), np.inf))
     model = NgramModel(
         weights,
         b,
-        combination=Combination(*(float(c) for c in coef), level=level, floor=floor),
+        combination=Combination(*(float(c) for c in coef), level=level, floor=1.0),
         threshold_long=1.0,
         confirm=confirm,
         min_chars=min_chars,
@@ -344,6 +349,22 @@ def main() -> None:
     allowed = int(args.ordinary_fpr * len(plain_values))
     level_ordinary = float(np.nextafter(plain_values[allowed], np.inf))
     model.combination = replace(model.combination, level=max(level, level_ordinary))
+    # The floor: the lowest sentence-long review that adds at most --floor-fpr of those benign
+    # rows to what the combination blocks (just above the (allowed+1)-th highest such review
+    # of a benign cue block the combination lets through).
+    benign_rows = labels[chosen] == 0
+    through = np.sort(
+        held_floor[chosen][benign_rows & over[chosen] & (values < model.combination.level)]
+    )[::-1]
+    allowed = int(np.floor(args.floor_fpr * benign_rows.sum()))
+    floor = float(np.nextafter(through[allowed], np.inf)) if allowed < len(through) else 0.0
+    model.combination = replace(model.combination, floor=floor)
+    # What the combination does on the rows it was fitted on, each scored by a scorer that never
+    # saw its writer (its five coefficients are in-sample): an estimate before any blind set.
+    held_blocked = (values >= model.combination.level) | (
+        over[chosen] & (held_floor[chosen] >= model.combination.floor)
+    )
+    held_out = rates(held_blocked, labels[chosen])
     out_of_fold_level = pick_threshold(oof, fit_labels, args.max_fpr)
     long_scores = np.sort([model.score(text) for text in pieces("tune")])[::-1]
     model.threshold_long = max(
@@ -378,6 +399,7 @@ def main() -> None:
         "fitted_rows": len(chosen),
         "level_from_rows": level,
         "level_from_ordinary": level_ordinary,
+        "held_out_writers": held_out,
     }
     report["min_chars"] = min_chars
     report["latency_median_ms"] = {

@@ -35,6 +35,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
 
 from lmsa.security.deferred import deferred
 from lmsa.security.delimiters import is_template_talk
@@ -461,7 +464,7 @@ _VIEW_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
         "configuracion", "hidden", "versteckt", "geheim", "cachee", "oculta", "system", "message",
     )),
     ("extraction_phrase", _EXTRACTION_PHRASE, (
-        "above", "before", "told", "given", "received", " got", "secret", "hidden",
+        "above", "before", "told", "given", "received", "secret", "hidden",
         "confidential", "canary", "uber", "dessus", "encima", "arriba",
     )),
     ("role", _ROLE, (
@@ -542,22 +545,18 @@ _REACH = 160  # characters a family's pattern may span on either side of its tri
 def _family_windows(spaced: str) -> dict[int, list[tuple[int, int]]]:
     """Regions of the view around each family's trigger words; a regex scan costs time per
     character, so only the neighbourhood of a possible match is scanned (``spaced`` is the view
-    with one leading space). Word starts are looked up by their first letters in one table
-    rather than searching the view once per trigger."""
-    positions: dict[int, list[int]] = {}
-    for match in _WORD_START.finditer(spaced):
-        at = match.start()
-        for trigger, families in _BUCKETS.get(spaced[at + 1 : at + 3], ()):
-            if spaced.startswith(trigger, at):
-                for family in families:
-                    found = positions.setdefault(family, [])
-                    if not found or found[-1] != at:
-                        found.append(at)
+    with one leading space). Every trigger starts with a space, so one pass of an Aho-Corasick
+    automaton over the view finds them all at word starts."""
+    positions: dict[int, set[int]] = {}
+    for end, (length, families) in _TRIGGERS.iter(spaced):
+        at = end - length + 1
+        for family in families:
+            positions.setdefault(family, set()).add(at)
     limit = len(spaced) - 1
     windows: dict[int, list[tuple[int, int]]] = {}
     for family, places in positions.items():
         merged: list[tuple[int, int]] = []
-        for position in places:
+        for position in sorted(places):
             start, end = max(0, position - _REACH), min(limit, position + _REACH)
             if merged and start <= merged[-1][1]:
                 merged[-1] = (merged[-1][0], end)
@@ -567,21 +566,21 @@ def _family_windows(spaced: str) -> dict[int, list[tuple[int, int]]]:
     return windows
 
 
-_WORD_START = deferred(r" (?=\S)")
-
-
-def _buckets() -> dict[str, tuple[tuple[str, tuple[int, ...]], ...]]:
+def _trigger_automaton() -> Any:
     by_trigger: dict[str, list[int]] = {}
     for index, (_, _, triggers) in enumerate(_FAMILIES):
         for trigger in triggers:
+            if not trigger.startswith(" ") or trigger[1:2].isspace():
+                raise ValueError(f"a trigger is a space and a word's start: {trigger!r}")
             by_trigger.setdefault(trigger, []).append(index)
-    table: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    automaton = ahocorasick.Automaton()
     for trigger, families in by_trigger.items():
-        table.setdefault(trigger[1:3], []).append((trigger, tuple(families)))
-    return {key: tuple(value) for key, value in table.items()}
+        automaton.add_word(trigger, (len(trigger), tuple(families)))
+    automaton.make_automaton()
+    return automaton
 
 
-_BUCKETS = _buckets()
+_TRIGGERS = _trigger_automaton()
 
 
 def _snippet(match: re.Match[str]) -> str:

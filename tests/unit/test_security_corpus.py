@@ -58,6 +58,9 @@ def test_corpus_is_large_labelled_and_multilingual() -> None:
         "fresh13",
         "fresh14",
         "fresh15",
+        "fresh16",
+        "fresh17",
+        "fresh18",
         "scorer",
     }
     assert len({r["text"] for r in rows}) == len(rows), "duplicate prompts"
