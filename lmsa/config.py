@@ -335,7 +335,7 @@ class Settings(BaseSettings):
     injection_judge_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     injection_llm_judge: bool = False
     # ``injection_model``: the learned scorer (character n-grams + logistic regression,
-    # lmsa/security/ngram_model.py). "ngram" (default): a message of one window (about 26-400
+    # lmsa/security/ngram_model.py). "ngram" (default): a message of one window (about 27-400
     # characters) is judged by the scorer and the cue score together (well under 1 ms); for
     # other texts it reviews what the cues would block under a cue score of 0.9 and sets aside
     # the blocks it finds ordinary. "full": also blocks longer texts on its own (about 5 ms per
