@@ -22,8 +22,9 @@ the first of a session included, and numpy's import alone (about 60 ms) would
 then sit before the first model request; hashing the
 n-grams of one 400-character window in Python takes about 0.5 ms, and the weights are a dense
 float32 array read straight into :class:`array.array`. The price is long text: scoring 2 KB
-takes about 10 ms (numpy took 1.4) and reviewing it about 23 ms, paid only when the cues
-would block the text, or always with ``full``. The hash must be reproducible byte for
+takes about 7 ms on a slow 2-core machine (numpy took 1.4 on a faster one) and reviewing it,
+windows and parts hashed once together, about 10 ms, paid only when the cues would block the
+text, or always with ``full``. The hash must be reproducible byte for
 byte between training and scoring (Python's own ``hash`` is salted per process), so it is a
 fixed polynomial hash, pinned by a test. scikit-learn was not used for the training either
 (``benchmarks/train_guard_model.py`` says why).
@@ -84,17 +85,65 @@ def buckets(text: str) -> list[int]:
     return sorted(found)
 
 
+def _bucket(h: int, n: int) -> int:
+    return ((((h + _SEED[n]) & _MASK) * _GOLDEN) & _MASK) >> _SHIFT
+
+
+class _Grams:
+    """The buckets of every n-gram of one folded text, hashed once, from which the buckets of
+    any slice of it (padded as :func:`buckets` pads a text) are put together: a long text is
+    scored in overlapping windows and reviewed in overlapping parts, and hashing each of them
+    anew hashed every character about four times over. The result equals ``buckets`` of the
+    slice (a test compares them)."""
+
+    def __init__(self, plain: str) -> None:
+        self.plain = plain
+        codes = [ord(c) for c in plain]
+        size = len(codes)
+        low, high = NGRAMS[0], NGRAMS[-1]
+        inner: dict[int, list[int]] = {n: [0] * max(size - n + 1, 0) for n in NGRAMS}
+        for start in range(size):
+            h = 0
+            for n in range(1, min(high, size - start) + 1):
+                h = (h * _MULT + codes[start + n - 1]) & _MASK
+                if n >= low:
+                    inner[n][start] = _bucket(h, n)
+        self.inner = inner
+
+    def of(self, start: int, end: int) -> list[int]:
+        """``buckets(plain[start:end])``."""
+        found: set[int] = set()
+        for n, inner in self.inner.items():
+            if end - n >= start:
+                found.update(inner[start : end - n + 1])
+        # The n-grams that hold a padding space: those that start at the leading one and
+        # those that end at the trailing one.
+        codes = [32, *(ord(c) for c in self.plain[start:end]), 32]
+        size = len(codes)
+        h = 0
+        for n in range(1, min(NGRAMS[-1], size) + 1):
+            h = (h * _MULT + codes[n - 1]) & _MASK
+            if n >= NGRAMS[0]:
+                found.add(_bucket(h, n))
+        for n in NGRAMS:
+            if n > size:
+                break
+            h = 0
+            for code in codes[size - n :]:
+                h = (h * _MULT + code) & _MASK
+            found.add(_bucket(h, n))
+        return sorted(found)
+
+
+@functools.lru_cache(maxsize=4)
+def _grams(plain: str) -> _Grams:
+    # judge_injection scores a long text whole and then its parts: hashed once for all of them
+    return _Grams(plain)
+
+
 def features(text: str) -> list[int]:
     """Bucket indices of the whole folded text; the model weighs each by 1/sqrt(len)."""
     return buckets(fold(text))
-
-
-def windows(plain: str) -> list[str]:
-    """``plain`` itself if short, else overlapping windows of :data:`WINDOW` characters."""
-    if len(plain) <= WINDOW:
-        return [plain]
-    step = WINDOW // 2
-    return [plain[i : i + WINDOW] for i in range(0, len(plain) - step, step)]
 
 
 @dataclass(frozen=True)
@@ -203,8 +252,7 @@ class NgramModel:
         """The probability of one window's buckets (``features`` of a text)."""
         if not index:
             return 0.0
-        weights = self.weights
-        z = self.bias + sum(weights[i] for i in index) / len(index) ** 0.5
+        z = self.bias + sum(map(self.weights.__getitem__, index)) / len(index) ** 0.5
         if z < -700:  # math.exp overflows past about 709; the probability is 0 by then
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
@@ -216,7 +264,14 @@ class NgramModel:
     def score_plain(self, plain: str) -> float:
         """:meth:`score` of a text already folded (a caller that folds once for several
         scores)."""
-        return max(self.probability(buckets(part)) for part in windows(plain))
+        if len(plain) <= WINDOW:
+            return self.probability(buckets(plain))
+        grams = _grams(plain)
+        step = WINDOW // 2
+        return max(
+            self.probability(grams.of(i, min(i + WINDOW, len(plain))))
+            for i in range(0, len(plain) - step, step)
+        )
 
     def review(self, text: str, part: int = PART) -> tuple[float, float]:
         """``score(text)``, and the highest probability of it or any of its ``part``-long
@@ -230,9 +285,10 @@ class NgramModel:
         ``plain``, a folded text; 0 if it is no longer than one part."""
         if len(plain) <= part:
             return 0.0
+        grams = _grams(plain)
         step = part // 2
         return max(
-            self.probability(buckets(plain[i : i + part]))
+            self.probability(grams.of(i, min(i + part, len(plain))))
             for i in range(0, len(plain) - step, step)
         )
 
