@@ -356,8 +356,8 @@ def main() -> None:
     through = np.sort(
         held_floor[chosen][benign_rows & over[chosen] & (values < model.combination.level)]
     )[::-1]
-    allowed = int(np.floor(args.floor_fpr * benign_rows.sum()))
-    floor = float(np.nextafter(through[allowed], np.inf)) if allowed < len(through) else 0.0
+    added = int(np.floor(args.floor_fpr * benign_rows.sum()))
+    floor = float(np.nextafter(through[added], np.inf)) if added < len(through) else 0.0
     model.combination = replace(model.combination, floor=floor)
     # What the combination does on the rows it was fitted on, each scored by a scorer that never
     # saw its writer (its five coefficients are in-sample): an estimate before any blind set.

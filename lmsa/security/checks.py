@@ -5,7 +5,7 @@
 of ordinary text: the injection scorer, detect-secrets' plugins and the PII regexes are all
 local and pre-filtered, and the learned scorer reads a message of one window (under a
 millisecond) but not a longer text. A longer text the cues would block costs more (the learned
-scorer's review, about 10 ms for 2 KB on a slow machine), and so does every text in the
+scorer's review, about 9 ms for 2 KB on a slow machine), and so does every text in the
 ``full`` mode.
 """
 
